@@ -1,0 +1,133 @@
+import ms from 'ms';
+import { z } from 'zod';
+
+/**
+ * Typed, frozen configuration. `loadConfig` is the only reader of process.env in the
+ * program: everything else receives a `Config`.
+ */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  /** URL path the tus endpoint is mounted on, without a trailing slash. */
+  readonly tusPath: string;
+  readonly dataDir: string;
+  /** Largest upload in bytes; 0 means unlimited. */
+  readonly maxSize: number;
+  /** How long an unfinished upload lives, in ms; 0 disables expiry. */
+  readonly uploadExpiryMs: number;
+  /** How often the expiry sweeper runs, in ms. */
+  readonly expirySweepIntervalMs: number;
+  /** How long a request waits for a held upload lock before answering 423. */
+  readonly lockTimeoutMs: number;
+  /** How long a lock holder asked to release gets to finish its request. */
+  readonly lockDrainTimeoutMs: number;
+  /** Bounded time in-flight requests get on SIGTERM/SIGINT. */
+  readonly shutdownTimeoutMs: number;
+  /** Origins allowed by CORS; empty means any origin. */
+  readonly corsOrigins: readonly string[];
+  /** Honour Forwarded / X-Forwarded-* when building upload URLs. */
+  readonly trustProxy: boolean;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((raw, ctx) => {
+      const trimmed = raw.trim();
+      const value = /^\d+$/.test(trimmed) ? Number(trimmed) : ms(trimmed as ms.StringValue);
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+        ctx.addIssue({ code: 'custom', message: `must be a duration such as 30s, 15m, 24h or a number of ms (got "${raw}")` });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+const integer = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((raw, ctx) => {
+      const value = Number(raw.trim());
+      if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
+        ctx.addIssue({ code: 'custom', message: `must be an integer from ${min} to ${max} (got "${raw}")` });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+const boolean = (fallback: boolean) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((raw, ctx) => {
+      const v = raw.trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+      if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
+      ctx.addIssue({ code: 'custom', message: `must be true or false (got "${raw}")` });
+      return z.NEVER;
+    });
+
+const envSchema = z.object({
+  PORT: integer(1080, 0, 65535),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  TUS_PATH: z
+    .string()
+    .default('/files')
+    .refine((p) => /^\/[A-Za-z0-9._~\-/]*$/.test(p) && (p === '/' || !p.endsWith('/')), {
+      message: 'must start with "/", use URL-safe characters and not end with "/"',
+    }),
+  DATA_DIR: z.string().min(1).default('./data'),
+  MAX_SIZE: integer(0, 0, Number.MAX_SAFE_INTEGER),
+  UPLOAD_EXPIRY: duration('24h'),
+  EXPIRY_SWEEP_INTERVAL: duration('10m'),
+  LOCK_TIMEOUT: duration('20s'),
+  LOCK_DRAIN_TIMEOUT: duration('3s'),
+  SHUTDOWN_TIMEOUT: duration('10s'),
+  CORS_ORIGINS: z.string().default(''),
+  TRUST_PROXY: boolean(false),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses and validates the environment once; throws a one-line `ConfigError` naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = issue?.path.join('.') ?? 'environment';
+    throw new ConfigError(`Invalid configuration: ${variable} ${issue?.message ?? 'is invalid'}`);
+  }
+  const e = parsed.data;
+  if (e.EXPIRY_SWEEP_INTERVAL === 0) {
+    throw new ConfigError('Invalid configuration: EXPIRY_SWEEP_INTERVAL must be greater than 0');
+  }
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    tusPath: e.TUS_PATH,
+    dataDir: e.DATA_DIR,
+    maxSize: e.MAX_SIZE,
+    uploadExpiryMs: e.UPLOAD_EXPIRY,
+    expirySweepIntervalMs: e.EXPIRY_SWEEP_INTERVAL,
+    lockTimeoutMs: e.LOCK_TIMEOUT,
+    lockDrainTimeoutMs: e.LOCK_DRAIN_TIMEOUT,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT,
+    corsOrigins: Object.freeze(
+      e.CORS_ORIGINS.split(',')
+        .map((o) => o.trim())
+        .filter((o) => o !== '' && o !== '*'),
+    ),
+    trustProxy: e.TRUST_PROXY,
+    logLevel: e.LOG_LEVEL,
+  });
+}
+
+/** Defaults merged with overrides: what tests and embedders start from. */
+export function configWith(overrides: Partial<Config> = {}): Config {
+  return Object.freeze({ ...loadConfig({}), ...overrides });
+}

@@ -1,0 +1,55 @@
+import express, { type Express } from 'express';
+import { pinoHttp } from 'pino-http';
+import type { Server as TusServer } from '@tus/server';
+import type { Logger } from '../logging/logger.js';
+import { tusPreconditions } from './tus-preconditions.js';
+
+export interface AppParts {
+  readonly tusPath: string;
+  readonly tus: TusServer;
+  readonly log: Logger;
+  readonly corsOrigin: (origin: string | null) => string | null;
+  /** Resolves when every dependency can serve; rejects with the reason otherwise. */
+  readonly checkReady: () => Promise<void>;
+}
+
+/** The Express application: probes, then the tus endpoint (no body parsing anywhere). */
+export function createApp({ tusPath, tus, log, corsOrigin, checkReady }: AppParts): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await checkReady();
+      res.json({ status: 'ready' });
+    } catch (error) {
+      res.status(503).json({ status: 'not ready', reason: error instanceof Error ? error.message : String(error) });
+    }
+  });
+
+  const requestLog = pinoHttp({
+    logger: log,
+    // Progress of big uploads is logged by the tus layer; probes would only add noise.
+    autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+    quietReqLogger: true,
+    // Keep request lines lean and never log credentials.
+    serializers: {
+      req: (req: { method?: string; url?: string }) => ({ method: req.method, url: req.url }),
+      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+    },
+    customProps: (req) => {
+      const id = /\/([^/?]+)\/?(?:\?|$)/.exec(req.url ?? '')?.[1];
+      return id && `/${id}` !== tusPath ? { uploadId: id } : {};
+    },
+  });
+  const handleTus = (req: express.Request, res: express.Response) => {
+    void tus.handle(req, res);
+  };
+  const tusRoutes = tusPath === '/' ? ['/', '/{*splat}'] : [tusPath, `${tusPath}/{*splat}`];
+  app.all(tusRoutes, requestLog, tusPreconditions(corsOrigin), handleTus);
+  return app;
+}

@@ -1,0 +1,19 @@
+/** The Access-Control-Allow-Origin value for a request origin, or null for none. */
+export function corsOriginFor(allowed: readonly string[]): (origin: string | null) => string | null {
+  if (allowed.length === 0) return () => '*';
+  return (origin) => (origin && allowed.includes(origin) ? origin : null);
+}
+
+/** Tus headers a browser must be allowed to send, beyond @tus/server's own list. */
+export const EXTRA_ALLOWED_HEADERS = ['Upload-Checksum', 'Upload-Concat', 'Upload-Defer-Length'] as const;
+
+/** Response headers a browser must be allowed to read, beyond @tus/server's own list. */
+export const EXTRA_EXPOSED_HEADERS = [
+  'Upload-Checksum',
+  'Upload-Expires',
+  'Tus-Checksum-Algorithm',
+  'Retry-After',
+  'Tessera-Sha256',
+  'Tessera-Upload-Status',
+  'Tessera-Error',
+] as const;

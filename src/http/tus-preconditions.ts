@@ -1,0 +1,39 @@
+import type { NextFunction, Request, Response } from 'express';
+import { TUS_RESUMABLE, TUS_VERSION } from '@tus/utils';
+import { errors, type TusError } from '../errors.js';
+
+const OVERRIDABLE = new Set(['POST', 'HEAD', 'PATCH', 'DELETE', 'OPTIONS', 'GET']);
+
+/**
+ * Checks @tus/server gets wrong, done before it sees the request:
+ * - X-HTTP-Method-Override (for clients that can only send GET/POST) — not supported upstream;
+ * - a missing or unsupported Tus-Resumable is 412 with Tus-Version (upstream: 400 without it);
+ * - a PATCH body that is not application/offset+octet-stream is 415 (upstream: 400/403).
+ */
+export function tusPreconditions(corsOrigin: (origin: string | null) => string | null) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const override = req.get('x-http-method-override')?.toUpperCase();
+    if (override && OVERRIDABLE.has(override)) req.method = override;
+
+    const failure = check(req);
+    if (!failure) return next();
+    const origin = corsOrigin(req.get('origin') ?? null);
+    if (origin) res.set('Access-Control-Allow-Origin', origin);
+    res
+      .status(failure.status_code)
+      .set({ 'Tus-Resumable': TUS_RESUMABLE, 'Tus-Version': TUS_VERSION.join(','), ...failure.headers })
+      .type('text/plain')
+      .send(failure.body);
+  };
+}
+
+function check(req: Request): TusError | undefined {
+  if (req.method === 'OPTIONS' || req.method === 'GET') return undefined;
+  const version = req.get('tus-resumable');
+  if (version === undefined) return errors.missingVersion();
+  if (version !== TUS_RESUMABLE) return errors.unsupportedVersion();
+  if (req.method === 'PATCH' && req.get('content-type') !== 'application/offset+octet-stream') {
+    return errors.badContentType();
+  }
+  return undefined;
+}

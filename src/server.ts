@@ -1,0 +1,104 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+import type { Server as TusServer } from '@tus/server';
+import type { Config } from './config/config.js';
+import { corsOriginFor } from './http/cors.js';
+import { createApp } from './http/app.js';
+import { createLogger, type Logger } from './logging/logger.js';
+import { InProcessLocker } from './locking/in-process-locker.js';
+import { FileStoreAdapter } from './stores/file-store-adapter.js';
+import { ExpirySweeper } from './tus/expiry-sweeper.js';
+import type { TusHooks } from './tus/hooks.js';
+import { contextLayer } from './tus/layers/context-layer.js';
+import { downloadLayer } from './tus/layers/download-layer.js';
+import { TesseraDataStore } from './tus/tessera-datastore.js';
+import { createTusServer } from './tus/tus-server.js';
+
+export interface TesseraOptions {
+  readonly config: Config;
+  /** @tus/server hooks, passed through. */
+  readonly hooks?: TusHooks;
+  readonly logger?: Logger;
+}
+
+export interface Tessera {
+  readonly config: Config;
+  readonly app: Express;
+  readonly tus: TusServer;
+  readonly store: TesseraDataStore;
+  readonly sweeper: ExpirySweeper;
+  readonly log: Logger;
+  /** Starts listening on config.host:config.port; resolves to the bound address. */
+  listen(): Promise<{ url: string; port: number }>;
+  /** Graceful stop: refuse new requests, drain in-flight ones for a bounded time, release. */
+  close(): Promise<void>;
+}
+
+/** The composition root: the only place that wires store, locker, extensions and @tus/server. */
+export function createTessera({ config, hooks = {}, logger }: TesseraOptions): Tessera {
+  const log = logger ?? createLogger(config.logLevel);
+  const corsOrigin = corsOriginFor(config.corsOrigins);
+  const adapter = new FileStoreAdapter({ directory: config.dataDir, expiryMs: config.uploadExpiryMs });
+  const store = new TesseraDataStore({ adapter });
+  const locker = new InProcessLocker({ acquireTimeoutMs: config.lockTimeoutMs });
+
+  const tus = createTusServer({
+    config,
+    store,
+    locker,
+    log,
+    hooks,
+    commonLayers: [contextLayer(log, config.tusPath)],
+    layers: { GET: [downloadLayer({ store, tusPath: config.tusPath, corsOrigin })] },
+  });
+  const sweeper = new ExpirySweeper(store, config.expirySweepIntervalMs, log);
+  const app = createApp({
+    tusPath: config.tusPath,
+    tus,
+    log,
+    corsOrigin,
+    checkReady: () => adapter.checkWritable(),
+  });
+
+  let httpServer: http.Server | undefined;
+  return {
+    config,
+    app,
+    tus,
+    store,
+    sweeper,
+    log,
+    async listen() {
+      httpServer = http.createServer(app);
+      // Uploads are long requests: never cut a slow PATCH by a request timeout.
+      httpServer.requestTimeout = 0;
+      await new Promise<void>((resolve, reject) => {
+        httpServer?.once('error', reject);
+        httpServer?.listen(config.port, config.host, resolve);
+      });
+      if (config.uploadExpiryMs > 0) sweeper.start();
+      const { port, address } = httpServer.address() as AddressInfo;
+      const host = address.includes(':') ? `[${address}]` : address;
+      log.info({ port, host: address, tusPath: config.tusPath }, 'tessera listening');
+      return { url: `http://${host}:${port}`, port };
+    },
+    async close() {
+      await sweeper.stop();
+      if (!httpServer) return;
+      const server = httpServer;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const drained = await Promise.race([
+        closed.then(() => true),
+        new Promise<boolean>((resolve) => setTimeout(resolve, config.shutdownTimeoutMs, false).unref()),
+      ]);
+      if (!drained) {
+        log.warn({ timeoutMs: config.shutdownTimeoutMs }, 'drain timed out; closing remaining connections');
+        server.closeAllConnections();
+        await closed;
+      }
+      log.info({ heldLocks: locker.heldCount }, 'tessera stopped');
+    },
+  };
+}

@@ -1,0 +1,49 @@
+import { Readable } from 'node:stream';
+import { create as contentDisposition } from 'content-disposition';
+import { ERRORS } from '@tus/utils';
+import type { HandlerLayer } from '../handler-layers.js';
+import type { TesseraDataStore } from '../tessera-datastore.js';
+import { uploadIdFromUrl } from '../upload-id.js';
+
+// Types a browser may render inline; anything else (HTML, SVG, PDF...) is forced to download
+// so an uploaded file can never run script in this origin.
+const INLINE_TYPES = new Set([
+  'text/plain', 'image/png', 'image/jpeg', 'image/gif', 'image/bmp', 'image/webp',
+  'audio/wave', 'audio/wav', 'audio/x-wav', 'audio/webm', 'audio/ogg',
+  'video/mp4', 'video/webm', 'video/ogg', 'application/ogg',
+]);
+const reMimeType = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/i;
+
+export interface DownloadLayerOptions {
+  readonly store: TesseraDataStore;
+  readonly tusPath: string;
+  readonly corsOrigin: (origin: string | null) => string | null;
+}
+
+/**
+ * GET streams a finished upload back. Replaces @tus/server's handler, which quotes raw
+ * filenames into Content-Disposition (a non-ASCII or newline name breaks the header) and
+ * sends no CORS headers on GET.
+ */
+export function downloadLayer({ store, tusPath, corsOrigin }: DownloadLayerOptions): HandlerLayer {
+  return async (req, _context, headers) => {
+    const origin = corsOrigin(req.headers.get('origin'));
+    if (origin) headers.set('Access-Control-Allow-Origin', origin);
+    const id = uploadIdFromUrl(req.url, tusPath);
+    if (!id) throw ERRORS.FILE_NOT_FOUND;
+    const upload = await store.getUpload(id);
+    if (upload.size === undefined || upload.offset !== upload.size) throw ERRORS.FILE_NOT_FOUND;
+    const { filetype, filename } = upload.metadata ?? {};
+    const type = filetype && reMimeType.test(filetype) ? filetype.toLowerCase() : 'application/octet-stream';
+    headers.set('Content-Type', type);
+    headers.set('Content-Length', String(upload.size));
+    headers.set(
+      'Content-Disposition',
+      contentDisposition(filename ?? undefined, { type: INLINE_TYPES.has(type) ? 'inline' : 'attachment' }),
+    );
+    headers.set('X-Content-Type-Options', 'nosniff');
+    headers.set('Cache-Control', 'no-store');
+    const body = Readable.toWeb(await store.read(id)) as ReadableStream<Uint8Array>;
+    return new Response(body, { status: 200, headers });
+  };
+}

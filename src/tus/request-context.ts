@@ -1,0 +1,25 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from '../logging/logger.js';
+
+/**
+ * Per-request facts that the DataStore API has no parameter for (the store's `write` sees
+ * only a stream, an id and an offset). Handler layers set it; store-side pieces read it.
+ */
+export interface RequestContext {
+  readonly request: Request;
+  /** The Node request, for HTTP trailers; absent outside Node. */
+  readonly nodeRequest: IncomingMessage | undefined;
+  readonly log: Logger;
+  /** Set by the checksum layer when the request declares `Upload-Checksum`. */
+  expectedChecksum?: { readonly algorithm: string; readonly digest: Buffer } | 'trailer';
+}
+
+export const requestContext = new AsyncLocalStorage<RequestContext>();
+
+/** The Node request behind a srvx web Request, when there is one. */
+export function nodeRequestOf(request: Request): IncomingMessage | undefined {
+  // srvx exposes the Node objects on `runtime.node`; not part of the web Request type.
+  const runtime = (request as Request & { runtime?: { node?: { req?: IncomingMessage } } }).runtime;
+  return runtime?.node?.req;
+}

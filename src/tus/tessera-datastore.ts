@@ -1,0 +1,96 @@
+import type { Readable } from 'node:stream';
+import { DataStore, type Upload } from '@tus/utils';
+import type { StoreAdapter } from '../stores/store-adapter.js';
+
+/**
+ * Wraps one store's write of a request body. Guards run innermost-last and may verify the
+ * bytes and roll the upload back (see the checksum extension).
+ */
+export type WriteGuard = (
+  write: (stream: Readable) => Promise<number>,
+  stream: Readable,
+  upload: { readonly id: string; readonly offset: number },
+) => Promise<number>;
+
+export interface TesseraDataStoreOptions {
+  readonly adapter: StoreAdapter;
+  /** Extension names contributed by the parts wired around the store. */
+  readonly extraExtensions?: readonly string[];
+  readonly writeGuards?: readonly WriteGuard[];
+}
+
+/**
+ * The DataStore @tus/server talks to: the adapter's store plus what Tessera adds.
+ * `Tus-Extension` is derived from what is registered here, never hard-coded.
+ */
+export class TesseraDataStore extends DataStore {
+  readonly adapter: StoreAdapter;
+  private readonly inner: DataStore;
+  private readonly writeGuards: readonly WriteGuard[];
+
+  constructor(options: TesseraDataStoreOptions) {
+    super();
+    this.adapter = options.adapter;
+    this.inner = options.adapter.datastore;
+    this.writeGuards = options.writeGuards ?? [];
+    this.extensions = [...new Set([...this.inner.extensions, ...(options.extraExtensions ?? [])])];
+  }
+
+  override create(upload: Upload): Promise<Upload> {
+    return this.inner.create(upload);
+  }
+
+  override remove(id: string): Promise<void> {
+    return this.inner.remove(id);
+  }
+
+  override write(stream: Readable, id: string, offset: number): Promise<number> {
+    const base = (s: Readable) => this.inner.write(s, id, offset);
+    const guarded = this.writeGuards.reduceRight<(s: Readable) => Promise<number>>(
+      (next, guard) => (s) => guard(next, s, { id, offset }),
+      base,
+    );
+    return guarded(stream);
+  }
+
+  override async getUpload(id: string): Promise<Upload> {
+    const upload = await this.inner.getUpload(id);
+    // @tus/server expires by creation date alone; a finished upload must never expire, and
+    // creation_date is only used for expiry, so hide it once the upload is complete.
+    if (upload.size !== undefined && upload.offset === upload.size) upload.creation_date = undefined;
+    return upload;
+  }
+
+  override declareUploadLength(id: string, length: number): Promise<void> {
+    return this.inner.declareUploadLength(id, length);
+  }
+
+  override getExpiration(): number {
+    return this.inner.getExpiration();
+  }
+
+  read(id: string): Readable | Promise<Readable> {
+    return this.adapter.read(id);
+  }
+
+  /**
+   * Removes unfinished uploads older than the expiry. The stores' own sweeps judge
+   * completion from the offset recorded at creation (always 0), so they would also delete
+   * finished uploads; this one reads the real offset.
+   */
+  override async deleteExpired(): Promise<number> {
+    const expiry = this.getExpiration();
+    if (expiry <= 0) return 0;
+    const now = Date.now();
+    let removed = 0;
+    for (const id of await this.adapter.listUploadIds()) {
+      const upload = await this.getUpload(id).catch(() => undefined);
+      if (!upload?.creation_date) continue;
+      if (now > new Date(upload.creation_date).getTime() + expiry) {
+        await this.remove(id);
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+}

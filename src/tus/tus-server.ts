@@ -1,0 +1,50 @@
+import { Server } from '@tus/server';
+import { EVENTS, type Locker } from '@tus/utils';
+import type { Config } from '../config/config.js';
+import { EXTRA_ALLOWED_HEADERS, EXTRA_EXPOSED_HEADERS } from '../http/cors.js';
+import type { Logger } from '../logging/logger.js';
+import { addLayers, type HandlerLayer } from './handler-layers.js';
+import type { TusHooks } from './hooks.js';
+import type { TesseraDataStore } from './tessera-datastore.js';
+
+export type Method = 'GET' | 'HEAD' | 'OPTIONS' | 'PATCH' | 'POST' | 'DELETE';
+
+export interface TusServerParts {
+  readonly config: Config;
+  readonly store: TesseraDataStore;
+  readonly locker: Locker;
+  readonly log: Logger;
+  readonly hooks: TusHooks;
+  /** Layers put in front of every method's handler, outermost first. */
+  readonly commonLayers: readonly HandlerLayer[];
+  /** Layers per method, after the common ones. */
+  readonly layers: Partial<Record<Method, readonly HandlerLayer[]>>;
+}
+
+/** Builds @tus/server over Tessera's store and locker, with the handler layers in place. */
+export function createTusServer(parts: TusServerParts): Server {
+  const { config, store, locker, log, hooks } = parts;
+  const server = new Server({
+    path: config.tusPath,
+    datastore: store,
+    locker,
+    maxSize: config.maxSize > 0 ? config.maxSize : undefined,
+    lockDrainTimeout: config.lockDrainTimeoutMs,
+    respectForwardedHeaders: config.trustProxy,
+    allowedOrigins: config.corsOrigins.length > 0 ? [...config.corsOrigins] : undefined,
+    allowedHeaders: [...EXTRA_ALLOWED_HEADERS],
+    exposedHeaders: [...EXTRA_EXPOSED_HEADERS],
+    ...hooks,
+  });
+  for (const method of ['GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'DELETE'] as const) {
+    addLayers(server.handlers[method], [...parts.commonLayers, ...(parts.layers[method] ?? [])]);
+  }
+  server.on(EVENTS.POST_CREATE, (_req, upload) =>
+    log.info({ uploadId: upload.id, size: upload.size ?? null }, 'upload created'),
+  );
+  server.on(EVENTS.POST_FINISH, (_req, _res, upload) =>
+    log.info({ uploadId: upload.id, size: upload.size ?? null }, 'upload finished'),
+  );
+  server.on(EVENTS.POST_TERMINATE, (_req, _res, id) => log.info({ uploadId: id }, 'upload terminated'));
+  return server;
+}
