@@ -1,0 +1,13 @@
+/**
+ * Client-side helpers for Tessera's checksum extension, for tus-js-client and @uppy/tus.
+ * Browser-safe: Node built-ins are loaded only when running on Node.
+ */
+export { withChecksum, type ChecksumOptions } from './checksum-http-stack.js';
+export { retryOnChecksumMismatch, isChecksumMismatch } from './retry.js';
+export {
+  CLIENT_CHECKSUM_ALGORITHMS,
+  type ChecksumAlgorithm,
+  type HashFactory,
+  type IncrementalHash,
+} from './algorithms.js';
+export { defaultHashFactory, nodeHashFactory, webHashFactory } from './platform-hashes.js';

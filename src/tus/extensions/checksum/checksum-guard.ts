@@ -1,0 +1,104 @@
+import { timingSafeEqual } from 'node:crypto';
+import { pipeline } from 'node:stream';
+import { hasTusStatus } from '../../../errors.js';
+import { requestContext, type RequestContext } from '../../request-context.js';
+import type { WriteGuard } from '../../tessera-datastore.js';
+import { CHECKSUM_ALGORITHMS, isChecksumAlgorithm } from './algorithms.js';
+import { checksumErrors } from './checksum-errors.js';
+import { parseUploadChecksum, type DeclaredChecksum } from './checksum-header.js';
+import { HashingStream } from './hashing-stream.js';
+
+/** What the guard needs from the store to take a failed chunk back. */
+export interface ChunkDiscarder {
+  /** Drops every stored byte at and after `offset`. */
+  truncate(id: string, offset: number): Promise<void>;
+  /** Removes an upload created by the failing request itself (creation-with-upload). */
+  remove(id: string): Promise<void>;
+}
+
+/**
+ * Verifies a body against the `Upload-Checksum` its request declared (header or trailer),
+ * hashing as the bytes stream to the store. A body that fails verification, or that ended
+ * before it could be verified, is discarded: the upload's offset and bytes are restored.
+ * Requests without a declared checksum go straight to the store.
+ */
+export function checksumWriteGuard(store: ChunkDiscarder): WriteGuard {
+  return async (write, stream, upload) => {
+    const ctx = requestContext.getStore();
+    const declared = ctx?.expectedChecksum;
+    if (!ctx || !declared) return write(stream);
+    const expected = narrow(declared);
+
+    const hasher = new HashingStream(expected === 'trailer' ? CHECKSUM_ALGORITHMS : [expected.algorithm]);
+    let sourceError: unknown;
+    stream.once('error', (error) => {
+      sourceError = error;
+    });
+    // pipeline, not pipe: an upstream failure (size limit, abort) must end the store's write.
+    pipeline(stream, hasher, () => {});
+
+    const discard = async (reason: unknown) => {
+      await store.truncate(upload.id, upload.offset);
+      // A creation-with-upload POST made this upload: without its first chunk the client
+      // never learns its URL, so drop it rather than leave an orphan behind.
+      if (ctx.request.method === 'POST' && upload.offset === 0) await store.remove(upload.id);
+      ctx.log.warn(
+        { offset: upload.offset, bytes: hasher.bytes, reason: hasTusStatus(reason) ? reason.body.trim() : String(reason) },
+        'checksummed chunk discarded',
+      );
+    };
+
+    let offset: number;
+    try {
+      offset = await write(hasher);
+    } catch (error) {
+      const cause = sourceError ?? error;
+      await discard(cause);
+      throw cause;
+    }
+    const failure = verify(ctx, expected, hasher);
+    if (failure) {
+      await discard(failure);
+      throw failure;
+    }
+    return offset;
+  };
+}
+
+/** The context holds the algorithm as a plain string; only the layer's parser sets it. */
+function narrow(declared: NonNullable<RequestContext['expectedChecksum']>): DeclaredChecksum | 'trailer' {
+  if (declared === 'trailer') return declared;
+  const { algorithm, digest } = declared;
+  if (!isChecksumAlgorithm(algorithm)) throw checksumErrors.unsupportedAlgorithm(algorithm);
+  return { algorithm, digest };
+}
+
+/** The reason the body cannot be kept, or undefined when it matches its checksum. */
+function verify(ctx: RequestContext, expected: DeclaredChecksum | 'trailer', hasher: HashingStream): Error | undefined {
+  if (endedEarly(ctx, hasher.bytes)) return checksumErrors.interrupted();
+  let declared: DeclaredChecksum;
+  if (expected === 'trailer') {
+    const raw = ctx.nodeRequest?.trailers['upload-checksum'];
+    if (!raw) return checksumErrors.trailerMissing();
+    try {
+      declared = parseUploadChecksum(raw);
+    } catch (error) {
+      return error as Error;
+    }
+  } else {
+    declared = expected;
+  }
+  return timingSafeEqual(hasher.digest(declared.algorithm), declared.digest) ? undefined : checksumErrors.mismatch();
+}
+
+/**
+ * True when the store saw less than the client sent: the client disconnected, or the
+ * request was cut short so another one could take the upload's lock (@tus/server then
+ * ends the body stream early and would keep the partial bytes).
+ */
+function endedEarly(ctx: RequestContext, received: number): boolean {
+  // `complete` is set once the whole message, trailers included, has been parsed.
+  if (ctx.nodeRequest && !ctx.nodeRequest.complete) return true;
+  const declaredLength = ctx.request.headers.get('content-length');
+  return declaredLength !== null && Number(declaredLength) !== received;
+}
