@@ -1,0 +1,136 @@
+import http from 'node:http';
+import { goal, notMeasured, speedRatio, type BenchCase, type Goal, type Row } from '../lib/case.js';
+import { removeStoredUploads, makeDataFile } from '../lib/data.js';
+import { startServers, type RunningServer } from '../lib/proc.js';
+import { MiB, repeat, rotation, timed } from '../lib/stats.js';
+import { barePostFile, tusCapabilities, tusCreate, tusPatchFile, type FileUpload } from '../lib/tus-raw.js';
+import { expectStoredSize } from '../lib/uploads.js';
+
+type Mode = 'one PATCH' | '8 MiB chunks';
+type Server = 'bare' | 'vanilla' | 'tessera' | 'tessera-sha256';
+
+const labels: Record<Server, string> = {
+  bare: 'bare pipe',
+  vanilla: 'vanilla @tus/server',
+  tessera: 'Tessera',
+  'tessera-sha256': 'Tessera + sha256',
+};
+
+const GOALS = {
+  vanilla: (m: Mode) => `Tessera ≥ 1.0× vanilla @tus/server (${m})`,
+  checksum: (m: Mode) => `sha256 checksums on ≥ 0.9× off (${m})`,
+  bare: (m: Mode) => `toward ≥ 0.8× the bare pipe (${m})`,
+};
+const MODES: readonly Mode[] = ['one PATCH', '8 MiB chunks'];
+
+/**
+ * Cases 1 and 2 in one run, so their repetitions interleave: the limit (bare pipe), the peer
+ * (vanilla @tus/server) and Tessera with checksums off and on, each as one PATCH and 8 MiB chunks.
+ */
+export const throughputCase: BenchCase = {
+  id: 'throughput',
+  title: '1–2. One upload: bare pipe, vanilla @tus/server, Tessera (checksums off/on)',
+  goals: MODES.flatMap((m) => [GOALS.vanilla(m), GOALS.checksum(m), GOALS.bare(m)]),
+  async run(ctx) {
+    const size = (ctx.quick ? 32 : 256) * MiB;
+    const chunkSize = 8 * MiB;
+    const data = await makeDataFile(ctx.workDir, 'data.bin', size, chunkSize);
+    const servers = await startServers(['bare', 'vanilla', 'tessera'], ctx.workDir);
+    const agents: http.Agent[] = [];
+    try {
+      const [bare, vanilla, tessera] = servers as [RunningServer, RunningServer, RunningServer];
+      const caps = await tusCapabilities(tessera.endpoint);
+      const checksum =
+        caps.extensions.includes('checksum') && (caps.checksumAlgorithms.length === 0 || caps.checksumAlgorithms.includes('sha256'));
+
+      const agentFor = new Map<RunningServer, http.Agent>();
+      for (const s of servers) {
+        const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+        agents.push(agent);
+        agentFor.set(s, agent);
+      }
+      const uploadOf = (mode: Mode, withChecksum: boolean): FileUpload => ({
+        file: data.path,
+        start: 0,
+        length: size,
+        ...(mode === '8 MiB chunks' ? { chunkSize } : {}),
+        ...(withChecksum ? { chunkSha256: mode === '8 MiB chunks' ? data.chunkSha256 : [data.sha256] } : {}),
+      });
+      let counter = 0;
+      const runOne = async (server: Server, mode: Mode): Promise<number> => {
+        const target = server === 'bare' ? bare : server === 'vanilla' ? vanilla : tessera;
+        const agent = agentFor.get(target) as http.Agent;
+        const upload = uploadOf(mode, server === 'tessera-sha256');
+        let url = '';
+        const seconds = await timed(async () => {
+          if (target === bare) return barePostFile(bare.endpoint, `u${(counter += 1)}`, upload, agent);
+          url = await tusCreate(target.endpoint, { length: size, agent });
+          await tusPatchFile(url, upload, agent);
+        });
+        if (url) expectStoredSize(target.dataDir, url, size);
+        await removeStoredUploads(target.dataDir);
+        return seconds;
+      };
+
+      const variants = MODES.flatMap((mode) =>
+        (['bare', 'vanilla', 'tessera', 'tessera-sha256'] as const)
+          .filter((s) => s !== 'tessera-sha256' || checksum)
+          .map((server) => ({ mode, server, key: `${server}/${mode}` })),
+      );
+      // One untimed pass: JIT, connections and the data file's page cache warm for everyone.
+      for (const v of variants) await runOne(v.server, v.mode);
+      const samples = new Map<string, number[]>(variants.map((v) => [v.key, []]));
+      const repetitions = await repeat(ctx.quick ? 3 : 5, ctx.budgetMs, async (rep) => {
+        for (const v of rotation(variants, rep)) samples.get(v.key)?.push(await runOne(v.server, v.mode));
+        ctx.log(`repetition ${rep + 1} done`);
+      });
+
+      const rows: Row[] = [];
+      const goals: Goal[] = [];
+      for (const mode of MODES) {
+        const s = (server: Server) => samples.get(`${server}/${mode}`) ?? [];
+        const row = (server: Server, ratios: Row['ratios'] = []): Row => ({
+          label: `${labels[server]}, ${mode}`,
+          seconds: s(server),
+          bytes: size,
+          ratios,
+        });
+        const vsBare = speedRatio(s('tessera'), s('bare'));
+        const vsVanilla = speedRatio(s('tessera'), s('vanilla'));
+        rows.push(
+          row('bare'),
+          row('vanilla', [{ value: speedRatio(s('vanilla'), s('bare')), vs: 'bare pipe', kind: 'speed' }]),
+          row('tessera', [
+            { value: vsVanilla, vs: 'vanilla', kind: 'speed' },
+            { value: vsBare, vs: 'bare pipe', kind: 'speed' },
+          ]),
+        );
+        goals.push(goal(GOALS.vanilla(mode), vsVanilla, '>=', 1.0));
+        if (checksum) {
+          const on = speedRatio(s('tessera-sha256'), s('tessera'));
+          rows.push(row('tessera-sha256', [{ value: on, vs: 'Tessera (checksums off)', kind: 'speed' }]));
+          goals.push(goal(GOALS.checksum(mode), on, '>=', 0.9));
+        } else {
+          rows.push({ label: `${labels['tessera-sha256']}, ${mode}`, seconds: [], unavailable: 'not available (no `checksum` in Tus-Extension)' });
+          goals.push(notMeasured(GOALS.checksum(mode), 'not available'));
+        }
+        goals.push(goal(GOALS.bare(mode), vsBare, '>=', 0.8));
+      }
+      return {
+        status: 'ok',
+        repetitions,
+        params: { size: `${size / MiB} MiB`, chunk: `${chunkSize / MiB} MiB` },
+        rows,
+        goals,
+        notes: [
+          'Raw HTTP client (one keep-alive connection per server) streaming from a file in the page cache; the POST that creates the upload is part of the timed upload.',
+          'Checksums: `Upload-Checksum: sha256 <base64>` on every PATCH, digests computed before timing; the bare pipe appends each chunk with one POST.',
+          `Tessera advertised: Tus-Extension ${caps.extensions.join(',') || '(none)'}${caps.checksumAlgorithms.length ? `; Tus-Checksum-Algorithm ${caps.checksumAlgorithms.join(',')}` : ''}.`,
+        ],
+      };
+    } finally {
+      for (const agent of agents) agent.destroy();
+      for (const s of servers) await s.stop();
+    }
+  },
+};
