@@ -1,5 +1,5 @@
-import { ConfigError, loadConfig } from './config/config.js';
-import { createTessera } from './server.js';
+import { ConfigError, loadConfig, type Config } from './config/config.js';
+import { createTessera, type Tessera } from './server.js';
 
 /** Reads the environment, serves, and drains on SIGTERM/SIGINT. */
 export async function main(): Promise<void> {
@@ -13,8 +13,7 @@ export async function main(): Promise<void> {
     }
     throw error;
   }
-  const tessera = createTessera({ config });
-  await tessera.listen();
+  const tessera = await start(config);
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
@@ -30,6 +29,18 @@ export async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+}
+
+async function start(config: Config): Promise<Tessera> {
+  try {
+    const tessera = createTessera({ config });
+    await tessera.listen();
+    return tessera;
+  } catch (error) {
+    // A port in use or an unusable DATA_DIR: one line saying what, not a stack trace.
+    process.stderr.write(`Tessera failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  }
 }
 
 await main();

@@ -30,15 +30,36 @@ export interface Config {
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
-const duration = (fallback: string) =>
+// JSON quoting keeps the error one line even when the raw value holds a newline.
+const shown = (raw: string) => JSON.stringify(raw.length > 60 ? `${raw.slice(0, 60)}…` : raw);
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+// ms() throws on an empty string; a bad value must become a ConfigError, not a stack trace.
+function parseDuration(text: string): number | undefined {
+  try {
+    return ms(text as ms.StringValue);
+  } catch {
+    return undefined;
+  }
+}
+
+// Node timers overflow past this (and then fire after 1 ms), so timer durations stop here.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const duration = (fallback: string, maxMs = Number.MAX_SAFE_INTEGER) =>
   z
     .string()
     .default(fallback)
     .transform((raw, ctx) => {
       const trimmed = raw.trim();
-      const value = /^\d+$/.test(trimmed) ? Number(trimmed) : ms(trimmed as ms.StringValue);
+      const value = /^\d+$/.test(trimmed) ? Number(trimmed) : parseDuration(trimmed);
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-        ctx.addIssue({ code: 'custom', message: `must be a duration such as 30s, 15m, 24h or a number of ms (got "${raw}")` });
+        ctx.addIssue({ code: 'custom', message: `must be a duration such as 30s, 15m, 24h or a number of ms (got ${shown(raw)})` });
+        return z.NEVER;
+      }
+      if (value > maxMs) {
+        ctx.addIssue({ code: 'custom', message: `must be at most ${maxMs} ms (about 24 days) (got ${shown(raw)})` });
         return z.NEVER;
       }
       return value;
@@ -51,7 +72,7 @@ const integer = (fallback: number, min: number, max: number) =>
     .transform((raw, ctx) => {
       const value = Number(raw.trim());
       if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
-        ctx.addIssue({ code: 'custom', message: `must be an integer from ${min} to ${max} (got "${raw}")` });
+        ctx.addIssue({ code: 'custom', message: `must be an integer from ${min} to ${max} (got ${shown(raw)})` });
         return z.NEVER;
       }
       return value;
@@ -65,29 +86,37 @@ const boolean = (fallback: boolean) =>
       const v = raw.trim().toLowerCase();
       if (['1', 'true', 'yes', 'on'].includes(v)) return true;
       if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
-      ctx.addIssue({ code: 'custom', message: `must be true or false (got "${raw}")` });
+      ctx.addIssue({ code: 'custom', message: `must be true or false (got ${shown(raw)})` });
       return z.NEVER;
     });
 
 const envSchema = z.object({
   PORT: integer(1080, 0, 65535),
-  HOST: z.string().min(1).default('127.0.0.1'),
+  HOST: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
   TUS_PATH: z
     .string()
     .default('/files')
     .refine((p) => /^\/[A-Za-z0-9._~\-/]*$/.test(p) && (p === '/' || !p.endsWith('/')), {
       message: 'must start with "/", use URL-safe characters and not end with "/"',
     }),
-  DATA_DIR: z.string().min(1).default('./data'),
+  DATA_DIR: z.string().min(1, 'must not be empty').default('./data'),
   MAX_SIZE: integer(0, 0, Number.MAX_SAFE_INTEGER),
   UPLOAD_EXPIRY: duration('24h'),
-  EXPIRY_SWEEP_INTERVAL: duration('10m'),
-  LOCK_TIMEOUT: duration('20s'),
-  LOCK_DRAIN_TIMEOUT: duration('3s'),
-  SHUTDOWN_TIMEOUT: duration('10s'),
+  EXPIRY_SWEEP_INTERVAL: duration('10m', MAX_TIMER_MS),
+  LOCK_TIMEOUT: duration('20s', MAX_TIMER_MS),
+  LOCK_DRAIN_TIMEOUT: duration('3s', MAX_TIMER_MS),
+  SHUTDOWN_TIMEOUT: duration('10s', MAX_TIMER_MS),
   CORS_ORIGINS: z.string().default(''),
   TRUST_PROXY: boolean(false),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_LEVEL: z
+    .string()
+    .default('info')
+    .transform((raw, ctx) => {
+      const level = LOG_LEVELS.find((l) => l === raw.trim().toLowerCase());
+      if (level) return level;
+      ctx.addIssue({ code: 'custom', message: `must be one of ${LOG_LEVELS.join(', ')} (got ${shown(raw)})` });
+      return z.NEVER;
+    }),
 });
 
 export class ConfigError extends Error {

@@ -2,6 +2,8 @@ import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
 import type { Server as TusServer } from '@tus/server';
 import type { Logger } from '../logging/logger.js';
+import { taggedRequestUpload } from '../logging/request-upload-id.js';
+import { uploadIdFromUrl } from '../tus/upload-id.js';
 import { tusPreconditions } from './tus-preconditions.js';
 
 export interface AppParts {
@@ -41,9 +43,10 @@ export function createApp({ tusPath, tus, log, corsOrigin, checkReady }: AppPart
       req: (req: { method?: string; url?: string }) => ({ method: req.method, url: req.url }),
       res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
     },
+    // Called again when the response is done, when a creation's new id is known too.
     customProps: (req) => {
-      const id = /\/([^/?]+)\/?(?:\?|$)/.exec(req.url ?? '')?.[1];
-      return id && `/${id}` !== tusPath ? { uploadId: id } : {};
+      const id = uploadIdFromUrl(req.url ?? '/', tusPath) ?? taggedRequestUpload(req);
+      return id ? { uploadId: id } : {};
     },
   });
   const handleTus = (req: express.Request, res: express.Response) => {

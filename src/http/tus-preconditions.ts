@@ -8,7 +8,8 @@ const OVERRIDABLE = new Set(['POST', 'HEAD', 'PATCH', 'DELETE', 'OPTIONS', 'GET'
  * Checks @tus/server gets wrong, done before it sees the request:
  * - X-HTTP-Method-Override (for clients that can only send GET/POST) — not supported upstream;
  * - a missing or unsupported Tus-Resumable is 412 with Tus-Version (upstream: 400 without it);
- * - a PATCH body that is not application/offset+octet-stream is 415 (upstream: 400/403).
+ * - a PATCH body that is not application/offset+octet-stream is 415 (upstream: 400/403);
+ * - a PATCH without Upload-Offset is 400 (upstream: 403).
  */
 export function tusPreconditions(corsOrigin: (origin: string | null) => string | null) {
   return (req: Request, res: Response, next: NextFunction): void => {
@@ -35,5 +36,7 @@ function check(req: Request): TusError | undefined {
   if (req.method === 'PATCH' && req.get('content-type') !== 'application/offset+octet-stream') {
     return errors.badContentType();
   }
+  // Upstream answers 403 here; a missing required header is a malformed request.
+  if (req.method === 'PATCH' && req.get('upload-offset') === undefined) return errors.missingOffset();
   return undefined;
 }

@@ -45,7 +45,7 @@ export class InProcessLocker implements Locker {
       return;
     }
     const holder = this.holders.get(id);
-    await this.waitForTurn(id, signal, requestRelease, () => void holder?.requestRelease());
+    await this.waitForTurn(id, signal, requestRelease, () => holder && askToRelease(holder.requestRelease));
   }
 
   release(id: string): void {
@@ -59,6 +59,9 @@ export class InProcessLocker implements Locker {
       // Hand over synchronously so no newcomer can slip in before the waiter resumes.
       this.holders.set(id, { requestRelease: next.requestRelease });
       next.grant();
+      // Those still queued want the lock as much as before: the new holder is asked too,
+      // or they would sit out its whole request and time out.
+      if (queue && queue.length > 0) askToRelease(next.requestRelease);
     }
   }
 
@@ -94,6 +97,13 @@ export class InProcessLocker implements Locker {
       askHolder();
     });
   }
+}
+
+/** Asks a holder to let go; its failure must neither break the locker nor go unhandled. */
+function askToRelease(requestRelease: RequestRelease): void {
+  Promise.resolve()
+    .then(requestRelease)
+    .catch(() => undefined);
 }
 
 class InProcessLock implements Lock {

@@ -1,4 +1,5 @@
 import type { Logger } from '../../logging/logger.js';
+import { tagRequestUpload } from '../../logging/request-upload-id.js';
 import { hasTusStatus, TusError } from '../../errors.js';
 import type { HandlerLayer } from '../handler-layers.js';
 import { nodeRequestOf, requestContext } from '../request-context.js';
@@ -13,7 +14,11 @@ export function contextLayer(log: Logger, tusPath: string): HandlerLayer {
     const id = uploadIdFromUrl(req.url, tusPath);
     const ctx = { request: req, nodeRequest: nodeRequestOf(req), log: id ? log.child({ uploadId: id }) : log };
     try {
-      return await requestContext.run(ctx, next);
+      const response = await requestContext.run(ctx, next);
+      const location = response.headers.get('location');
+      const created = !id && location ? uploadIdFromUrl(location, tusPath) : undefined;
+      if (created && ctx.nodeRequest) tagRequestUpload(ctx.nodeRequest, created);
+      return response;
     } catch (error) {
       if (error instanceof TusError) {
         for (const [name, value] of Object.entries(error.headers)) headers.set(name, value);

@@ -28,7 +28,12 @@ export interface DownloadLayerOptions {
 export function downloadLayer({ store, tusPath, corsOrigin }: DownloadLayerOptions): HandlerLayer {
   return async (req, _context, headers) => {
     const origin = corsOrigin(req.headers.get('origin'));
-    if (origin) headers.set('Access-Control-Allow-Origin', origin);
+    if (origin) {
+      headers.set('Access-Control-Allow-Origin', origin);
+      // Without this a cross-origin page cannot read the filename or size of the download.
+      headers.set('Access-Control-Expose-Headers', 'Content-Disposition, Content-Length, Content-Type');
+      if (origin !== '*') headers.set('Vary', 'Origin');
+    }
     const id = uploadIdFromUrl(req.url, tusPath);
     if (!id) throw ERRORS.FILE_NOT_FOUND;
     const upload = await store.getUpload(id);

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { memoryLog } from '../support/memory-log.js';
+import { startTessera } from '../support/tessera.js';
+import { create, del, head, patch, randomData } from '../support/tus-http.js';
+
+describe('structured logs', () => {
+  it('are JSON lines, and every line about an upload carries its uploadId', async () => {
+    const { logger, lines } = memoryLog('info');
+    // A nested tus path: the collection's last segment must not pass for an upload id.
+    const server = await startTessera({ tusPath: '/api/files' }, { logger });
+    let id = '';
+    try {
+      const { res, url } = await create(server.endpoint, { length: 10, metadata: { filename: 'x' } });
+      expect(res.status).toBe(201);
+      id = decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '');
+      expect((await patch(url, 0, randomData(4))).status).toBe(204);
+      expect((await patch(url, 0, randomData(4))).status).toBe(409);
+      expect((await head(url)).status).toBe(200);
+      expect((await patch(url, 4, randomData(6))).status).toBe(204);
+      expect((await fetch(url)).status).toBe(200);
+      expect((await del(url)).status).toBe(204);
+      expect((await fetch(`${server.baseUrl}/healthz`)).status).toBe(200);
+    } finally {
+      await server.stop();
+    }
+
+    for (const line of lines) {
+      expect(line).toMatchObject({ level: expect.any(Number), time: expect.any(Number), msg: expect.any(String) });
+    }
+    const requestLines = lines.filter((l) => l.msg === 'request completed');
+    const seen = requestLines.map((l) => {
+      const req = l.req as { method: string; url: string };
+      const res = l.res as { statusCode: number };
+      return `${req.method} ${res.statusCode}`;
+    });
+    expect(seen).toEqual(['POST 201', 'PATCH 204', 'PATCH 409', 'HEAD 200', 'PATCH 204', 'GET 200', 'DELETE 204']);
+    for (const line of requestLines) expect(line.uploadId).toBe(id);
+
+    for (const msg of ['upload created', 'upload finished', 'upload terminated']) {
+      const line = lines.find((l) => l.msg === msg);
+      expect(line, msg).toBeDefined();
+      expect(line?.uploadId).toBe(id);
+    }
+    // Probes stay out of the log.
+    expect(lines.some((l) => (l.req as { url?: string } | undefined)?.url === '/healthz')).toBe(false);
+  });
+
+  it('puts no uploadId on requests that concern no upload', async () => {
+    const { logger, lines } = memoryLog('info');
+    const server = await startTessera({}, { logger });
+    try {
+      expect((await fetch(server.endpoint, { method: 'POST', headers: { 'Tus-Resumable': '1.0.0' } })).status).toBe(400);
+      expect((await fetch(server.endpoint, { method: 'OPTIONS' })).status).toBe(204);
+    } finally {
+      await server.stop();
+    }
+    const requestLines = lines.filter((l) => l.msg === 'request completed');
+    expect(requestLines).toHaveLength(2);
+    for (const line of requestLines) expect(line).not.toHaveProperty('uploadId');
+  });
+});

@@ -1,0 +1,123 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from './ports.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface TesseraProcess {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly baseUrl: string;
+  readonly endpoint: string;
+  readonly dataDir: string;
+  /** Parsed JSON log lines from stdout so far. */
+  readonly logs: Record<string, unknown>[];
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  /** Resolves with the exit code (null when killed by a signal). */
+  readonly exited: Promise<number | null>;
+  /** Resolves with the first log line matching `msg`, within `timeoutMs`. */
+  waitForLog(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Kills the process if still running and removes its data dir. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Runs the real program (`tsx src/main.ts`, what `npm start` runs) on a free loopback port
+ * with its own data dir, and waits until it logs that it listens.
+ */
+export async function spawnTessera(env: Record<string, string> = {}): Promise<TesseraProcess> {
+  const port = await freePort();
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'tessera-proc-'));
+  const child = spawn(path.join(root, 'node_modules/.bin/tsx'), ['src/main.ts'], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'info',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  const listeners = new Set<() => void>();
+  let pending = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    pending += chunk.toString();
+    const parts = pending.split('\n');
+    pending = parts.pop() ?? '';
+    for (const line of parts) {
+      if (!line.trim()) continue;
+      try {
+        logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        logs.push({ msg: line, unparsed: true });
+      }
+    }
+    for (const listener of listeners) listener();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  void exited.then(() => {
+    for (const listener of listeners) listener();
+  });
+
+  const waitForLog = (msg: string, timeoutMs = 15_000) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const check = () => {
+        const line = logs.find((l) => l.msg === msg);
+        if (line) {
+          finish();
+          resolve(line);
+        } else if (child.exitCode !== null || child.signalCode !== null) {
+          finish();
+          reject(new Error(`tessera exited before logging "${msg}"; stderr: ${stderr}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`tessera did not log "${msg}" within ${timeoutMs} ms; stderr: ${stderr}`));
+      }, timeoutMs);
+      const finish = () => {
+        clearTimeout(timer);
+        listeners.delete(check);
+      };
+      listeners.add(check);
+      check();
+    });
+
+  const running: TesseraProcess = {
+    child,
+    port,
+    baseUrl: `http://127.0.0.1:${port}`,
+    endpoint: `http://127.0.0.1:${port}${env.TUS_PATH ?? '/files'}`,
+    dataDir,
+    logs,
+    stderr: () => stderr,
+    exited,
+    waitForLog,
+    async cleanup() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  try {
+    await waitForLog('tessera listening');
+  } catch (error) {
+    await running.cleanup();
+    throw error;
+  }
+  return running;
+}

@@ -1,0 +1,171 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, configWith, loadConfig } from '../../src/config/config.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+function errorOf(env: NodeJS.ProcessEnv): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  it('gives the documented defaults for an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 1080,
+      host: '127.0.0.1',
+      tusPath: '/files',
+      dataDir: './data',
+      maxSize: 0,
+      uploadExpiryMs: 24 * 60 * 60 * 1000,
+      expirySweepIntervalMs: 10 * 60 * 1000,
+      lockTimeoutMs: 20_000,
+      lockDrainTimeoutMs: 3_000,
+      shutdownTimeoutMs: 10_000,
+      corsOrigins: [],
+      trustProxy: false,
+      logLevel: 'info',
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.corsOrigins)).toBe(true);
+  });
+
+  it('parses every variable', () => {
+    const config = loadConfig({
+      PORT: '8080',
+      HOST: '0.0.0.0',
+      TUS_PATH: '/api/uploads',
+      DATA_DIR: '/var/lib/tessera',
+      MAX_SIZE: '1048576',
+      UPLOAD_EXPIRY: '2h',
+      EXPIRY_SWEEP_INTERVAL: '30s',
+      LOCK_TIMEOUT: '1500',
+      LOCK_DRAIN_TIMEOUT: '250ms',
+      SHUTDOWN_TIMEOUT: '1m',
+      CORS_ORIGINS: 'https://a.example, https://b.example,,',
+      TRUST_PROXY: 'yes',
+      LOG_LEVEL: 'DEBUG',
+      UNRELATED: 'ignored',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '0.0.0.0',
+      tusPath: '/api/uploads',
+      dataDir: '/var/lib/tessera',
+      maxSize: 1_048_576,
+      uploadExpiryMs: 2 * 60 * 60 * 1000,
+      expirySweepIntervalMs: 30_000,
+      lockTimeoutMs: 1_500,
+      lockDrainTimeoutMs: 250,
+      shutdownTimeoutMs: 60_000,
+      corsOrigins: ['https://a.example', 'https://b.example'],
+      trustProxy: true,
+      logLevel: 'debug',
+    });
+  });
+
+  it('reads booleans in their usual spellings', () => {
+    for (const yes of ['1', 'true', 'on', 'YES']) expect(loadConfig({ TRUST_PROXY: yes }).trustProxy).toBe(true);
+    for (const no of ['0', 'false', 'off', 'no', '']) expect(loadConfig({ TRUST_PROXY: no }).trustProxy).toBe(false);
+  });
+
+  it('treats UPLOAD_EXPIRY=0 as "never expire" and CORS_ORIGINS=* as any origin', () => {
+    expect(loadConfig({ UPLOAD_EXPIRY: '0' }).uploadExpiryMs).toBe(0);
+    expect(loadConfig({ CORS_ORIGINS: '*' }).corsOrigins).toEqual([]);
+    expect(loadConfig({ TUS_PATH: '/' }).tusPath).toBe('/');
+  });
+
+  it.each([
+    ['PORT', 'abc'],
+    ['PORT', '65536'],
+    ['PORT', '-1'],
+    ['PORT', '80.5'],
+    ['HOST', ''],
+    ['TUS_PATH', 'files'],
+    ['TUS_PATH', '/files/'],
+    ['TUS_PATH', '/fi les'],
+    ['DATA_DIR', ''],
+    ['MAX_SIZE', '10GB'],
+    ['MAX_SIZE', '-5'],
+    ['MAX_SIZE', '1e9'],
+    ['UPLOAD_EXPIRY', 'soon'],
+    ['UPLOAD_EXPIRY', ''],
+    ['UPLOAD_EXPIRY', '-5m'],
+    ['EXPIRY_SWEEP_INTERVAL', '0'],
+    ['EXPIRY_SWEEP_INTERVAL', '30d'],
+    ['LOCK_TIMEOUT', 'forever'],
+    ['LOCK_DRAIN_TIMEOUT', '3 parsecs'],
+    ['SHUTDOWN_TIMEOUT', '-1s'],
+    ['TRUST_PROXY', 'maybe'],
+    ['LOG_LEVEL', 'loud'],
+  ])('rejects %s=%j with a one-line message naming the variable', (variable, value) => {
+    const error = errorOf({ [variable]: value });
+    expect(error.message).toMatch(new RegExp(`^Invalid configuration: ${variable} `));
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('keeps the message on one line even when the value holds a newline', () => {
+    const error = errorOf({ PORT: '80\n80' });
+    expect(error.message).toMatch(/^Invalid configuration: PORT /);
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('configWith merges overrides over the defaults', () => {
+    const config = configWith({ port: 0, maxSize: 5 });
+    expect(config.port).toBe(0);
+    expect(config.maxSize).toBe(5);
+    expect(config.tusPath).toBe('/files');
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+});
+
+/** Runs `npm start`'s command with exactly `env` (plus PATH/HOME) until it exits. */
+async function runMain(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(path.join(root, 'node_modules/.bin/tsx'), ['src/main.ts'], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let stdout = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  return { code, stdout, stderr };
+}
+
+describe('start-up failures', () => {
+  it('a bad environment exits with status 2 and one line on stderr naming the variable', async () => {
+    const { code, stdout, stderr } = await runMain({ PORT: 'eighty' });
+    expect(code).toBe(2);
+    expect(stderr).toBe('Invalid configuration: PORT must be an integer from 0 to 65535 (got "eighty")\n');
+    expect(stdout).toBe('');
+  });
+
+  it('a port already in use exits with status 1 and one line on stderr', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'tessera-start-'));
+    try {
+      const { port } = blocker.address() as net.AddressInfo;
+      const { code, stderr } = await runMain({ PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent' });
+      expect(code).toBe(1);
+      expect(stderr).toMatch(/^Tessera failed to start: .*EADDRINUSE.*\n$/);
+      expect(stderr.trim()).not.toContain('\n');
+    } finally {
+      blocker.close();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
