@@ -98,6 +98,8 @@ export function createTessera({ config, hooks = {}, logger }: TesseraOptions): T
         server.closeAllConnections();
         await closed;
       }
+      // Requests cut short above unwind asynchronously; give them a bounded moment to unlock.
+      await locker.whenIdle(config.lockDrainTimeoutMs);
       log.info({ heldLocks: locker.heldCount }, 'tessera stopped');
     },
   };

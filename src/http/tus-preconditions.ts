@@ -1,6 +1,9 @@
 import type { NextFunction, Request, Response } from 'express';
-import { TUS_RESUMABLE, TUS_VERSION } from '@tus/utils';
+import { HEADERS, TUS_RESUMABLE, TUS_VERSION } from '@tus/utils';
 import { errors, type TusError } from '../errors.js';
+import { EXTRA_EXPOSED_HEADERS } from './cors.js';
+
+const EXPOSED = [...new Set([...HEADERS, ...EXTRA_EXPOSED_HEADERS])].join(', ');
 
 const OVERRIDABLE = new Set(['POST', 'HEAD', 'PATCH', 'DELETE', 'OPTIONS', 'GET']);
 
@@ -19,7 +22,11 @@ export function tusPreconditions(corsOrigin: (origin: string | null) => string |
     const failure = check(req);
     if (!failure) return next();
     const origin = corsOrigin(req.get('origin') ?? null);
-    if (origin) res.set('Access-Control-Allow-Origin', origin);
+    if (origin) {
+      res.set('Access-Control-Allow-Origin', origin);
+      // A browser may read Tus-Version (what to retry with) only when it is exposed.
+      res.set('Access-Control-Expose-Headers', EXPOSED);
+    }
     res
       .status(failure.status_code)
       .set({ 'Tus-Resumable': TUS_RESUMABLE, 'Tus-Version': TUS_VERSION.join(','), ...failure.headers })

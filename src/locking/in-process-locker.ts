@@ -26,6 +26,7 @@ export interface InProcessLockerOptions {
 export class InProcessLocker implements Locker {
   private readonly holders = new Map<string, Holder>();
   private readonly queues = new Map<string, Waiter[]>();
+  private readonly idleWaiters = new Set<() => void>();
 
   constructor(private readonly options: InProcessLockerOptions) {}
 
@@ -36,6 +37,24 @@ export class InProcessLocker implements Locker {
   /** Number of ids currently held, for tests and shutdown checks. */
   get heldCount(): number {
     return this.holders.size;
+  }
+
+  /**
+   * Resolves true once no lock is held, or false after `timeoutMs`: shutdown waits here
+   * for requests it cut short to unwind and unlock.
+   */
+  whenIdle(timeoutMs: number): Promise<boolean> {
+    if (this.holders.size === 0) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const done = (idle: boolean) => {
+        clearTimeout(timer);
+        this.idleWaiters.delete(onIdle);
+        resolve(idle);
+      };
+      const onIdle = () => done(true);
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.idleWaiters.add(onIdle);
+    });
   }
 
   async acquire(id: string, signal: AbortSignal, requestRelease: RequestRelease): Promise<void> {
@@ -63,6 +82,7 @@ export class InProcessLocker implements Locker {
       // or they would sit out its whole request and time out.
       if (queue && queue.length > 0) askToRelease(next.requestRelease);
     }
+    if (this.holders.size === 0) for (const onIdle of [...this.idleWaiters]) onIdle();
   }
 
   private waitForTurn(

@@ -50,7 +50,11 @@ export class FileStoreAdapter implements StoreAdapter {
 
   async checkWritable(): Promise<void> {
     const probe = path.join(this.options.directory, `.ready-${randomUUID()}`);
-    await fsp.writeFile(probe, '');
-    await fsp.unlink(probe);
+    // One real byte: an empty file needs no data block, so a full disk would still pass.
+    try {
+      await fsp.writeFile(probe, 'x');
+    } finally {
+      await fsp.unlink(probe).catch(() => undefined);
+    }
   }
 }

@@ -246,11 +246,14 @@ describe('CORS with an origin allow-list', () => {
   it('echoes an allowed Origin on preflight, tus responses and errors', async () => {
     const preflight = await fetch(server.endpoint, { method: 'OPTIONS', headers: { Origin: 'https://admin.example' } });
     expect(preflight.headers.get('access-control-allow-origin')).toBe('https://admin.example');
+    // No MAX_SIZE here: no limit to advertise.
+    expect(preflight.headers.get('tus-max-size')).toBeNull();
     const { res } = await create(server.endpoint, { length: 1, headers: { Origin: 'https://admin.example' } });
     expect(res.headers.get('access-control-allow-origin')).toBe('https://admin.example');
     const failed = await fetch(server.endpoint, { method: 'POST', headers: { Origin: 'https://app.example' } });
     expect(failed.status).toBe(412);
     expect(failed.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    expect(listOf(failed.headers.get('access-control-expose-headers'))).toContain('tus-version');
   });
 
   it('never grants a foreign Origin', async () => {

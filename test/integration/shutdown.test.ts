@@ -102,7 +102,8 @@ describe('graceful shutdown of the real process', () => {
     expect(await proc.exited).toBe(0);
     await expect(slow.response).rejects.toThrow();
     expect(proc.logs.some((l) => l.msg === 'drain timed out; closing remaining connections')).toBe(true);
-    expect(proc.logs.some((l) => l.msg === 'tessera stopped')).toBe(true);
+    // The cut request unwound and let go of its upload lock before the process left.
+    expect(proc.logs.find((l) => l.msg === 'tessera stopped')?.heldLocks).toBe(0);
     slow.req.destroy();
   });
 });
