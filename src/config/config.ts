@@ -15,6 +15,8 @@ export interface Config {
   readonly maxSize: number;
   /** How long an unfinished upload lives, in ms; 0 disables expiry. */
   readonly uploadExpiryMs: number;
+  /** Most partial uploads one final may reference. */
+  readonly maxPartials: number;
   /** How often the expiry sweeper runs, in ms. */
   readonly expirySweepIntervalMs: number;
   /** How long a request waits for a held upload lock before answering 423. */
@@ -101,6 +103,7 @@ const envSchema = z.object({
     }),
   DATA_DIR: z.string().min(1, 'must not be empty').default('./data'),
   MAX_SIZE: integer(0, 0, Number.MAX_SAFE_INTEGER),
+  MAX_PARTIALS: integer(1000, 1, 10000),
   UPLOAD_EXPIRY: duration('24h'),
   EXPIRY_SWEEP_INTERVAL: duration('10m', MAX_TIMER_MS),
   LOCK_TIMEOUT: duration('20s', MAX_TIMER_MS),
@@ -141,6 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tusPath: e.TUS_PATH,
     dataDir: e.DATA_DIR,
     maxSize: e.MAX_SIZE,
+    maxPartials: e.MAX_PARTIALS,
     uploadExpiryMs: e.UPLOAD_EXPIRY,
     expirySweepIntervalMs: e.EXPIRY_SWEEP_INTERVAL,
     lockTimeoutMs: e.LOCK_TIMEOUT,

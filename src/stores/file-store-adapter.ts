@@ -39,7 +39,8 @@ export class FileStoreAdapter implements StoreAdapter {
   }
 
   read(id: string): fs.ReadStream {
-    return this.datastore.read(id);
+    // Large reads: assembly and verification stream whole files.
+    return fs.createReadStream(this.pathOf(id), { highWaterMark: 1024 * 1024 });
   }
 
   private pathOf(id: string): string {

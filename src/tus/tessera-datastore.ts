@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { DataStore, type Upload } from '@tus/utils';
 import type { StoreAdapter } from '../stores/store-adapter.js';
+import type { TusExtension, UploadLifecycle } from './extension.js';
 
 /**
  * Wraps one store's write of a request body. Guards run innermost-last and may verify the
@@ -12,12 +13,6 @@ export type WriteGuard = (
   upload: { readonly id: string; readonly offset: number },
 ) => Promise<number>;
 
-export interface TesseraDataStoreOptions {
-  readonly adapter: StoreAdapter;
-  /** Extension names contributed by the parts wired around the store. */
-  readonly extraExtensions?: readonly string[];
-  readonly writeGuards?: readonly WriteGuard[];
-}
 
 /**
  * The DataStore @tus/server talks to: the adapter's store plus what Tessera adds.
@@ -26,22 +21,37 @@ export interface TesseraDataStoreOptions {
 export class TesseraDataStore extends DataStore {
   readonly adapter: StoreAdapter;
   private readonly inner: DataStore;
-  private readonly writeGuards: readonly WriteGuard[];
+  private readonly writeGuards: WriteGuard[] = [];
+  private readonly lifecycles: UploadLifecycle[] = [];
 
-  constructor(options: TesseraDataStoreOptions) {
+  constructor(adapter: StoreAdapter) {
     super();
-    this.adapter = options.adapter;
-    this.inner = options.adapter.datastore;
-    this.writeGuards = options.writeGuards ?? [];
-    this.extensions = [...new Set([...this.inner.extensions, ...(options.extraExtensions ?? [])])];
+    this.adapter = adapter;
+    this.inner = adapter.datastore;
+    this.extensions = [...this.inner.extensions];
   }
 
-  override create(upload: Upload): Promise<Upload> {
-    return this.inner.create(upload);
+  /** Adds an extension's names, write guards and lifecycle hooks (tusd's `UseIn`). */
+  use(extension: TusExtension): void {
+    this.extensions = [...new Set([...this.extensions, ...extension.names])];
+    this.writeGuards.push(...(extension.writeGuards ?? []));
+    if (extension.lifecycle) this.lifecycles.push(extension.lifecycle);
   }
 
-  override remove(id: string): Promise<void> {
-    return this.inner.remove(id);
+  override hasExtension(name: string): boolean {
+    // @tus/server's POST guard checks for the misspelled 'concatentation'.
+    return super.hasExtension(name === 'concatentation' ? 'concatenation' : name);
+  }
+
+  override async create(upload: Upload): Promise<Upload> {
+    const created = await this.inner.create(upload);
+    for (const lifecycle of this.lifecycles) await lifecycle.afterCreate?.(created);
+    return created;
+  }
+
+  override async remove(id: string): Promise<void> {
+    await this.inner.remove(id);
+    for (const lifecycle of this.lifecycles) await lifecycle.afterRemove?.(id);
   }
 
   override write(stream: Readable, id: string, offset: number): Promise<number> {

@@ -1,23 +1,25 @@
-import { Server } from '@tus/server';
+import { Server, type ServerOptions } from '@tus/server';
 import { EVENTS, type Locker } from '@tus/utils';
 import type { Config } from '../config/config.js';
 import { EXTRA_ALLOWED_HEADERS, EXTRA_EXPOSED_HEADERS } from '../http/cors.js';
 import type { Logger } from '../logging/logger.js';
 import { addLayers, type HandlerLayer } from './handler-layers.js';
+import type { Method, TusExtension } from './extension.js';
 import type { TusHooks } from './hooks.js';
 import type { TesseraDataStore } from './tessera-datastore.js';
 
-export type Method = 'GET' | 'HEAD' | 'OPTIONS' | 'PATCH' | 'POST' | 'DELETE';
 
 export interface TusServerParts {
   readonly config: Config;
   readonly store: TesseraDataStore;
   readonly locker: Locker;
   readonly log: Logger;
-  readonly hooks: TusHooks;
+  readonly hooks: TusHooks & Pick<ServerOptions, 'onUploadFinish'>;
   /** Layers put in front of every method's handler, outermost first. */
   readonly commonLayers: readonly HandlerLayer[];
-  /** Layers per method, after the common ones. */
+  /** Extensions whose layers go after the common ones, in order. */
+  readonly extensions: readonly TusExtension[];
+  /** Layers per method that go last, right in front of the handler. */
   readonly layers: Partial<Record<Method, readonly HandlerLayer[]>>;
 }
 
@@ -37,7 +39,8 @@ export function createTusServer(parts: TusServerParts): Server {
     ...hooks,
   });
   for (const method of ['GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'DELETE'] as const) {
-    addLayers(server.handlers[method], [...parts.commonLayers, ...(parts.layers[method] ?? [])]);
+    const fromExtensions = parts.extensions.flatMap((extension) => extension.layers?.[method] ?? []);
+    addLayers(server.handlers[method], [...parts.commonLayers, ...fromExtensions, ...(parts.layers[method] ?? [])]);
   }
   server.on(EVENTS.POST_CREATE, (_req, upload) =>
     log.info({ uploadId: upload.id, size: upload.size ?? null }, 'upload created'),

@@ -1,0 +1,26 @@
+import { Metadata } from '@tus/utils';
+import type { TusExtension } from '../../extension.js';
+import type { HandlerLayer } from '../../handler-layers.js';
+import { expectedSha256 } from './sha256.js';
+
+/**
+ * Whole-file SHA-256: a `sha256` in Upload-Metadata is checked for form when the upload is
+ * created (400 at once rather than a surprise at the end); the verification itself runs on
+ * completion (see UploadCompletion and FinalAssembler).
+ */
+export function integrityExtension(): TusExtension {
+  const validateOnCreate: HandlerLayer = async (req, _context, _headers, next) => {
+    const raw = req.headers.get('upload-metadata');
+    if (raw) {
+      let metadata: Record<string, string | null> | undefined;
+      try {
+        metadata = Metadata.parse(raw);
+      } catch {
+        return next(); // @tus/server answers malformed metadata itself
+      }
+      expectedSha256(metadata);
+    }
+    return next();
+  };
+  return { names: [], layers: { POST: [validateOnCreate] } };
+}

@@ -1,0 +1,51 @@
+/**
+ * What Tessera records about an upload beyond what the tus store keeps: its concatenation
+ * role and the outcome of whole-file verification. Uploads with neither have no record.
+ */
+export type UploadState = PartialState | FinalState | SingleState;
+
+export type CompletionStatus = 'pending' | 'done' | 'failed';
+
+interface IntegrityFields {
+  /** Hex SHA-256 the server computed over the whole file (once complete). */
+  readonly sha256?: string;
+  /** Why the upload failed, in one line (only when status is 'failed'). */
+  readonly error?: string;
+}
+
+export interface PartialState extends IntegrityFields {
+  readonly kind: 'partial';
+  /** Finals that reference this partial and may complete when it does. */
+  readonly finals: readonly string[];
+}
+
+export interface FinalState extends IntegrityFields {
+  readonly kind: 'final';
+  /** Partial ids in concatenation order (may repeat). */
+  readonly partials: readonly string[];
+  readonly status: CompletionStatus;
+  /** Key of the creation request, so a retried final POST finds this final again. */
+  readonly requestKey: string;
+}
+
+/** An ordinary upload that declared a whole-file `sha256`. */
+export interface SingleState extends IntegrityFields {
+  readonly kind: 'single';
+  readonly status: CompletionStatus;
+}
+
+/**
+ * Shared per-upload state. `update` is an atomic read-modify-write per key (in-process
+ * mutex on disk, WATCH/MULTI in Redis), so concurrent finals can register on one partial.
+ */
+export interface UploadStateStore {
+  get(id: string): Promise<UploadState | undefined>;
+  update(id: string, change: (current: UploadState | undefined) => UploadState | undefined): Promise<UploadState | undefined>;
+  delete(id: string): Promise<void>;
+  /** Atomically maps `key` to `value` unless it maps to something already; returns the winner. */
+  claim(key: string, value: string): Promise<string>;
+  /** Drops a claim, if it still maps to `value`. */
+  release(key: string, value: string): Promise<void>;
+  /** Probe for readiness. */
+  ping(): Promise<void>;
+}
