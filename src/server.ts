@@ -1,4 +1,5 @@
 import http from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Server as TusServer } from '@tus/server';
@@ -9,16 +10,24 @@ import { createLogger, type Logger } from './logging/logger.js';
 import { InProcessLocker } from './locking/in-process-locker.js';
 import { FileStoreAdapter } from './stores/file-store-adapter.js';
 import { ExpirySweeper } from './tus/expiry-sweeper.js';
-import type { TusHooks } from './tus/hooks.js';
+import type { TesseraHooks } from './tus/hooks.js';
+import { TesseraEvents } from './tus/completion/tessera-events.js';
+import { UploadCompletion } from './tus/completion/upload-completion.js';
+import { concatenationExtension } from './tus/extensions/concatenation/concatenation-extension.js';
+import { FinalAssembler } from './tus/extensions/concatenation/final-assembler.js';
+import { integrityExtension } from './tus/extensions/integrity/integrity-extension.js';
+import { FileUploadStateStore } from './tus/state/file-upload-state-store.js';
+import type { UploadStateStore } from './tus/state/upload-state.js';
 import { contextLayer } from './tus/layers/context-layer.js';
 import { downloadLayer } from './tus/layers/download-layer.js';
+import { checksumExtension } from './tus/extensions/checksum/index.js';
 import { TesseraDataStore } from './tus/tessera-datastore.js';
 import { createTusServer } from './tus/tus-server.js';
 
 export interface TesseraOptions {
   readonly config: Config;
-  /** @tus/server hooks, passed through. */
-  readonly hooks?: TusHooks;
+  /** @tus/server hooks (see TesseraHooks for how onUploadFinish differs). */
+  readonly hooks?: TesseraHooks;
   readonly logger?: Logger;
 }
 
@@ -27,6 +36,8 @@ export interface Tessera {
   readonly app: Express;
   readonly tus: TusServer;
   readonly store: TesseraDataStore;
+  readonly state: UploadStateStore;
+  readonly events: TesseraEvents;
   readonly sweeper: ExpirySweeper;
   readonly log: Logger;
   /** Starts listening on config.host:config.port; resolves to the bound address. */
@@ -40,16 +51,40 @@ export function createTessera({ config, hooks = {}, logger }: TesseraOptions): T
   const log = logger ?? createLogger(config.logLevel);
   const corsOrigin = corsOriginFor(config.corsOrigins);
   const adapter = new FileStoreAdapter({ directory: config.dataDir, expiryMs: config.uploadExpiryMs });
-  const store = new TesseraDataStore({ adapter });
+  const state = new FileUploadStateStore(path.join(config.dataDir, '.tessera-state'));
+  const store = new TesseraDataStore(adapter);
   const locker = new InProcessLocker({ acquireTimeoutMs: config.lockTimeoutMs });
+  const events = new TesseraEvents();
+  const assembler = new FinalAssembler(store, state, locker, log);
+  const completion = new UploadCompletion(store, state, assembler, events, hooks, log);
 
-  const tus = createTusServer({
+  let tus: TusServer | undefined;
+  const extensions = [
+    checksumExtension({ truncate: (id, offset) => adapter.truncate(id, offset), remove: (id) => store.remove(id) }),
+    concatenationExtension({
+      store,
+      state,
+      completion,
+      hooks,
+      tusPath: config.tusPath,
+      maxSize: config.maxSize,
+      maxPartials: config.maxPartials,
+      trustProxy: config.trustProxy,
+      // The POST handler owns URL generation (relative/forwarded rules); reuse it.
+      urlFor: (req, id) => (tus as TusServer).handlers.POST.generateUrl(req, id),
+    }),
+    integrityExtension(),
+  ];
+  for (const extension of extensions) store.use(extension);
+
+  tus = createTusServer({
     config,
     store,
     locker,
     log,
-    hooks,
+    hooks: { ...hooks, onUploadFinish: completion.onUploadFinish },
     commonLayers: [contextLayer(log, config.tusPath)],
+    extensions,
     layers: { GET: [downloadLayer({ store, tusPath: config.tusPath, corsOrigin })] },
   });
   const sweeper = new ExpirySweeper(store, config.expirySweepIntervalMs, log);
@@ -58,7 +93,10 @@ export function createTessera({ config, hooks = {}, logger }: TesseraOptions): T
     tus,
     log,
     corsOrigin,
-    checkReady: () => adapter.checkWritable(),
+    checkReady: async () => {
+      await adapter.checkWritable();
+      await state.ping();
+    },
   });
 
   let httpServer: http.Server | undefined;
@@ -67,6 +105,8 @@ export function createTessera({ config, hooks = {}, logger }: TesseraOptions): T
     app,
     tus,
     store,
+    state,
+    events,
     sweeper,
     log,
     async listen() {
