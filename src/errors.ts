@@ -16,6 +16,11 @@ export class TusError extends Error {
     super(message);
     this.body = `${message}\n`;
   }
+
+  /** The same error with more response headers. */
+  withHeaders(extra: Readonly<Record<string, string>>): TusError {
+    return new TusError(this.code, this.status_code, this.message, { ...this.headers, ...extra });
+  }
 }
 
 export const errors = {

@@ -34,6 +34,10 @@ export class FinalAssembler {
     const before = await this.state.get(finalId);
     if (before?.kind !== 'final') return undefined;
     if (before.status !== 'pending') return { state: before, transitioned: false };
+    // Check first without locks: asking for the lock of a partial that is still being
+    // uploaded would make @tus/server cut that partial's PATCH short.
+    const partials = await this.loadPartials(before.partials);
+    if (typeof partials !== 'string' && !allComplete(partials)) return { state: before, transitioned: false };
     const unlock = await lockAll(this.locker, finalId, before.partials);
     try {
       const current = await this.state.get(finalId);
@@ -48,7 +52,7 @@ export class FinalAssembler {
   private async assembleLocked(finalId: string, final: FinalState): Promise<AssemblyOutcome> {
     const partials = await this.loadPartials(final.partials);
     if (typeof partials === 'string') return this.fail(finalId, final, partials);
-    if (partials.some((p) => p.size === undefined || p.offset !== p.size)) return { state: final, transitioned: false };
+    if (!allComplete(partials)) return { state: final, transitioned: false };
 
     const total = final.partials.reduce((sum, id) => sum + (partials.find((p) => p.id === id)?.size ?? 0), 0);
     const upload = await this.store.getUpload(finalId);
@@ -108,4 +112,8 @@ export class FinalAssembler {
     this.log.warn({ uploadId: finalId, error }, 'final upload failed');
     return { state: (failed as FinalState | undefined) ?? { ...final, status: 'failed', error }, transitioned: true };
   }
+}
+
+function allComplete(uploads: readonly Upload[]): boolean {
+  return uploads.every((u) => u.size !== undefined && u.offset === u.size);
 }

@@ -44,12 +44,13 @@ export async function createFinal(deps: FinalCreationDeps, req: Request, partial
   if (id === candidate) await linkPartials(deps, id, partialIds);
   else await deps.store.remove(candidate);
 
-  const state = await deps.completion.completeFinal(req, id);
-  const headers = new Headers({ Location: deps.urlFor(req, id) });
-  if (state?.kind === 'final' && state.status === 'failed') {
-    const failure = finalFailed(state);
-    throw new TusError(failure.code, failure.status_code, failure.message, { ...failure.headers, Location: deps.urlFor(req, id) });
-  }
+  const location = deps.urlFor(req, id);
+  // A failed final keeps its URL in the 460 so the client can look at it (HEAD says why).
+  const state = await deps.completion.completeFinal(req, id).catch((error: unknown) => {
+    throw error instanceof TusError ? error.withHeaders({ Location: location }) : error;
+  });
+  const headers = new Headers({ Location: location });
+  if (state?.kind === 'final' && state.status === 'failed') throw finalFailed(state).withHeaders({ Location: location });
   if (state?.kind === 'final' && state.status === 'done' && state.sha256) {
     headers.set('Tessera-Upload-Status', 'done');
     headers.set('Tessera-Sha256', state.sha256);
