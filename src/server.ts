@@ -1,5 +1,4 @@
 import http from 'node:http';
-import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Server as TusServer } from '@tus/server';
@@ -7,7 +6,8 @@ import type { Config } from './config/config.js';
 import { corsOriginFor } from './http/cors.js';
 import { createApp } from './http/app.js';
 import { createLogger, type Logger } from './logging/logger.js';
-import { InProcessLocker } from './locking/in-process-locker.js';
+import { embeddedCoordination } from './coordination/embedded-coordination.js';
+import { redisCoordination } from './coordination/redis-coordination.js';
 import { FileStoreAdapter } from './stores/file-store-adapter.js';
 import { ExpirySweeper } from './tus/expiry-sweeper.js';
 import type { TesseraHooks } from './tus/hooks.js';
@@ -16,7 +16,6 @@ import { UploadCompletion } from './tus/completion/upload-completion.js';
 import { concatenationExtension } from './tus/extensions/concatenation/concatenation-extension.js';
 import { FinalAssembler } from './tus/extensions/concatenation/final-assembler.js';
 import { integrityExtension } from './tus/extensions/integrity/integrity-extension.js';
-import { FileUploadStateStore } from './tus/state/file-upload-state-store.js';
 import type { UploadStateStore } from './tus/state/upload-state.js';
 import { contextLayer } from './tus/layers/context-layer.js';
 import { downloadLayer } from './tus/layers/download-layer.js';
@@ -50,10 +49,14 @@ export interface Tessera {
 export function createTessera({ config, hooks = {}, logger }: TesseraOptions): Tessera {
   const log = logger ?? createLogger(config.logLevel);
   const corsOrigin = corsOriginFor(config.corsOrigins);
-  const adapter = new FileStoreAdapter({ directory: config.dataDir, expiryMs: config.uploadExpiryMs });
-  const state = new FileUploadStateStore(path.join(config.dataDir, '.tessera-state'));
+  const coordination = config.redis ? redisCoordination(config, config.redis, log) : embeddedCoordination(config);
+  const { state, locker } = coordination;
+  const adapter = new FileStoreAdapter({
+    directory: config.dataDir,
+    expiryMs: config.uploadExpiryMs,
+    infoStore: coordination.infoStore,
+  });
   const store = new TesseraDataStore(adapter);
-  const locker = new InProcessLocker({ acquireTimeoutMs: config.lockTimeoutMs });
   const events = new TesseraEvents();
   const assembler = new FinalAssembler(store, state, locker, log);
   const completion = new UploadCompletion(store, state, assembler, events, hooks, log);
@@ -95,7 +98,7 @@ export function createTessera({ config, hooks = {}, logger }: TesseraOptions): T
     corsOrigin,
     checkReady: async () => {
       await adapter.checkWritable();
-      await state.ping();
+      await coordination.checkReady();
     },
   });
 
@@ -110,6 +113,7 @@ export function createTessera({ config, hooks = {}, logger }: TesseraOptions): T
     sweeper,
     log,
     async listen() {
+      await coordination.connected(5_000);
       httpServer = http.createServer(app);
       // Uploads are long requests: never cut a slow PATCH by a request timeout.
       httpServer.requestTimeout = 0;
@@ -125,7 +129,7 @@ export function createTessera({ config, hooks = {}, logger }: TesseraOptions): T
     },
     async close() {
       await sweeper.stop();
-      if (!httpServer) return;
+      if (!httpServer) return coordination.close();
       const server = httpServer;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
@@ -141,6 +145,7 @@ export function createTessera({ config, hooks = {}, logger }: TesseraOptions): T
       // Requests cut short above unwind asynchronously; give them a bounded moment to unlock.
       await locker.whenIdle(config.lockDrainTimeoutMs);
       log.info({ heldLocks: locker.heldCount }, 'tessera stopped');
+      await coordination.close();
     },
   };
 }

@@ -30,6 +30,17 @@ export interface Config {
   /** Honour Forwarded / X-Forwarded-* when building upload URLs. */
   readonly trustProxy: boolean;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Shared mode: Redis for locks and upload state; undefined keeps the embedded default. */
+  readonly redis?: RedisConfig;
+}
+
+export interface RedisConfig {
+  /** Main connection (state, info, pub/sub). */
+  readonly url: string;
+  /** Independent masters for the lock quorum; [url] unless REDIS_URLS is set. */
+  readonly lockUrls: readonly string[];
+  /** Prefix of every key Tessera writes. */
+  readonly prefix: string;
 }
 
 // JSON quoting keeps the error one line even when the raw value holds a newline.
@@ -110,6 +121,18 @@ const envSchema = z.object({
   LOCK_DRAIN_TIMEOUT: duration('3s', MAX_TIMER_MS),
   SHUTDOWN_TIMEOUT: duration('10s', MAX_TIMER_MS),
   CORS_ORIGINS: z.string().default(''),
+  REDIS_URL: z
+    .string()
+    .optional()
+    .refine((u) => u === undefined || u === '' || /^rediss?:\/\/\S+$/.test(u), 'must be a redis:// or rediss:// URL'),
+  REDIS_URLS: z
+    .string()
+    .optional()
+    .refine(
+      (u) => u === undefined || u.split(',').every((one) => /^rediss?:\/\/\S+$/.test(one.trim())),
+      'must be a comma-separated list of redis:// URLs',
+    ),
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_.-]*$/, 'may hold only letters, digits and : _ . -').default('tessera:'),
   TRUST_PROXY: boolean(false),
   LOG_LEVEL: z
     .string()
@@ -135,6 +158,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration: ${variable} ${issue?.message ?? 'is invalid'}`);
   }
   const e = parsed.data;
+  if (e.REDIS_URLS && !e.REDIS_URL) {
+    throw new ConfigError('Invalid configuration: REDIS_URLS needs REDIS_URL (the connection for upload state)');
+  }
   if (e.EXPIRY_SWEEP_INTERVAL === 0) {
     throw new ConfigError('Invalid configuration: EXPIRY_SWEEP_INTERVAL must be greater than 0');
   }
@@ -157,6 +183,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ),
     trustProxy: e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,
+    redis: e.REDIS_URL
+      ? Object.freeze({
+          url: e.REDIS_URL,
+          lockUrls: Object.freeze(e.REDIS_URLS ? e.REDIS_URLS.split(',').map((u) => u.trim()) : [e.REDIS_URL]),
+          prefix: e.REDIS_PREFIX,
+        })
+      : undefined,
   });
 }
 

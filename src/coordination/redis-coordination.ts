@@ -1,0 +1,30 @@
+import type { Config, RedisConfig } from '../config/config.js';
+import type { Logger } from '../logging/logger.js';
+import { InProcessLocker } from '../locking/in-process-locker.js';
+import { connectRedis } from '../redis/redis-clients.js';
+import { RedisInfoStore } from '../redis/redis-info-store.js';
+import { RedisUploadStateStore } from '../redis/redis-upload-state-store.js';
+import type { Coordination } from './coordination.js';
+
+/** Many instances: locks, upload state and upload info in Redis (REDIS_URL). */
+export function redisCoordination(config: Config, redis: RedisConfig, log: Logger): Coordination {
+  const clients = connectRedis(redis, log);
+  // TODO(issue 5): the Redis locker replaces this in-process one.
+  const locker = new InProcessLocker({ acquireTimeoutMs: config.lockTimeoutMs });
+  return {
+    mode: 'redis',
+    locker,
+    state: new RedisUploadStateStore(clients.main, redis.prefix),
+    infoStore: new RedisInfoStore(clients.main, redis.prefix),
+    async connected(timeoutMs) {
+      const ready = Promise.all(
+        [clients.main, ...clients.lockClients].map((c) =>
+          c.status === 'ready' ? undefined : new Promise((resolve) => c.once('ready', resolve)),
+        ),
+      );
+      await Promise.race([ready, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+    },
+    checkReady: () => clients.ping(),
+    close: () => clients.close(),
+  };
+}

@@ -1,0 +1,22 @@
+import { TusError } from '../errors.js';
+
+/** 503 with Retry-After: Redis cannot be reached now; the client should retry shortly. */
+export function redisUnavailable(): TusError {
+  return new TusError('ERR_REDIS_UNAVAILABLE', 503, 'Shared state is unavailable (Redis unreachable); retry shortly', {
+    'Retry-After': '2',
+  });
+}
+
+/**
+ * Runs a Redis operation, turning a connection failure into a 503 so no request hangs or
+ * answers a bare 500 while Redis is down. Connections are made with no offline queue, so a
+ * command fails at once instead of waiting for a reconnect.
+ */
+export async function viaRedis<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (error instanceof TusError) throw error;
+    throw redisUnavailable();
+  }
+}

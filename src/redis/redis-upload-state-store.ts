@@ -1,0 +1,80 @@
+import type { Redis } from 'ioredis';
+import type { UploadState, UploadStateStore } from '../tus/state/upload-state.js';
+import { viaRedis } from './redis-errors.js';
+
+const MAX_ATTEMPTS = 20;
+
+// Deletes KEYS[1] only while it still holds ARGV[1].
+const RELEASE_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
+
+/**
+ * Upload state shared by every instance. `update` is optimistic (WATCH/MULTI, retried), so
+ * two instances registering finals on one partial never lose each other's write.
+ */
+export class RedisUploadStateStore implements UploadStateStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  private key(id: string): string {
+    return `${this.prefix}state:${id}`;
+  }
+
+  get(id: string): Promise<UploadState | undefined> {
+    return viaRedis(async () => parse(await this.redis.get(this.key(id))));
+  }
+
+  update(
+    id: string,
+    change: (current: UploadState | undefined) => UploadState | undefined,
+  ): Promise<UploadState | undefined> {
+    return viaRedis(async () => {
+      // A dedicated connection: WATCH is per connection, and the shared one serves others.
+      const conn = this.redis.duplicate({ enableOfflineQueue: true });
+      try {
+        for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+          await conn.watch(this.key(id));
+          const next = change(parse(await conn.get(this.key(id))));
+          const tx = conn.multi();
+          if (next === undefined) tx.del(this.key(id));
+          else tx.set(this.key(id), JSON.stringify(next));
+          if ((await tx.exec()) !== null) return next;
+        }
+        throw new Error(`state of ${id} kept changing; gave up after ${MAX_ATTEMPTS} attempts`);
+      } finally {
+        conn.disconnect();
+      }
+    });
+  }
+
+  delete(id: string): Promise<void> {
+    return viaRedis(async () => {
+      await this.redis.del(this.key(id));
+    });
+  }
+
+  claim(key: string, value: string): Promise<string> {
+    return viaRedis(async () => {
+      const claimKey = `${this.prefix}claim:${key}`;
+      if ((await this.redis.set(claimKey, value, 'NX')) === 'OK') return value;
+      return (await this.redis.get(claimKey)) ?? this.claim(key, value);
+    });
+  }
+
+  release(key: string, value: string): Promise<void> {
+    return viaRedis(async () => {
+      await this.redis.eval(RELEASE_IF_EQUAL, 1, `${this.prefix}claim:${key}`, value);
+    });
+  }
+
+  ping(): Promise<void> {
+    return viaRedis(async () => {
+      await this.redis.ping();
+    });
+  }
+}
+
+function parse(raw: string | null): UploadState | undefined {
+  return raw === null ? undefined : (JSON.parse(raw) as UploadState);
+}
