@@ -6,6 +6,8 @@ import type { Config } from './config/config.js';
 import { corsOriginFor } from './http/cors.js';
 import { createApp } from './http/app.js';
 import { createLogger, type Logger } from './logging/logger.js';
+import { instrumentLocker, metricsExtension, observeEvents } from './metrics/instrument.js';
+import { TesseraMetrics } from './metrics/metrics.js';
 import { embeddedCoordination } from './coordination/embedded-coordination.js';
 import { redisCoordination } from './coordination/redis-coordination.js';
 import { FileStoreAdapter } from './stores/file-store-adapter.js';
@@ -37,6 +39,7 @@ export interface Tessera {
   readonly store: TesseraDataStore;
   readonly state: UploadStateStore;
   readonly events: TesseraEvents;
+  readonly metrics: TesseraMetrics;
   readonly sweeper: ExpirySweeper;
   readonly log: Logger;
   /** Starts listening on config.host:config.port; resolves to the bound address. */
@@ -50,7 +53,9 @@ export function createTessera({ config, hooks = {}, logger }: TesseraOptions): T
   const log = logger ?? createLogger(config.logLevel);
   const corsOrigin = corsOriginFor(config.corsOrigins);
   const coordination = config.redis ? redisCoordination(config, config.redis, log) : embeddedCoordination(config);
-  const { state, locker } = coordination;
+  const metrics = new TesseraMetrics();
+  const { state } = coordination;
+  const locker = instrumentLocker(coordination.locker, metrics);
   const adapter = new FileStoreAdapter({
     directory: config.dataDir,
     expiryMs: config.uploadExpiryMs,
@@ -63,6 +68,8 @@ export function createTessera({ config, hooks = {}, logger }: TesseraOptions): T
 
   let tus: TusServer | undefined;
   const extensions = [
+    // First, so it is the outermost write guard and sees the checksum guard's 460s.
+    metricsExtension(metrics),
     checksumExtension({ truncate: (id, offset) => adapter.truncate(id, offset), remove: (id) => store.remove(id) }),
     concatenationExtension({
       store,
@@ -75,6 +82,7 @@ export function createTessera({ config, hooks = {}, logger }: TesseraOptions): T
       trustProxy: config.trustProxy,
       // The POST handler owns URL generation (relative/forwarded rules); reuse it.
       urlFor: (req, id) => (tus as TusServer).handlers.POST.generateUrl(req, id),
+      events,
     }),
     integrityExtension(),
   ];
@@ -90,12 +98,14 @@ export function createTessera({ config, hooks = {}, logger }: TesseraOptions): T
     extensions,
     layers: { GET: [downloadLayer({ store, tusPath: config.tusPath, corsOrigin })] },
   });
+  observeEvents(metrics, tus, events);
   const sweeper = new ExpirySweeper(store, config.expirySweepIntervalMs, log);
   const app = createApp({
     tusPath: config.tusPath,
     tus,
     log,
     corsOrigin,
+    metrics: metrics.registry,
     checkReady: async () => {
       await adapter.checkWritable();
       await coordination.checkReady();
@@ -110,6 +120,7 @@ export function createTessera({ config, hooks = {}, logger }: TesseraOptions): T
     store,
     state,
     events,
+    metrics,
     sweeper,
     log,
     async listen() {

@@ -1,5 +1,6 @@
 import express, { type Express } from 'express';
 import { pinoHttp } from 'pino-http';
+import type { Registry } from 'prom-client';
 import type { Server as TusServer } from '@tus/server';
 import type { Logger } from '../logging/logger.js';
 import { taggedRequestUpload } from '../logging/request-upload-id.js';
@@ -13,16 +14,21 @@ export interface AppParts {
   readonly corsOrigin: (origin: string | null) => string | null;
   /** Resolves when every dependency can serve; rejects with the reason otherwise. */
   readonly checkReady: () => Promise<void>;
+  /** Prometheus registry served at /metrics. */
+  readonly metrics: Registry;
 }
 
 /** The Express application: probes, then the tus endpoint (no body parsing anywhere). */
-export function createApp({ tusPath, tus, log, corsOrigin, checkReady }: AppParts): Express {
+export function createApp({ tusPath, tus, log, corsOrigin, checkReady, metrics }: AppParts): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(metrics.contentType).send(await metrics.metrics());
   });
   app.get('/readyz', async (_req, res) => {
     try {
@@ -36,7 +42,7 @@ export function createApp({ tusPath, tus, log, corsOrigin, checkReady }: AppPart
   const requestLog = pinoHttp({
     logger: log,
     // Progress of big uploads is logged by the tus layer; probes would only add noise.
-    autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+    autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
     quietReqLogger: true,
     // Keep request lines lean and never log credentials.
     serializers: {

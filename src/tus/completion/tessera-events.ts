@@ -15,6 +15,10 @@ export interface TesseraEventMap {
   'partial-finished': [upload: Upload];
   /** Verification or assembly failed; the upload's data was discarded. */
   'upload-failed': [failure: { readonly id: string; readonly error: string }];
+  /** A final upload was created (a retried POST that finds its earlier final does not count). */
+  'final-created': [final: { readonly id: string; readonly partials: readonly string[] }];
+  /** A final upload was assembled by this instance (whatever the verification outcome). */
+  'final-assembled': [assembly: { readonly id: string; readonly ok: boolean }];
 }
 
 export class TesseraEvents extends EventEmitter<TesseraEventMap> {}

@@ -52,6 +52,7 @@ export class UploadCompletion {
   async completeFinal(req: Request, finalId: string): Promise<FinalState | undefined> {
     const outcome = await this.assembler.tryComplete(finalId);
     if (!outcome?.transitioned) return outcome?.state;
+    this.events.emit('final-assembled', { id: finalId, ok: outcome.state.status === 'done' });
     if (outcome.state.status === 'failed') {
       this.events.emit('upload-failed', { id: finalId, error: outcome.state.error ?? 'failed' });
       throw finalFailed(outcome.state);

@@ -1,5 +1,6 @@
 import type { Upload } from '@tus/utils';
 import { TusError } from '../../../errors.js';
+import type { TesseraEvents } from '../../completion/tessera-events.js';
 import type { UploadCompletion } from '../../completion/upload-completion.js';
 import type { TusExtension } from '../../extension.js';
 import type { HandlerLayer } from '../../handler-layers.js';
@@ -21,6 +22,7 @@ export interface ConcatenationOptions {
   readonly maxPartials: number;
   readonly trustProxy: boolean;
   readonly urlFor: (req: Request, id: string) => string;
+  readonly events: TesseraEvents;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ERRORS, Metadata, Uid, Upload } from '@tus/utils';
 import { TusError } from '../../../errors.js';
+import type { TesseraEvents } from '../../completion/tessera-events.js';
 import type { UploadCompletion } from '../../completion/upload-completion.js';
 import { finalFailed } from '../../completion/upload-completion.js';
 import type { TusHooks } from '../../hooks.js';
@@ -15,6 +16,7 @@ export interface FinalCreationDeps {
   readonly hooks: Pick<TusHooks, 'onUploadCreate' | 'namingFunction'>;
   readonly maxSize: number;
   readonly urlFor: (req: Request, id: string) => string;
+  readonly events: TesseraEvents;
 }
 
 const badRequest = (message: string) => new TusError('ERR_INVALID_CONCAT', 400, message);
@@ -41,8 +43,10 @@ export async function createFinal(deps: FinalCreationDeps, req: Request, partial
   // finds a complete final behind it.
   await createFinalUpload(deps, req, candidate, { partials: partialIds, size, metadata, requestKey });
   const id = await claimRequest(deps, `final-${requestKey}`, candidate);
-  if (id === candidate) await linkPartials(deps, id, partialIds);
-  else await deps.store.remove(candidate);
+  if (id === candidate) {
+    await linkPartials(deps, id, partialIds);
+    deps.events.emit('final-created', { id, partials: partialIds });
+  } else await deps.store.remove(candidate);
 
   const location = deps.urlFor(req, id);
   // A failed final keeps its URL in the 460 so the client can look at it (HEAD says why).

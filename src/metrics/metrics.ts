@@ -1,0 +1,61 @@
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+
+/**
+ * Prometheus metrics of one instance. Every series counts only this instance's own work,
+ * so summing a scrape of every instance gives the cluster's totals.
+ */
+export class TesseraMetrics {
+  readonly registry = new Registry();
+  readonly uploadsCreated = new Counter({
+    name: 'tessera_uploads_created_total',
+    help: 'Uploads created, by kind (single, partial, final)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly filesReady = new Counter({
+    name: 'tessera_uploads_finished_total',
+    help: 'Files finished and verified (ordinary and final uploads; partials are not files)',
+    registers: [this.registry],
+  });
+  readonly partialsFinished = new Counter({
+    name: 'tessera_partials_finished_total',
+    help: 'Partial uploads that received their last byte',
+    registers: [this.registry],
+  });
+  readonly uploadsFailed = new Counter({
+    name: 'tessera_uploads_failed_total',
+    help: 'Uploads that failed whole-file verification or assembly',
+    registers: [this.registry],
+  });
+  readonly bytesReceived = new Counter({
+    name: 'tessera_bytes_received_total',
+    help: 'Request body bytes kept by the store',
+    registers: [this.registry],
+  });
+  readonly checksumMismatches = new Counter({
+    name: 'tessera_checksum_mismatches_total',
+    help: 'PATCH bodies refused with 460 because Upload-Checksum did not match',
+    registers: [this.registry],
+  });
+  readonly assemblies = new Counter({
+    name: 'tessera_assemblies_total',
+    help: 'Final uploads assembled by this instance, by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly lockWait = new Histogram({
+    name: 'tessera_lock_wait_seconds',
+    help: 'Time spent acquiring upload locks',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 3, 10, 30],
+    registers: [this.registry],
+  });
+  readonly lockTimeouts = new Counter({
+    name: 'tessera_lock_timeouts_total',
+    help: 'Lock acquisitions that gave up (answered 423)',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'tessera_' });
+  }
+}

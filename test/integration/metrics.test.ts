@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { final, partial, sha256Hex } from '../support/concat.js';
+import { metricValue } from '../support/metrics.js';
+import { startTessera, type RunningTessera } from '../support/tessera.js';
+import { create, patch, randomData } from '../support/tus-http.js';
+
+let server: RunningTessera;
+beforeAll(async () => {
+  server = await startTessera();
+});
+afterAll(() => server.stop());
+
+const m = (name: string, labels?: Record<string, string>) => metricValue(server.baseUrl, name, labels);
+
+describe('/metrics', () => {
+  it('serves Prometheus text with process metrics', async () => {
+    const res = await fetch(`${server.baseUrl}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/plain/);
+    expect(await res.text()).toMatch(/^tessera_process_cpu_seconds_total /m);
+  });
+
+  it('counts uploads, bytes, checksum mismatches, assemblies and failures', async () => {
+    const data = randomData(5000);
+    const single = await create(server.endpoint, { length: data.length });
+    expect((await patch(single.url, 0, data)).status).toBe(204);
+    const bad = await patch(single.url, 0, data, { 'Upload-Checksum': `sha1 ${createHash('sha1').update('x').digest('base64')}` });
+    expect(bad.status).toBe(409); // offset is already at the end; not a checksum failure
+
+    const other = await create(server.endpoint, { length: 10 });
+    const mismatch = await patch(other.url, 0, randomData(10), {
+      'Upload-Checksum': `sha1 ${createHash('sha1').update('other').digest('base64')}`,
+    });
+    expect(mismatch.status).toBe(460);
+
+    const parts = [randomData(100), randomData(200)];
+    const urls = await Promise.all(parts.map((p) => partial(server.endpoint, p)));
+    expect((await final(server.endpoint, urls, { sha256: sha256Hex(Buffer.concat(parts)) })).res.status).toBe(201);
+    const failing = await final(server.endpoint, [...urls].reverse(), { sha256: sha256Hex(Buffer.concat(parts)) });
+    expect(failing.res.status).toBe(460);
+
+    expect(await m('tessera_uploads_created_total', { kind: 'single' })).toBe(2);
+    expect(await m('tessera_uploads_created_total', { kind: 'partial' })).toBe(2);
+    expect(await m('tessera_uploads_created_total', { kind: 'final' })).toBe(2);
+    expect(await m('tessera_bytes_received_total')).toBe(5000 + 300);
+    expect(await m('tessera_checksum_mismatches_total')).toBe(1);
+    expect(await m('tessera_partials_finished_total')).toBe(2);
+    expect(await m('tessera_uploads_finished_total')).toBe(2); // the single and the good final
+    expect(await m('tessera_assemblies_total', { outcome: 'verified' })).toBe(1);
+    expect(await m('tessera_assemblies_total', { outcome: 'failed' })).toBe(1);
+    expect(await m('tessera_uploads_failed_total')).toBe(1);
+    expect(await m('tessera_lock_wait_seconds_count')).toBeGreaterThan(0);
+  });
+});
