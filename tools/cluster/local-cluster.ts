@@ -1,0 +1,63 @@
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { startNginxBalancer, type NginxBalancer } from '../processes/nginx-balancer.js';
+import { freePort } from '../processes/ports.js';
+import { startRedis, type RedisProcess } from '../processes/redis-server.js';
+import { startTesseraInstance, type TesseraInstance } from '../processes/tessera-instance.js';
+
+export interface LocalClusterOptions {
+  readonly instances?: number;
+  /** Port of the load balancer; a free one by default. */
+  readonly port?: number;
+  /** Shared data dir; a temp dir (removed on stop) by default. */
+  readonly dataDir?: string;
+  /** Extra environment for every instance. */
+  readonly env?: Record<string, string>;
+}
+
+export interface LocalCluster {
+  readonly baseUrl: string;
+  readonly endpoint: string;
+  readonly dataDir: string;
+  readonly redis: RedisProcess;
+  readonly instances: readonly TesseraInstance[];
+  readonly balancer: NginxBalancer;
+  stop(): Promise<void>;
+}
+
+/**
+ * N Tessera processes sharing one data dir and one Redis, behind nginx (round robin, no
+ * sticky sessions) — the docker-compose topology, on this machine, on 127.0.0.1.
+ */
+export async function startLocalCluster(options: LocalClusterOptions = {}): Promise<LocalCluster> {
+  const count = options.instances ?? 3;
+  const ownDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'tessera-cluster-')));
+  const redis = await startRedis();
+  const instances: TesseraInstance[] = [];
+  let balancer: NginxBalancer | undefined;
+  const stop = async () => {
+    await balancer?.stop();
+    await Promise.all(instances.map((i) => i.kill('SIGTERM')));
+    await redis.stop();
+    if (ownDir) await fs.rm(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const env = { REDIS_URL: redis.url, DATA_DIR: dataDir, TRUST_PROXY: 'true', LOG_LEVEL: 'warn', ...options.env };
+    for (let i = 0; i < count; i++) instances.push(await startTesseraInstance(await freePort(), env));
+    balancer = await startNginxBalancer(options.port ?? (await freePort()), instances.map((i) => i.port));
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    baseUrl: balancer.baseUrl,
+    endpoint: `${balancer.baseUrl}${options.env?.TUS_PATH ?? '/files'}`,
+    dataDir,
+    redis,
+    instances,
+    balancer,
+    stop,
+  };
+}

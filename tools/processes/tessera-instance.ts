@@ -1,0 +1,59 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface TesseraInstance {
+  readonly port: number;
+  readonly baseUrl: string;
+  child: ChildProcess;
+  /** Sends a signal (SIGKILL simulates a crash) and waits for the exit. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts the instance again on the same port and environment. */
+  restart(): Promise<void>;
+}
+
+/**
+ * Runs `src/main.ts` as ONE node process (`node --import tsx`, not the tsx CLI, which would
+ * put a wrapper process in between and make SIGKILL miss the server) and waits for /healthz.
+ */
+export async function startTesseraInstance(port: number, env: Record<string, string>): Promise<TesseraInstance> {
+  const launch = () =>
+    spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const instance: TesseraInstance = {
+    port,
+    baseUrl,
+    child: launch(),
+    async kill(signal = 'SIGTERM') {
+      const { child } = instance;
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill(signal);
+      await exited;
+    },
+    async restart() {
+      await instance.kill();
+      instance.child = launch();
+      await waitForHealth(baseUrl, instance.child);
+    },
+  };
+  await waitForHealth(baseUrl, instance.child);
+  return instance;
+}
+
+async function waitForHealth(baseUrl: string, child: ChildProcess, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`tessera on ${baseUrl} exited with ${child.exitCode} during start-up`);
+    const ok = await fetch(`${baseUrl}/readyz`).then((r) => r.ok, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`tessera on ${baseUrl} was not ready within ${timeoutMs} ms`);
+}
