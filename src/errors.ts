@@ -32,6 +32,10 @@ export const errors = {
   lockTimeout: () =>
     new TusError('ERR_LOCK_TIMEOUT', 423, 'Upload is locked by another request; retry later', { 'Retry-After': '1' }),
   storageFull: () => new TusError('ERR_STORAGE_FULL', 507, 'Insufficient storage; retry once space is freed'),
+  redisUnavailable: () =>
+    new TusError('ERR_REDIS_UNAVAILABLE', 503, 'Shared state is unavailable (Redis unreachable); retry shortly', {
+      'Retry-After': '2',
+    }),
 } as const;
 
 /** True for anything that already carries a tus status (ours or @tus/utils' ERRORS). */
