@@ -1,0 +1,36 @@
+import http from 'node:http';
+import https from 'node:https';
+
+export interface PlainResponse {
+  readonly status: number;
+  header(name: string): string | undefined;
+  readonly body: string;
+}
+
+/**
+ * A body-less request (OPTIONS, HEAD) over node:http, as tus-js-client's Node stack sends
+ * its own; fetch would refuse ports it deems unsafe (6000, 10080 ...) that tus uploads use fine.
+ */
+export function plainRequest(url: string, method: string, headers: Readonly<Record<string, string>>): Promise<PlainResponse> {
+  const target = new URL(url);
+  const transport = target.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = transport.request(target, { method, headers: { ...headers } }, (res) => {
+      const pieces: Buffer[] = [];
+      res.on('data', (piece: Buffer) => pieces.push(piece));
+      res.once('error', reject);
+      res.once('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          header: (name) => {
+            const value = res.headers[name.toLowerCase()];
+            return Array.isArray(value) ? value.join(', ') : value;
+          },
+          body: Buffer.concat(pieces).toString('utf8'),
+        }),
+      );
+    });
+    req.once('error', reject);
+    req.end();
+  });
+}
