@@ -1,6 +1,6 @@
 import type { Config, RedisConfig } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
-import { InProcessLocker } from '../locking/in-process-locker.js';
+import { RedisLocker } from '../locking/redis-locker.js';
 import { connectRedis } from '../redis/redis-clients.js';
 import { RedisInfoStore } from '../redis/redis-info-store.js';
 import { RedisUploadStateStore } from '../redis/redis-upload-state-store.js';
@@ -9,8 +9,14 @@ import type { Coordination } from './coordination.js';
 /** Many instances: locks, upload state and upload info in Redis (REDIS_URL). */
 export function redisCoordination(config: Config, redis: RedisConfig, log: Logger): Coordination {
   const clients = connectRedis(redis, log);
-  // TODO(issue 5): the Redis locker replaces this in-process one.
-  const locker = new InProcessLocker({ acquireTimeoutMs: config.lockTimeoutMs });
+  const locker = new RedisLocker({
+    clients: clients.lockClients,
+    prefix: redis.prefix,
+    acquireTimeoutMs: config.lockTimeoutMs,
+    // Must equal @tus/server's lockDrainTimeout: the locker's safety margin is computed from it.
+    releaseDrainMs: config.lockDrainTimeoutMs,
+    onDanger: (id, danger) => log.warn({ uploadId: id, danger }, 'upload lock cannot be extended; cutting its request'),
+  });
   return {
     mode: 'redis',
     locker,
@@ -23,8 +29,12 @@ export function redisCoordination(config: Config, redis: RedisConfig, log: Logge
         ),
       );
       await Promise.race([ready, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+      await locker.whenListening(timeoutMs);
     },
     checkReady: () => clients.ping(),
-    close: () => clients.close(),
+    async close() {
+      await locker.close();
+      await clients.close();
+    },
   };
 }

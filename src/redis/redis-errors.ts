@@ -1,11 +1,4 @@
-import { TusError } from '../errors.js';
-
-/** 503 with Retry-After: Redis cannot be reached now; the client should retry shortly. */
-export function redisUnavailable(): TusError {
-  return new TusError('ERR_REDIS_UNAVAILABLE', 503, 'Shared state is unavailable (Redis unreachable); retry shortly', {
-    'Retry-After': '2',
-  });
-}
+import { errors, TusError } from '../errors.js';
 
 /**
  * Runs a Redis operation, turning a connection failure into a 503 so no request hangs or
@@ -17,6 +10,6 @@ export async function viaRedis<T>(operation: () => Promise<T>): Promise<T> {
     return await operation();
   } catch (error) {
     if (error instanceof TusError) throw error;
-    throw redisUnavailable();
+    throw errors.redisUnavailable();
   }
 }

@@ -14,6 +14,8 @@ export interface LocalClusterOptions {
   readonly dataDir?: string;
   /** Extra environment for every instance. */
   readonly env?: Record<string, string>;
+  /** Keep Redis data in this dir (append-only), so Redis can be restarted without losing state. */
+  readonly redisDir?: string;
 }
 
 export interface LocalCluster {
@@ -34,7 +36,7 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
   const count = options.instances ?? 3;
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await fs.mkdtemp(path.join(os.tmpdir(), 'tessera-cluster-')));
-  const redis = await startRedis();
+  const redis = await startRedis(undefined, options.redisDir);
   const instances: TesseraInstance[] = [];
   let balancer: NginxBalancer | undefined;
   const stop = async () => {

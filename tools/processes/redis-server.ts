@@ -17,14 +17,19 @@ export function redisAvailable(): boolean {
 }
 
 /**
- * Starts a real, throw-away redis-server on a free loopback port (no persistence) and waits
- * until it answers PING. Pass `port` to restart one on the same port.
+ * Starts a real redis-server on a free loopback port and waits until it answers PING.
+ * Throw-away (no persistence) unless `persistDir` is given: then every write is in an
+ * append-only file there, so a restart on the same port and dir keeps the data.
+ * Pass `port` to restart one on the same port.
  */
-export async function startRedis(port?: number): Promise<RedisProcess> {
+export async function startRedis(port?: number, persistDir?: string): Promise<RedisProcess> {
   const chosen = port ?? (await freePort());
+  const persistence = persistDir
+    ? ['--dir', persistDir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '']
+    : ['--save', '', '--appendonly', 'no'];
   const child = spawn(
     'redis-server',
-    ['--port', String(chosen), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'],
+    ['--port', String(chosen), '--bind', '127.0.0.1', '--protected-mode', 'yes', ...persistence],
     { stdio: 'ignore' },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

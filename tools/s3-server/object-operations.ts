@@ -1,0 +1,107 @@
+import fs from 'node:fs';
+import { s3Errors } from './errors.js';
+import { receiveToFile } from './body.js';
+import { headerOf, metadataHeaders, sendEmpty, userMetadata, type Exchange } from './exchange.js';
+import type { ObjectRecord } from './storage.js';
+
+export const MAX_PUT_SIZE = 5 * 1024 ** 3;
+const MAX_KEY_BYTES = 1024;
+
+export function checkKey(key: string): void {
+  if (Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) throw s3Errors.keyTooLong();
+}
+
+/** PutObject: PUT /bucket/key with the bytes as the body. */
+export async function putObject(ex: Exchange): Promise<void> {
+  checkKey(ex.key);
+  const bucket = ex.storage.bucket(ex.bucketName);
+  const declared = Number(headerOf(ex.req, 'content-length') ?? 0);
+  if (declared > MAX_PUT_SIZE) throw s3Errors.entityTooLarge(declared, MAX_PUT_SIZE);
+  const file = ex.storage.newFile();
+  const body = await receiveToFile(ex.req, ex.payload, file, (n) => {
+    ex.stats.bytesIn += n;
+  });
+  const record: ObjectRecord = {
+    key: ex.key,
+    size: body.size,
+    etag: `"${body.md5.toString('hex')}"`,
+    lastModified: new Date(),
+    contentType: headerOf(ex.req, 'content-type') ?? 'binary/octet-stream',
+    cacheControl: headerOf(ex.req, 'cache-control'),
+    metadata: userMetadata(ex.req),
+    file,
+  };
+  await ex.storage.putObject(bucket, record);
+  sendEmpty(ex, 200, { ETag: record.etag });
+}
+
+export function objectHeaders(record: ObjectRecord): Record<string, string> {
+  return {
+    'Content-Type': record.contentType,
+    ETag: record.etag,
+    'Last-Modified': record.lastModified.toUTCString(),
+    'Accept-Ranges': 'bytes',
+    ...(record.cacheControl ? { 'Cache-Control': record.cacheControl } : {}),
+    ...metadataHeaders(record.metadata),
+  };
+}
+
+/** A single `Range: bytes=...` as [first, last], 'unsatisfiable', or undefined (whole object). */
+export function parseRange(header: string | undefined, size: number): readonly [number, number] | 'unsatisfiable' | undefined {
+  if (header === undefined) return undefined;
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  // Anything else (several ranges, other units, garbage) is ignored, as HTTP allows.
+  if (!match || (match[1] === '' && match[2] === '')) return undefined;
+  if (match[1] === '') {
+    const suffix = Number(match[2]);
+    if (suffix === 0 || size === 0) return 'unsatisfiable';
+    return [Math.max(0, size - suffix), size - 1];
+  }
+  const first = Number(match[1]);
+  const last = match[2] === '' ? size - 1 : Number(match[2]);
+  if (last < first) return undefined;
+  if (first >= size) return 'unsatisfiable';
+  return [first, Math.min(last, size - 1)];
+}
+
+/** GetObject and HeadObject (the same headers; HEAD sends no body). */
+export async function getObject(ex: Exchange, withBody: boolean): Promise<void> {
+  const bucket = ex.storage.bucket(ex.bucketName);
+  const record = bucket.objects.get(ex.key);
+  if (!record) throw s3Errors.noSuchKey(ex.key);
+  const range = parseRange(headerOf(ex.req, 'range'), record.size);
+  if (range === 'unsatisfiable') throw s3Errors.invalidRange(record.size);
+  const [first, last] = range ?? [0, record.size - 1];
+  const length = record.size === 0 ? 0 : last - first + 1;
+  const headers: Record<string, string> = { ...objectHeaders(record), 'Content-Length': String(length) };
+  if (range) headers['Content-Range'] = `bytes ${first}-${last}/${record.size}`;
+  if (!withBody || length === 0) {
+    ex.res.writeHead(range ? 206 : 200, headers);
+    ex.res.end();
+    return;
+  }
+  // Opened before anything else can run, so a concurrent replace cannot pull the file away.
+  const fd = fs.openSync(record.file, 'r');
+  ex.res.writeHead(range ? 206 : 200, headers);
+  const stream = fs.createReadStream('', { fd, start: first, end: last, highWaterMark: 1024 * 1024 });
+  stream.on('data', (chunk) => {
+    ex.stats.bytesOut += chunk.length;
+  });
+  await new Promise<void>((resolve) => {
+    stream.pipe(ex.res);
+    const done = () => resolve();
+    ex.res.once('close', done);
+    stream.once('error', () => {
+      ex.res.destroy();
+      done();
+    });
+  });
+  stream.destroy();
+}
+
+/** DeleteObject: 204 whether or not the key existed. */
+export async function deleteObject(ex: Exchange): Promise<void> {
+  const bucket = ex.storage.bucket(ex.bucketName);
+  await ex.storage.deleteObject(bucket, ex.key);
+  sendEmpty(ex, 204);
+}
