@@ -106,6 +106,7 @@ export function createTessera({ config, hooks = {}, logger }: TesseraOptions): T
     log,
     corsOrigin,
     metrics: metrics.registry,
+    webUi: config.webUi ? { path: config.webUiPath, tusPath: config.tusPath, log } : undefined,
     checkReady: async () => {
       await adapter.checkWritable();
       await coordination.checkReady();

@@ -30,6 +30,10 @@ export interface Config {
   /** Honour Forwarded / X-Forwarded-* when building upload URLs. */
   readonly trustProxy: boolean;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** Serve the browser upload page (Uppy); on unless TUS_PATH covers its path. */
+  readonly webUi: boolean;
+  /** URL path of the upload page, without a trailing slash ('/' for the root). */
+  readonly webUiPath: string;
   /** Shared mode: Redis for locks and upload state; undefined keeps the embedded default. */
   readonly redis?: RedisConfig;
 }
@@ -134,6 +138,23 @@ const envSchema = z.object({
     ),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_.-]*$/, 'may hold only letters, digits and : _ . -').default('tessera:'),
   TRUST_PROXY: boolean(false),
+  // Unset means "on where it fits": a TUS_PATH covering the page turns it off quietly.
+  WEB_UI: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      if (raw === undefined) return undefined;
+      const parsed = boolean(false).safeParse(raw);
+      if (parsed.success) return parsed.data;
+      ctx.addIssue({ code: 'custom', message: `must be true or false (got ${shown(raw)})` });
+      return z.NEVER;
+    }),
+  WEB_UI_PATH: z
+    .string()
+    .default('/')
+    .refine((p) => /^\/[A-Za-z0-9._~\-/]*$/.test(p) && (p === '/' || !p.endsWith('/')), {
+      message: 'must start with "/", use URL-safe characters and not end with "/"',
+    }),
   LOG_LEVEL: z
     .string()
     .default('info')
@@ -144,6 +165,11 @@ const envSchema = z.object({
       return z.NEVER;
     }),
 });
+
+// The tus routes are mounted first and would shadow a page at or below their path.
+function pathWithin(inner: string, outer: string): boolean {
+  return outer === '/' || inner === outer || inner.startsWith(`${outer}/`);
+}
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -160,6 +186,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const e = parsed.data;
   if (e.REDIS_URLS && !e.REDIS_URL) {
     throw new ConfigError('Invalid configuration: REDIS_URLS needs REDIS_URL (the connection for upload state)');
+  }
+  const webUiShadowed = pathWithin(e.WEB_UI_PATH, e.TUS_PATH);
+  if (e.WEB_UI === true && webUiShadowed) {
+    throw new ConfigError(
+      `Invalid configuration: WEB_UI_PATH ${e.WEB_UI_PATH} lies inside TUS_PATH ${e.TUS_PATH}; move it or set WEB_UI=false`,
+    );
   }
   if (e.EXPIRY_SWEEP_INTERVAL === 0) {
     throw new ConfigError('Invalid configuration: EXPIRY_SWEEP_INTERVAL must be greater than 0');
@@ -183,6 +215,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ),
     trustProxy: e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,
+    webUi: e.WEB_UI ?? !webUiShadowed,
+    webUiPath: e.WEB_UI_PATH,
     redis: e.REDIS_URL
       ? Object.freeze({
           url: e.REDIS_URL,

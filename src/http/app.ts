@@ -6,6 +6,7 @@ import type { Logger } from '../logging/logger.js';
 import { taggedRequestUpload } from '../logging/request-upload-id.js';
 import { uploadIdFromUrl } from '../tus/upload-id.js';
 import { tusPreconditions } from './tus-preconditions.js';
+import { mountWebUi, type WebUiOptions } from './web-ui.js';
 
 export interface AppParts {
   readonly tusPath: string;
@@ -16,10 +17,12 @@ export interface AppParts {
   readonly checkReady: () => Promise<void>;
   /** Prometheus registry served at /metrics. */
   readonly metrics: Registry;
+  /** The browser upload page; omitted when it is turned off. */
+  readonly webUi?: WebUiOptions;
 }
 
 /** The Express application: probes, then the tus endpoint (no body parsing anywhere). */
-export function createApp({ tusPath, tus, log, corsOrigin, checkReady, metrics }: AppParts): Express {
+export function createApp({ tusPath, tus, log, corsOrigin, checkReady, metrics, webUi }: AppParts): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -60,5 +63,6 @@ export function createApp({ tusPath, tus, log, corsOrigin, checkReady, metrics }
   };
   const tusRoutes = tusPath === '/' ? ['/', '/{*splat}'] : [tusPath, `${tusPath}/{*splat}`];
   app.all(tusRoutes, requestLog, tusPreconditions(corsOrigin), handleTus);
+  if (webUi) mountWebUi(app, webUi);
   return app;
 }

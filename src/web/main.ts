@@ -1,0 +1,85 @@
+import '@uppy/core/css/style.min.css';
+import '@uppy/dashboard/css/style.min.css';
+import './page.css';
+import Uppy, { type Body, type Meta } from '@uppy/core';
+import Dashboard from '@uppy/dashboard';
+import Tus from '@uppy/tus';
+import { DefaultHttpStack } from 'tus-js-client';
+import { withChecksum } from '../client/index.js';
+import { describeUploadError } from './describe-error.js';
+import { forgetStoredUploads } from './forget-upload.js';
+import { readSettings, type PageSettings } from './page-settings.js';
+import { ResultsView, formatBytes } from './results-view.js';
+import { isChunkChecksumMismatch } from './retry-policy.js';
+import { SHA256_META_KEY, sha256PreProcessor, type HashedFile } from './sha256-preprocessor.js';
+import { verifyUpload } from './verify-upload.js';
+import { wasmHashFactory } from './wasm-hashes.js';
+
+const settings = readSettings(document, window.location);
+const results = new ResultsView(required('#results'));
+required('#settings').textContent = describe(settings);
+
+const uppy = new Uppy<Meta, Body>({ id: 'tessera', autoProceed: false });
+uppy.use(Dashboard, {
+  inline: true,
+  target: '#uppy',
+  width: '100%',
+  height: 360,
+  proudlyDisplayPoweredByUppy: false,
+  note: 'Resumable: pause, close the tab or lose the network, then resume where it stopped.',
+});
+uppy.use(Tus, {
+  endpoint: settings.endpoint,
+  // @uppy/tus 6 hands every tus-js-client option it does not own straight to tus.Upload:
+  // parallelUploads (partials + a final, the concatenation extension), chunkSize, httpStack.
+  parallelUploads: settings.parallelUploads,
+  chunkSize: settings.chunkSize,
+  httpStack: settings.checksum
+    ? withChecksum(new DefaultHttpStack({}), { algorithm: settings.checksum, createHash: wasmHashFactory })
+    : new DefaultHttpStack({}),
+  onShouldRetry: (err, _attempt, _options, next) => isChunkChecksumMismatch(err) || next(err),
+  retryDelays: [0, 1000, 3000, 5000, 10000],
+  removeFingerprintOnSuccess: true,
+  limit: 4,
+});
+
+const hashes = new Map<string, HashedFile>();
+uppy.addPreProcessor(sha256PreProcessor(uppy, settings, (hashed) => hashes.set(hashed.fileId, hashed)));
+
+uppy.on('upload-success', (file, response) => {
+  if (!file) return;
+  const localSha256 = typeof file.meta[SHA256_META_KEY] === 'string' ? file.meta[SHA256_META_KEY] : undefined;
+  const base = { fileName: file.name ?? file.id, bytes: file.size ?? 0, uploadUrl: response.uploadURL, localSha256, hashed: hashes.get(file.id) };
+  results.show(file.id, base);
+  if (!response.uploadURL || !localSha256) return;
+  verifyUpload(response.uploadURL, localSha256).then(
+    (verification) => results.show(file.id, { ...base, verification }),
+    (error: unknown) => results.show(file.id, { ...base, error: { summary: `Could not ask the server: ${message(error)}` } }),
+  );
+});
+
+uppy.on('upload-error', (file, error) => {
+  if (!file) return;
+  const localSha256 = typeof file.meta[SHA256_META_KEY] === 'string' ? file.meta[SHA256_META_KEY] : undefined;
+  const failure = describeUploadError(error);
+  results.show(file.id, { fileName: file.name ?? file.id, bytes: file.size ?? 0, localSha256, hashed: hashes.get(file.id), error: failure });
+  // So that Retry (or adding the file again) starts a fresh upload instead of re-assembling
+  // the same bad partials.
+  if (failure.wholeFileMismatch && localSha256) void forgetStoredUploads(localSha256);
+});
+
+function describe(s: PageSettings): string {
+  const parallel = s.parallelUploads > 1 ? `${s.parallelUploads} parallel partial uploads (files ≥ ${formatBytes(s.parallelThreshold)})` : 'one upload per file';
+  const checksum = s.checksum ? `${s.checksum} checksum on every chunk` : 'no per-chunk checksum';
+  return `${parallel} · ${formatBytes(s.chunkSize)} chunks · ${checksum} · whole-file SHA-256 verified by the server`;
+}
+
+function required(selector: string): HTMLElement {
+  const found = document.querySelector<HTMLElement>(selector);
+  if (!found) throw new Error(`upload page: ${selector} is missing from index.html`);
+  return found;
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

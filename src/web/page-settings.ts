@@ -1,0 +1,52 @@
+import { CLIENT_CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../client/index.js';
+
+export interface PageSettings {
+  /** Absolute URL of the tus endpoint. */
+  readonly endpoint: string;
+  /** Partial uploads per file (concatenation); 1 uploads the file in one stream. */
+  readonly parallelUploads: number;
+  /** Largest PATCH body; a paused or failed chunk is resent whole, so keep it modest. */
+  readonly chunkSize: number;
+  /** Algorithm of the per-PATCH Upload-Checksum, or null for none. */
+  readonly checksum: ChecksumAlgorithm | null;
+  /** Files smaller than this go as one upload: partials only pay off for big files. */
+  readonly parallelThreshold: number;
+}
+
+const MiB = 1024 * 1024;
+
+export const DEFAULT_SETTINGS = {
+  parallelUploads: 4,
+  chunkSize: 8 * MiB,
+  checksum: 'sha256',
+  parallelThreshold: 4 * MiB,
+} as const satisfies Omit<PageSettings, 'endpoint'>;
+
+/**
+ * The endpoint comes from the server (a meta tag filled in when the page is served); the
+ * tuning knobs may be overridden in the query string: ?parallel=4&chunkSize=1048576&checksum=md5
+ * (checksum=none turns per-PATCH checksums off).
+ */
+export function readSettings(doc: Document, location: Location): PageSettings {
+  const endpointPath = doc.querySelector<HTMLMetaElement>('meta[name="tessera-endpoint"]')?.content || '/files';
+  const query = new URLSearchParams(location.search);
+  return {
+    endpoint: new URL(endpointPath, location.href).href,
+    parallelUploads: integer(query.get('parallel'), 1, 16) ?? DEFAULT_SETTINGS.parallelUploads,
+    chunkSize: integer(query.get('chunkSize'), 64 * 1024, 1024 * MiB) ?? DEFAULT_SETTINGS.chunkSize,
+    checksum: checksum(query.get('checksum')),
+    parallelThreshold: integer(query.get('parallelThreshold'), 0, Number.MAX_SAFE_INTEGER) ?? DEFAULT_SETTINGS.parallelThreshold,
+  };
+}
+
+function integer(raw: string | null, min: number, max: number): number | undefined {
+  if (raw === null || !/^\d+$/.test(raw)) return undefined;
+  const value = Number(raw);
+  return value >= min && value <= max ? value : undefined;
+}
+
+function checksum(raw: string | null): ChecksumAlgorithm | null {
+  if (raw === 'none') return null;
+  const found = CLIENT_CHECKSUM_ALGORITHMS.find((a) => a === raw);
+  return found ?? DEFAULT_SETTINGS.checksum;
+}
