@@ -59,8 +59,11 @@ describe('browser upload page when bytes are corrupted in transit', () => {
     if (workDir) await fs.rm(workDir, { recursive: true, force: true });
   });
 
-  /** Uploads a fresh random file through the page behind a proxy that corrupts the 3rd PATCH. */
-  async function uploadThroughCorruptingProxy(query: string, size = FILE_SIZE) {
+  /**
+   * Uploads a fresh random file through the page behind a proxy that corrupts the 3rd PATCH;
+   * with `pauseAfterPatches`, the upload is throttled, paused after that many PATCHes and resumed.
+   */
+  async function uploadThroughCorruptingProxy(query: string, size = FILE_SIZE, pauseAfterPatches?: number) {
     proxy = await startCorruptingProxy(server.baseUrl, { corruptPatch: 3, byteIndex: 12_345 });
     const content = randomBytes(size);
     const file = path.join(workDir, `${randomBytes(4).toString('hex')}.bin`);
@@ -81,8 +84,16 @@ describe('browser upload page when bytes are corrupted in transit', () => {
       if (message.type() === 'error') errors.push(message.text());
     });
     await page.goto(`${proxy.url}/?chunkSize=${CHUNK_SIZE}&parallel=2&${query}`);
+    if (pauseAfterPatches) await browser.throttleUpload(4_000_000, page);
     await page.locator('input.uppy-Dashboard-input').first().setInputFiles(file);
     await page.locator('button.uppy-StatusBar-actionBtn--upload').click();
+    if (pauseAfterPatches) {
+      const toggle = page.locator('button[data-cy="togglePauseResume"]');
+      await expect.poll(() => proxy?.patches, { timeout: 30_000, interval: 20 }).toBeGreaterThanOrEqual(pauseAfterPatches);
+      await toggle.click();
+      await expect.poll(() => toggle.getAttribute('title'), { timeout: 10_000 }).toBe('Resume');
+      await toggle.click();
+    }
     const row = page.locator('#results li.result');
     await page.locator('#results li.result:not([data-status="checking"])').waitFor({ timeout: 60_000 });
     return { page, row, requests, errors, digest: createHash('sha256').update(content).digest('hex') };
@@ -117,6 +128,15 @@ describe('browser upload page when bytes are corrupted in transit', () => {
     expect(patches.filter((r) => r.status === 460)).toHaveLength(1);
     expect(patches).toHaveLength(FILE_SIZE / CHUNK_SIZE + 1);
     expect(errors.filter((e) => !e.includes('460'))).toEqual([]);
+    await page.close();
+  });
+
+  it('still reports a whole-file mismatch after a pause and resume (tus-js-client drops it unpatched)', async () => {
+    const { page, row, requests } = await uploadThroughCorruptingProxy('checksum=none', FILE_SIZE, 3);
+    expect(proxy?.corrupted).toBe(1);
+    expect(await row.getAttribute('data-status')).toBe('failed');
+    expect(await row.locator('.result__facts').textContent()).toContain('SHA-256 mismatch');
+    expect(requests.filter((r) => r.method === 'POST' && r.concat?.startsWith('final;'))).toHaveLength(1);
     await page.close();
   });
 

@@ -27,7 +27,7 @@ export interface HeadlessChromium {
    * socket: an aborted request really stops sending, which a throttling TCP proxy cannot
    * show (the kernel's send buffers would keep draining into it).
    */
-  throttleUpload(bytesPerSecond: number): Promise<void>;
+  throttleUpload(bytesPerSecond: number, target?: Page): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -53,8 +53,8 @@ export async function launchChromium(): Promise<HeadlessChromium> {
     page,
     context,
     errors,
-    async throttleUpload(bytesPerSecond) {
-      const cdp = await context.newCDPSession(page);
+    async throttleUpload(bytesPerSecond, target = page) {
+      const cdp = await context.newCDPSession(target);
       await cdp.send('Network.enable');
       await cdp.send('Network.emulateNetworkConditions', {
         offline: false,
