@@ -10,7 +10,7 @@ import { instrumentLocker, metricsExtension, observeEvents } from './metrics/ins
 import { TesseraMetrics } from './metrics/metrics.js';
 import { embeddedCoordination } from './coordination/embedded-coordination.js';
 import { redisCoordination } from './coordination/redis-coordination.js';
-import { FileStoreAdapter } from './stores/file-store-adapter.js';
+import { createStoreAdapter } from './stores/create-store-adapter.js';
 import { ExpirySweeper } from './tus/expiry-sweeper.js';
 import type { TesseraHooks } from './tus/hooks.js';
 import { TesseraEvents } from './tus/completion/tessera-events.js';
@@ -56,11 +56,7 @@ export function createTessera({ config, hooks = {}, logger }: TesseraOptions): T
   const metrics = new TesseraMetrics();
   const { state } = coordination;
   const locker = instrumentLocker(coordination.locker, metrics);
-  const adapter = new FileStoreAdapter({
-    directory: config.dataDir,
-    expiryMs: config.uploadExpiryMs,
-    infoStore: coordination.infoStore,
-  });
+  const adapter = createStoreAdapter(config, coordination, log);
   const store = new TesseraDataStore(adapter);
   const events = new TesseraEvents();
   const assembler = new FinalAssembler(store, state, locker, log);

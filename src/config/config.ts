@@ -36,6 +36,8 @@ export interface Config {
   readonly webUiPath: string;
   /** Shared mode: Redis for locks and upload state; undefined keeps the embedded default. */
   readonly redis?: RedisConfig;
+  /** S3 storage (S3_BUCKET); undefined keeps uploads on the local disk (dataDir). */
+  readonly s3?: S3Config;
 }
 
 export interface RedisConfig {
@@ -45,6 +47,22 @@ export interface RedisConfig {
   readonly lockUrls: readonly string[];
   /** Prefix of every key Tessera writes. */
   readonly prefix: string;
+}
+
+export interface S3Config {
+  readonly bucket: string;
+  /** An S3-compatible endpoint (MinIO, R2, Ceph); undefined means AWS. */
+  readonly endpoint?: string;
+  readonly region: string;
+  /** Path-style URLs (endpoint/bucket/key), which most S3-compatible servers need. */
+  readonly forcePathStyle: boolean;
+  /** Preferred multipart part size in bytes (5 MiB to 5 GiB). */
+  readonly partSize: number;
+  /**
+   * For embedders and tests only: from the environment the AWS SDK reads its credentials
+   * itself (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE...).
+   */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
 }
 
 // JSON quoting keeps the error one line even when the raw value holds a newline.
@@ -138,6 +156,20 @@ const envSchema = z.object({
     ),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_.-]*$/, 'may hold only letters, digits and : _ . -').default('tessera:'),
   TRUST_PROXY: boolean(false),
+  S3_BUCKET: z
+    .string()
+    .trim()
+    .optional()
+    .refine((b) => !b || /^[A-Za-z0-9._-]{3,255}$/.test(b), 'must be a bucket name (letters, digits, . _ -)'),
+  S3_ENDPOINT: z
+    .string()
+    .trim()
+    .optional()
+    .refine((u) => !u || /^https?:\/\/\S+$/.test(u), 'must be an http:// or https:// URL'),
+  S3_REGION: z.string().trim().optional(),
+  AWS_REGION: z.string().trim().optional(),
+  S3_FORCE_PATH_STYLE: boolean(false),
+  S3_PART_SIZE: integer(8 * 1024 * 1024, 5 * 1024 * 1024, 5 * 1024 ** 3),
   // Unset means "on where it fits": a TUS_PATH covering the page turns it off quietly.
   WEB_UI: z
     .string()
@@ -193,6 +225,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `Invalid configuration: WEB_UI_PATH ${e.WEB_UI_PATH} lies inside TUS_PATH ${e.TUS_PATH}; move it or set WEB_UI=false`,
     );
   }
+  if (!e.S3_BUCKET && (e.S3_ENDPOINT || e.S3_REGION)) {
+    throw new ConfigError('Invalid configuration: S3_ENDPOINT and S3_REGION need S3_BUCKET (which switches storage to S3)');
+  }
   if (e.EXPIRY_SWEEP_INTERVAL === 0) {
     throw new ConfigError('Invalid configuration: EXPIRY_SWEEP_INTERVAL must be greater than 0');
   }
@@ -222,6 +257,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           url: e.REDIS_URL,
           lockUrls: Object.freeze(e.REDIS_URLS ? e.REDIS_URLS.split(',').map((u) => u.trim()) : [e.REDIS_URL]),
           prefix: e.REDIS_PREFIX,
+        })
+      : undefined,
+    s3: e.S3_BUCKET
+      ? Object.freeze({
+          bucket: e.S3_BUCKET,
+          endpoint: e.S3_ENDPOINT || undefined,
+          region: e.S3_REGION || e.AWS_REGION || 'us-east-1',
+          forcePathStyle: e.S3_FORCE_PATH_STYLE,
+          partSize: e.S3_PART_SIZE,
         })
       : undefined,
   });

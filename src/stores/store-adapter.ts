@@ -17,4 +17,18 @@ export interface StoreAdapter {
   read(id: string): Readable | Promise<Readable>;
   /** Throws when the store cannot take writes (readiness). */
   checkWritable(): Promise<void>;
+  /**
+   * Optional: stores a body all-or-nothing, changing nothing unless the stream ends without
+   * an error. For stores that cannot `truncate` to an arbitrary offset (S3 cannot remove a
+   * multipart part); the checksum guard asks for it and `truncate` is then a no-op.
+   */
+  writeAllOrNothing?(stream: Readable, id: string, offset: number): Promise<number>;
+  /**
+   * Optional: builds a final upload's bytes from its complete partials inside the store
+   * (S3: UploadPartCopy), returning the final's length and SHA-256 (hex). Without it the
+   * assembler streams the partials through the server.
+   */
+  concatenate?(finalId: string, partialIds: readonly string[]): Promise<{ bytes: number; sha256: string }>;
+  /** Optional: removes leftovers older than `olderThanMs` that no upload owns; returns how many. */
+  sweepOrphans?(olderThanMs: number): Promise<number>;
 }

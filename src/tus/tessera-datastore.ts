@@ -3,12 +3,22 @@ import { DataStore, type Upload } from '@tus/utils';
 import type { StoreAdapter } from '../stores/store-adapter.js';
 import type { TusExtension, UploadLifecycle } from './extension.js';
 
+/** How a guard asks for a body to be stored. */
+export interface WriteOptions {
+  /**
+   * Keep nothing unless the stream ends without an error. The guard fails the stream at
+   * its end when the body must not be kept; stores that cannot roll back exactly (S3)
+   * hold the bytes until then (StoreAdapter.writeAllOrNothing).
+   */
+  readonly allOrNothing?: boolean;
+}
+
 /**
  * Wraps one store's write of a request body. Guards run innermost-last and may verify the
  * bytes and roll the upload back (see the checksum extension).
  */
 export type WriteGuard = (
-  write: (stream: Readable) => Promise<number>,
+  write: (stream: Readable, options?: WriteOptions) => Promise<number>,
   stream: Readable,
   upload: { readonly id: string; readonly offset: number },
 ) => Promise<number>;
@@ -55,9 +65,14 @@ export class TesseraDataStore extends DataStore {
   }
 
   override write(stream: Readable, id: string, offset: number): Promise<number> {
-    const base = (s: Readable) => this.inner.write(s, id, offset);
-    const guarded = this.writeGuards.reduceRight<(s: Readable) => Promise<number>>(
-      (next, guard) => (s) => guard(next, s, { id, offset }),
+    type Write = (s: Readable, options?: WriteOptions) => Promise<number>;
+    const base: Write = (s, options) =>
+      options?.allOrNothing && this.adapter.writeAllOrNothing
+        ? this.adapter.writeAllOrNothing(s, id, offset)
+        : this.inner.write(s, id, offset);
+    const guarded = this.writeGuards.reduceRight<Write>(
+      // Options an outer guard asked for still hold for what an inner guard writes.
+      (next, guard) => (s, options) => guard((inner, own) => next(inner, { ...options, ...own }), s, { id, offset }),
       base,
     );
     return guarded(stream);
@@ -93,6 +108,7 @@ export class TesseraDataStore extends DataStore {
     if (expiry <= 0) return 0;
     const now = Date.now();
     let removed = 0;
+    await this.adapter.sweepOrphans?.(expiry);
     for (const id of await this.adapter.listUploadIds()) {
       const upload = await this.getUpload(id).catch(() => undefined);
       if (!upload?.creation_date) continue;

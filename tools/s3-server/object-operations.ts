@@ -59,7 +59,7 @@ export function parseRange(header: string | undefined, size: number): readonly [
   }
   const first = Number(match[1]);
   const last = match[2] === '' ? size - 1 : Number(match[2]);
-  if (last < first) return undefined;
+  if (match[2] !== '' && last < first) return undefined;
   if (first >= size) return 'unsatisfiable';
   return [first, Math.min(last, size - 1)];
 }
@@ -69,6 +69,11 @@ export async function getObject(ex: Exchange, withBody: boolean): Promise<void> 
   const bucket = ex.storage.bucket(ex.bucketName);
   const record = bucket.objects.get(ex.key);
   if (!record) throw s3Errors.noSuchKey(ex.key);
+  if (notModified(ex, record)) {
+    ex.res.writeHead(304, { ETag: record.etag, 'Last-Modified': record.lastModified.toUTCString() });
+    ex.res.end();
+    return;
+  }
   const range = parseRange(headerOf(ex.req, 'range'), record.size);
   if (range === 'unsatisfiable') throw s3Errors.invalidRange(record.size);
   const [first, last] = range ?? [0, record.size - 1];
@@ -97,6 +102,27 @@ export async function getObject(ex: Exchange, withBody: boolean): Promise<void> 
     });
   });
   stream.destroy();
+}
+
+/**
+ * GET/HEAD conditions (RFC 9110 as S3 applies them): a failed If-Match or
+ * If-Unmodified-Since is 412; a matching If-None-Match or an unchanged If-Modified-Since is
+ * 304 (returns true).
+ */
+function notModified(ex: Exchange, record: ObjectRecord): boolean {
+  const unquote = (etag: string) => etag.trim().replace(/^W\//, '').replace(/^"|"$/g, '');
+  const matches = (list: string) => list.split(',').some((e) => e.trim() === '*' || unquote(e) === unquote(record.etag));
+  const seconds = Math.floor(record.lastModified.getTime() / 1000) * 1000;
+  const ifMatch = headerOf(ex.req, 'if-match');
+  const ifNoneMatch = headerOf(ex.req, 'if-none-match');
+  const ifUnmodified = headerOf(ex.req, 'if-unmodified-since');
+  const ifModified = headerOf(ex.req, 'if-modified-since');
+  if (ifMatch !== undefined && !matches(ifMatch)) throw s3Errors.preconditionFailed('If-Match');
+  if (ifMatch === undefined && ifUnmodified !== undefined && seconds > Date.parse(ifUnmodified)) {
+    throw s3Errors.preconditionFailed('If-Unmodified-Since');
+  }
+  if (ifNoneMatch !== undefined) return matches(ifNoneMatch);
+  return ifModified !== undefined && seconds <= Date.parse(ifModified);
 }
 
 /** DeleteObject: 204 whether or not the key existed. */

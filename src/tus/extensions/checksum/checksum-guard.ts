@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { pipeline } from 'node:stream';
+import { pipeline, Transform } from 'node:stream';
 import { hasTusStatus } from '../../../errors.js';
 import { requestContext, type RequestContext } from '../../request-context.js';
 import type { WriteGuard } from '../../tessera-datastore.js';
@@ -34,8 +34,18 @@ export function checksumWriteGuard(store: ChunkDiscarder): WriteGuard {
     stream.once('error', (error) => {
       sourceError = error;
     });
+    // Verified before the store sees the end of the body: a failing body ends in an error
+    // instead, so a store writing all-or-nothing (S3) never keeps it.
+    let verdict: Error | undefined;
+    const verified = new Transform({
+      transform: (chunk: Buffer, _encoding, callback) => callback(null, chunk),
+      flush: (callback) => {
+        verdict = verify(ctx, expected, hasher);
+        callback(verdict ?? null);
+      },
+    });
     // pipeline, not pipe: an upstream failure (size limit, abort) must end the store's write.
-    pipeline(stream, hasher, () => {});
+    pipeline(stream, hasher, verified, () => {});
 
     const discard = async (reason: unknown) => {
       await store.truncate(upload.id, upload.offset);
@@ -50,9 +60,9 @@ export function checksumWriteGuard(store: ChunkDiscarder): WriteGuard {
 
     let offset: number;
     try {
-      offset = await write(hasher);
+      offset = await write(verified, { allOrNothing: true });
     } catch (error) {
-      const cause = sourceError ?? error;
+      const cause = sourceError ?? verdict ?? error;
       await discard(cause);
       throw cause;
     }

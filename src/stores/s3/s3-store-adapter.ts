@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { S3ClientConfig } from '@aws-sdk/client-s3';
+import { MemoryKvStore, type KvStore } from '@tus/utils';
+import type { MetadataValue } from '@tus/s3-store';
+import type { S3Config } from '../../config/config.js';
+import type { Logger } from '../../logging/logger.js';
+import type { StoreAdapter } from '../store-adapter.js';
+import { assembleInS3 } from './s3-concatenation.js';
+import { S3_LIMITS } from './s3-limits.js';
+import { TesseraS3Store } from './tessera-s3-store.js';
+
+export interface S3StoreAdapterOptions {
+  readonly s3: S3Config;
+  readonly expiryMs: number;
+  /**
+   * Whether upload info may be cached in this process. Only safe with one instance: the
+   * cache is per process, and another instance changing an upload (declaring its length,
+   * resetting it) would leave this one with stale info.
+   */
+  readonly cacheInfo: boolean;
+  readonly log: Logger;
+}
+
+/** Never holds anything: every lookup goes to the `.info` object in S3. */
+class NoCache implements KvStore<MetadataValue> {
+  async get(): Promise<MetadataValue | undefined> {
+    return undefined;
+  }
+  async set(): Promise<void> {}
+  async delete(): Promise<void> {}
+}
+
+/** The SDK settings every S3-compatible server understands. */
+export function s3ClientConfig(s3: S3Config): S3ClientConfig & { bucket: string } {
+  return {
+    bucket: s3.bucket,
+    region: s3.region,
+    forcePathStyle: s3.forcePathStyle,
+    ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
+    ...(s3.credentials ? { credentials: s3.credentials } : {}),
+    // Newer SDKs send aws-chunked bodies with a CRC trailer by default; many S3-compatible
+    // servers store that framing verbatim. Checksums only where an operation requires one.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  };
+}
+
+/** S3 (or an S3-compatible store) through @tus/s3-store, with Tessera's capabilities. */
+export class S3StoreAdapter implements StoreAdapter {
+  readonly kind = 's3' as const;
+  readonly datastore: TesseraS3Store;
+  private readonly log: Logger;
+
+  constructor(options: S3StoreAdapterOptions) {
+    this.log = options.log;
+    this.datastore = new TesseraS3Store({
+      partSize: options.s3.partSize,
+      expirationPeriodInMilliseconds: options.expiryMs,
+      // Expiry is Tessera's sweep (TesseraDataStore.deleteExpired), not bucket lifecycle tags.
+      useTags: false,
+      cache: options.cacheInfo ? new MemoryKvStore<MetadataValue>() : new NoCache(),
+      maxMultipartParts: S3_LIMITS.maxParts,
+      s3ClientConfig: s3ClientConfig(options.s3),
+    });
+  }
+
+  /**
+   * Unfinished uploads only (in-progress multipart uploads): a finished upload never
+   * expires, and listing every object of a large bucket on each sweep would be costly.
+   */
+  async listUploadIds(): Promise<string[]> {
+    const ids = new Set<string>();
+    for await (const upload of this.datastore.multipartUploads()) ids.add(upload.key);
+    return [...ids];
+  }
+
+  async sweepOrphans(olderThanMs: number): Promise<number> {
+    return this.datastore.abortOrphans(olderThanMs);
+  }
+
+  truncate(id: string, offset: number): Promise<void> {
+    return this.datastore.truncate(id, offset);
+  }
+
+  writeAllOrNothing(stream: Readable, id: string, offset: number): Promise<number> {
+    return this.datastore.writeAllOrNothing(stream, id, offset);
+  }
+
+  read(id: string): Promise<Readable> {
+    return this.datastore.read(id);
+  }
+
+  async concatenate(finalId: string, partialIds: readonly string[]): Promise<{ bytes: number; sha256: string }> {
+    const assembly = await assembleInS3(this.datastore, finalId, partialIds);
+    this.log.info({ uploadId: finalId, ...assembly }, 'final assembled inside S3');
+    return assembly;
+  }
+
+  /** A one-byte object written and deleted: proves the bucket exists and takes writes. */
+  async checkWritable(): Promise<void> {
+    const { s3, bucketName } = this.datastore;
+    const Key = `.tessera-readyz-${randomUUID()}`;
+    try {
+      await s3.putObject({ Bucket: bucketName, Key, Body: 'x' });
+    } finally {
+      await s3.deleteObject({ Bucket: bucketName, Key }).catch(() => undefined);
+    }
+  }
+}

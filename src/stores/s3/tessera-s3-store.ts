@@ -1,0 +1,259 @@
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import type { S3 } from '@aws-sdk/client-s3';
+import { S3Store, type MetadataValue } from '@tus/s3-store';
+import { ERRORS, TUS_RESUMABLE } from '@tus/utils';
+import { isMissingUpload, isS3NotFound, S3TruncateError } from './s3-errors.js';
+import { discardStaged, joinStreams, stageBody, type StagedChunk } from './staged-body.js';
+
+/** What S3 holds for an upload right now. */
+export interface StoredState {
+  /** Bytes in committed multipart parts (all of them once completed). */
+  readonly committed: number;
+  /** Bytes in the `<id>.part` incomplete-part object. */
+  readonly incomplete: number;
+  /** The multipart upload was completed: the object `<id>` holds the whole file. */
+  readonly completed: boolean;
+}
+
+/** A multipart upload as ListMultipartUploads reports it. */
+export interface MultipartListing {
+  readonly key: string;
+  readonly uploadId: string;
+  readonly initiated: Date | undefined;
+}
+
+/**
+ * @tus/s3-store plus what Tessera needs from S3: all-or-nothing writes (checksummed
+ * bodies), exact truncation where S3 allows it, and removal that leaves no object behind.
+ *
+ * Objects per upload `<id>`: `<id>.info` (upload info, JSON), the multipart upload for
+ * `<id>` while it is unfinished, `<id>.part` (the tail below S3's 5 MiB minimum part
+ * size, between PATCHes), and finally the object `<id>`.
+ */
+export class TesseraS3Store extends S3Store {
+  get s3(): S3 {
+    return this.client;
+  }
+
+  get bucketName(): string {
+    return this.bucket;
+  }
+
+  async uploadIdOf(id: string): Promise<string> {
+    return (await this.getMetadata(id))['upload-id'];
+  }
+
+  override async read(id: string): Promise<Readable> {
+    try {
+      return await super.read(id);
+    } catch (error) {
+      if (isS3NotFound(error)) throw ERRORS.FILE_NOT_FOUND;
+      throw error;
+    }
+  }
+
+  /**
+   * Writes a body so that S3 changes only if the body ends without an error: the body
+   * (after any incomplete part it continues) is staged in local temp files, part-sized, and
+   * uploaded once it has ended. A checksum guard that fails the stream at its end (or a
+   * client that disconnects) therefore leaves parts, `.part` and offset exactly as they were.
+   */
+  async writeAllOrNothing(src: Readable, id: string, offset: number): Promise<number> {
+    const metadata = await this.getMetadata(id);
+    const parts = await this.retrieveParts(id);
+    const incomplete = await this.downloadIncompletePart(id);
+    let staged: StagedChunk[];
+    try {
+      const source = incomplete ? joinStreams(incomplete.createReader({ cleanUpOnEnd: true }), src) : src;
+      staged = await stageBody(source, this.calcOptimalPartSize(metadata.file.size));
+    } finally {
+      if (incomplete) await fsp.rm(incomplete.path, { force: true });
+    }
+    const carried = incomplete?.size ?? 0;
+    const received = staged.reduce((sum, c) => sum + c.size, 0) - carried;
+    const newOffset = offset + received;
+    try {
+      // An empty body changes nothing, unless it is the one that makes the upload complete
+      // (a deferred length declared equal to the offset): then the tail becomes the last part.
+      if (received > 0 || metadata.file.size === newOffset) {
+        await this.commitStaged(metadata, staged, (parts.at(-1)?.PartNumber ?? 0) + 1, offset - carried, carried > 0);
+      }
+    } finally {
+      await discardStaged(staged);
+    }
+    if (metadata.file.size === newOffset) {
+      await this.finishMultipartUpload(metadata, await this.retrieveParts(id));
+      await this.completeMetadata(metadata.file);
+      await this.clearCache(id);
+    }
+    return newOffset;
+  }
+
+  /**
+   * Uploads staged chunks in order, one at a time, so that an S3 failure half-way leaves a
+   * consistent prefix (never a gap in the part numbers, never bytes counted twice).
+   */
+  private async commitStaged(
+    metadata: MetadataValue,
+    staged: readonly StagedChunk[],
+    firstPartNumber: number,
+    startPosition: number,
+    carriesIncomplete: boolean,
+  ): Promise<void> {
+    let partNumber = firstPartNumber;
+    let position = startPosition;
+    const id = metadata.file.id;
+    for (const [index, chunk] of staged.entries()) {
+      position += chunk.size;
+      if (chunk.size >= this.minPartSize || position === metadata.file.size) {
+        await this.uploadPart(metadata, fs.createReadStream(chunk.path), partNumber++);
+        // The first part now holds the old `.part` bytes: drop the object at once.
+        if (index === 0 && carriesIncomplete) await this.deleteIncompletePart(id);
+      } else {
+        // Only the last chunk can be short; it replaces any `.part` object.
+        await this.uploadIncompletePart(id, fs.createReadStream(chunk.path));
+      }
+    }
+  }
+
+  async storedState(id: string): Promise<StoredState> {
+    try {
+      const parts = await this.retrieveParts(id);
+      const committed = parts.reduce((sum, p) => sum + (p.Size ?? 0), 0);
+      return { committed, incomplete: (await this.getIncompletePartSize(id)) ?? 0, completed: false };
+    } catch (error) {
+      if (!isMissingUpload(error)) throw error;
+      const { file } = await this.getMetadata(id);
+      return { committed: file.size ?? 0, incomplete: 0, completed: true };
+    }
+  }
+
+  /**
+   * Drops every byte at and after `offset`. Exact where S3 allows it: to 0 (a fresh
+   * multipart upload), or within the `.part` tail. Multipart parts cannot be removed or
+   * shortened, so a cut inside committed parts is refused (all-or-nothing writes never
+   * need one).
+   */
+  async truncate(id: string, offset: number): Promise<void> {
+    const state = await this.storedState(id);
+    const current = state.committed + state.incomplete;
+    if (offset === current) return;
+    if (offset === 0) return this.reset(id);
+    if (!state.completed && offset > state.committed && offset < current) {
+      return this.shortenIncompletePart(id, offset - state.committed);
+    }
+    if (!state.completed && offset === state.committed && state.incomplete > 0) return this.deleteIncompletePart(id);
+    throw new S3TruncateError(
+      `cannot truncate S3 upload ${id} to ${offset} bytes: ${state.committed} bytes are in ${state.completed ? 'a completed object' : 'committed multipart parts'}`,
+    );
+  }
+
+  private async shortenIncompletePart(id: string, length: number): Promise<void> {
+    const { Body } = await this.client.getObject({ Bucket: this.bucket, Key: this.partKey(id, true), Range: `bytes=0-${length - 1}` });
+    // Below S3's minimum part size by construction, so small enough to hold.
+    const kept = Buffer.from((await Body?.transformToByteArray()) ?? []);
+    await this.client.putObject({ Bucket: this.bucket, Key: this.partKey(id, true), Body: kept });
+  }
+
+  /**
+   * Empties an upload: a new multipart upload, then the info pointing at it, then the old
+   * one aborted and the old object and `.part` deleted. In that order a crash never leaves
+   * info pointing at a missing multipart upload (which would read as "complete").
+   */
+  async reset(id: string): Promise<void> {
+    const metadata = await this.getMetadata(id);
+    const { file } = metadata;
+    const created = await this.client.createMultipartUpload({
+      Bucket: this.bucket,
+      Key: id,
+      Metadata: { 'tus-version': TUS_RESUMABLE },
+      ...(file.metadata?.contentType ? { ContentType: file.metadata.contentType } : {}),
+      ...(file.metadata?.cacheControl ? { CacheControl: file.metadata.cacheControl } : {}),
+    });
+    if (!created.UploadId) throw new Error(`S3 created no multipart upload for ${id}`);
+    await this.saveMetadata(file, created.UploadId);
+    await this.clearCache(id);
+    await this.abortQuietly(id, metadata['upload-id']);
+    await this.deleteKeys([id, this.partKey(id, true)]);
+  }
+
+  /** Removes the upload and everything it left in the bucket (the stock store keeps `.part`). */
+  override async remove(id: string): Promise<void> {
+    let uploadId: string;
+    try {
+      uploadId = await this.uploadIdOf(id);
+    } catch (error) {
+      if (isS3NotFound(error)) throw ERRORS.FILE_NOT_FOUND;
+      throw error;
+    }
+    await this.abortQuietly(id, uploadId);
+    // Info last: if a step fails, the upload is still known and removal can be retried.
+    await this.deleteKeys([id, this.partKey(id, true)]);
+    await this.deleteKeys([this.infoKey(id)]);
+    await this.clearCache(id);
+  }
+
+  /** Every unfinished multipart upload in the bucket. */
+  async *multipartUploads(): AsyncGenerator<MultipartListing> {
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const page = await this.client.listMultipartUploads({ Bucket: this.bucket, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker });
+      for (const u of page.Uploads ?? []) {
+        if (u.Key && u.UploadId) yield { key: u.Key, uploadId: u.UploadId, initiated: u.Initiated };
+      }
+      if (!page.IsTruncated) return;
+      keyMarker = page.NextKeyMarker;
+      uploadIdMarker = page.NextUploadIdMarker;
+    }
+  }
+
+  /**
+   * Aborts multipart uploads older than `olderThanMs` that no upload's info points at (a
+   * crash between creating one and saving the info, or during `reset`). They are invisible
+   * to tus but S3 keeps, and bills, their parts until aborted.
+   */
+  async abortOrphans(olderThanMs: number): Promise<number> {
+    const cutoff = Date.now() - olderThanMs;
+    let aborted = 0;
+    for await (const upload of this.multipartUploads()) {
+      if (!upload.initiated || upload.initiated.getTime() > cutoff) continue;
+      const current = await this.currentUploadId(upload.key);
+      if (current === upload.uploadId) continue;
+      await this.abortQuietly(upload.key, upload.uploadId);
+      aborted += 1;
+    }
+    return aborted;
+  }
+
+  /** The multipart upload id the info object names, read from S3 (not the cache). */
+  private async currentUploadId(id: string): Promise<string | undefined> {
+    try {
+      const { Metadata } = await this.client.headObject({ Bucket: this.bucket, Key: this.infoKey(id) });
+      return Metadata?.['upload-id'];
+    } catch (error) {
+      if (isS3NotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  private async abortQuietly(id: string, uploadId: string): Promise<void> {
+    try {
+      await this.client.abortMultipartUpload({ Bucket: this.bucket, Key: id, UploadId: uploadId });
+    } catch (error) {
+      // Completed or already aborted: nothing left to abort.
+      if (!isS3NotFound(error)) throw error;
+    }
+  }
+
+  private async deleteKeys(keys: readonly string[]): Promise<void> {
+    const result = await this.client.deleteObjects({
+      Bucket: this.bucket,
+      Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true },
+    });
+    const failed = result.Errors?.[0];
+    if (failed) throw new Error(`S3 could not delete ${failed.Key}: ${failed.Code} ${failed.Message}`);
+  }
+}

@@ -1,0 +1,59 @@
+import { randomBytes } from 'node:crypto';
+import { S3 } from '@aws-sdk/client-s3';
+import type { Config, S3Config } from '../../src/config/config.js';
+import type { TesseraOptions } from '../../src/server.js';
+import { s3ClientConfig } from '../../src/stores/s3/s3-store-adapter.js';
+import { startS3Server, type S3ServerProcess } from '../../tools/processes/s3-server.js';
+import { startTessera, type RunningTessera } from './tessera.js';
+
+export { startS3Server, type S3ServerProcess };
+
+/** Tessera's S3 settings for `bucket` on the test server (path-style, test credentials). */
+export function s3ConfigFor(server: S3ServerProcess, bucket: string, partSize = 5 * 1024 * 1024): S3Config {
+  return {
+    bucket,
+    endpoint: server.endpoint,
+    region: server.region,
+    forcePathStyle: true,
+    partSize,
+    credentials: server.credentials,
+  };
+}
+
+/** An SDK client for looking at the bucket from the outside, configured as Tessera's. */
+export function s3ClientFor(server: S3ServerProcess): S3 {
+  const { bucket: _bucket, ...config } = s3ClientConfig(s3ConfigFor(server, 'unused'));
+  return new S3(config);
+}
+
+/** A fresh bucket with a unique name, so tests sharing one server do not see each other. */
+export async function newBucket(client: S3, label: string): Promise<string> {
+  const name = `${label}-${randomBytes(4).toString('hex')}`.toLowerCase();
+  await client.createBucket({ Bucket: name });
+  return name;
+}
+
+/** Everything in the bucket: object keys (sorted) and unfinished multipart uploads. */
+export async function bucketContents(client: S3, bucket: string): Promise<{ objects: string[]; uploads: string[] }> {
+  const objects: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.listObjectsV2({ Bucket: bucket, ContinuationToken: token });
+    objects.push(...(page.Contents ?? []).map((o) => o.Key ?? ''));
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  const uploads = (await client.listMultipartUploads({ Bucket: bucket })).Uploads ?? [];
+  return { objects: objects.sort(), uploads: uploads.map((u) => u.Key ?? '').sort() };
+}
+
+/** Tessera storing in `bucket` on the test S3 server. */
+export function startTesseraOnS3(
+  server: S3ServerProcess,
+  bucket: string,
+  overrides: Partial<Config> = {},
+  options: Omit<TesseraOptions, 'config'> = {},
+): Promise<RunningTessera> {
+  return startTessera({ s3: s3ConfigFor(server, bucket), ...overrides }, options);
+}
+
+export const idOf = (url: string): string => decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '');
