@@ -6,6 +6,10 @@ import type { Config } from './config/config.js';
 import { corsOriginFor } from './http/cors.js';
 import { createApp } from './http/app.js';
 import { createLogger, type Logger } from './logging/logger.js';
+import type { Authenticate } from './auth/authenticate.js';
+import { jwtAuthenticator } from './auth/jwt-authenticator.js';
+import { ownershipExtension } from './auth/ownership-extension.js';
+import { limitsExtension } from './limits/limits-extension.js';
 import { instrumentLocker, metricsExtension, observeEvents } from './metrics/instrument.js';
 import { TesseraMetrics } from './metrics/metrics.js';
 import { embeddedCoordination } from './coordination/embedded-coordination.js';
@@ -20,8 +24,10 @@ import { FinalAssembler } from './tus/extensions/concatenation/final-assembler.j
 import { integrityExtension } from './tus/extensions/integrity/integrity-extension.js';
 import type { UploadStateStore } from './tus/state/upload-state.js';
 import { contextLayer } from './tus/layers/context-layer.js';
+import { uploadIdGuardLayer } from './tus/layers/upload-id-guard-layer.js';
 import { downloadLayer } from './tus/layers/download-layer.js';
 import { checksumExtension } from './tus/extensions/checksum/index.js';
+import { storageFullExtension } from './tus/extensions/storage-full/storage-full-extension.js';
 import { TesseraDataStore } from './tus/tessera-datastore.js';
 import { createTusServer } from './tus/tus-server.js';
 
@@ -29,6 +35,8 @@ export interface TesseraOptions {
   readonly config: Config;
   /** @tus/server hooks (see TesseraHooks for how onUploadFinish differs). */
   readonly hooks?: TesseraHooks;
+  /** Identifies callers; overrides the JWT authentication configured by AUTH_* variables. */
+  readonly authenticate?: Authenticate;
   readonly logger?: Logger;
 }
 
@@ -49,7 +57,7 @@ export interface Tessera {
 }
 
 /** The composition root: the only place that wires store, locker, extensions and @tus/server. */
-export function createTessera({ config, hooks = {}, logger }: TesseraOptions): Tessera {
+export function createTessera({ config, hooks = {}, authenticate, logger }: TesseraOptions): Tessera {
   const log = logger ?? createLogger(config.logLevel);
   const corsOrigin = corsOriginFor(config.corsOrigins);
   const coordination = config.redis ? redisCoordination(config, config.redis, log) : embeddedCoordination(config);
@@ -62,11 +70,22 @@ export function createTessera({ config, hooks = {}, logger }: TesseraOptions): T
   const assembler = new FinalAssembler(store, state, locker, log);
   const completion = new UploadCompletion(store, state, assembler, events, hooks, log);
 
+  const identify = authenticate ?? (config.auth ? jwtAuthenticator(config.auth) : undefined);
   let tus: TusServer | undefined;
   const extensions = [
     // First, so it is the outermost write guard and sees the checksum guard's 460s.
     metricsExtension(metrics),
+    // Before everything that reads or creates uploads: they rely on the owner it sets.
+    ...(identify ? [ownershipExtension(identify, state, config.tusPath)] : []),
+    limitsExtension({
+      maxMetadataBytes: config.maxMetadataBytes,
+      requestsPerMinute: config.rateLimitPerMinute,
+      concurrentUploads: config.maxConcurrentUploads,
+      rateLimiter: coordination.rateLimiter?.(config.rateLimitPerMinute),
+    }),
     checksumExtension({ truncate: (id, offset) => adapter.truncate(id, offset), remove: (id) => store.remove(id) }),
+    // Inside the checksum guard: it must see the full disk before a failed chunk is rolled back.
+    ...(adapter.kind === 'file' ? [storageFullExtension({ directory: config.dataDir })] : []),
     concatenationExtension({
       store,
       state,
@@ -90,7 +109,7 @@ export function createTessera({ config, hooks = {}, logger }: TesseraOptions): T
     locker,
     log,
     hooks: { ...hooks, onUploadFinish: completion.onUploadFinish },
-    commonLayers: [contextLayer(log, config.tusPath)],
+    commonLayers: [contextLayer(log, config.tusPath), uploadIdGuardLayer(config.tusPath)],
     extensions,
     layers: { GET: [downloadLayer({ store, tusPath: config.tusPath, corsOrigin })] },
   });

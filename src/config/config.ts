@@ -34,10 +34,25 @@ export interface Config {
   readonly webUi: boolean;
   /** URL path of the upload page, without a trailing slash ('/' for the root). */
   readonly webUiPath: string;
+  /** Bearer-token (JWT) authentication; undefined = off. */
+  readonly auth?: AuthConfig;
+  /** Largest Upload-Metadata header in bytes. */
+  readonly maxMetadataBytes: number;
+  /** Requests per minute per owner (or client address); 0 = off. */
+  readonly rateLimitPerMinute: number;
+  /** Uploads sending data at once per owner, per instance; 0 = off. */
+  readonly maxConcurrentUploads: number;
   /** Shared mode: Redis for locks and upload state; undefined keeps the embedded default. */
   readonly redis?: RedisConfig;
   /** S3 storage (S3_BUCKET); undefined keeps uploads on the local disk (dataDir). */
   readonly s3?: S3Config;
+}
+
+export interface AuthConfig {
+  readonly jwtSecret?: string;
+  readonly jwksUrl?: string;
+  readonly issuer?: string;
+  readonly audience?: string;
 }
 
 export interface RedisConfig {
@@ -143,6 +158,13 @@ const envSchema = z.object({
   LOCK_DRAIN_TIMEOUT: duration('3s', MAX_TIMER_MS),
   SHUTDOWN_TIMEOUT: duration('10s', MAX_TIMER_MS),
   CORS_ORIGINS: z.string().default(''),
+  AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters (HS256 wants a 256-bit secret)').optional(),
+  AUTH_JWKS_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL of a JSON Web Key Set' }).optional(),
+  AUTH_JWT_ISSUER: z.string().min(1).optional(),
+  AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
+  MAX_METADATA_SIZE: integer(4096, 64, 65536),
+  RATE_LIMIT_PER_MINUTE: integer(0, 0, 1_000_000),
+  MAX_CONCURRENT_UPLOADS: integer(0, 0, 100_000),
   REDIS_URL: z
     .string()
     .optional()
@@ -216,6 +238,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`Invalid configuration: ${variable} ${issue?.message ?? 'is invalid'}`);
   }
   const e = parsed.data;
+  if (e.AUTH_JWT_SECRET && e.AUTH_JWKS_URL) {
+    throw new ConfigError('Invalid configuration: set AUTH_JWT_SECRET or AUTH_JWKS_URL, not both');
+  }
   if (e.REDIS_URLS && !e.REDIS_URL) {
     throw new ConfigError('Invalid configuration: REDIS_URLS needs REDIS_URL (the connection for upload state)');
   }
@@ -252,6 +277,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     webUi: e.WEB_UI ?? !webUiShadowed,
     webUiPath: e.WEB_UI_PATH,
+    auth:
+      e.AUTH_JWT_SECRET || e.AUTH_JWKS_URL
+        ? Object.freeze({
+            jwtSecret: e.AUTH_JWT_SECRET,
+            jwksUrl: e.AUTH_JWKS_URL,
+            issuer: e.AUTH_JWT_ISSUER,
+            audience: e.AUTH_JWT_AUDIENCE,
+          })
+        : undefined,
+    maxMetadataBytes: e.MAX_METADATA_SIZE,
+    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    maxConcurrentUploads: e.MAX_CONCURRENT_UPLOADS,
     redis: e.REDIS_URL
       ? Object.freeze({
           url: e.REDIS_URL,

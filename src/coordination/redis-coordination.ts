@@ -1,5 +1,6 @@
 import type { Config, RedisConfig } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { RedisLocker } from '../locking/redis-locker.js';
 import { connectRedis } from '../redis/redis-clients.js';
 import { RedisInfoStore } from '../redis/redis-info-store.js';
@@ -22,6 +23,8 @@ export function redisCoordination(config: Config, redis: RedisConfig, log: Logge
     locker,
     state: new RedisUploadStateStore(clients.main, redis.prefix),
     infoStore: new RedisInfoStore(clients.main, redis.prefix),
+    rateLimiter: (points) =>
+      new RateLimiterRedis({ storeClient: clients.main, keyPrefix: `${redis.prefix}rate`, points, duration: 60 }),
     async connected(timeoutMs) {
       const ready = Promise.all(
         [clients.main, ...clients.lockClients].map((c) =>

@@ -13,6 +13,8 @@ export interface RequestContext {
   readonly log: Logger;
   /** Set by the checksum layer when the request declares `Upload-Checksum`. */
   expectedChecksum?: { readonly algorithm: string; readonly digest: Buffer } | 'trailer';
+  /** The authenticated subject, when authentication is on. */
+  owner?: string;
   /** Set by the concatenation layer on `Upload-Concat: partial` creations. */
   creatingPartial?: boolean;
 }

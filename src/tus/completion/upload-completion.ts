@@ -5,7 +5,7 @@ import type { Logger } from '../../logging/logger.js';
 import type { FinalAssembler } from '../extensions/concatenation/final-assembler.js';
 import { expectedSha256, sha256Mismatch, sha256OfStream } from '../extensions/integrity/sha256.js';
 import type { TesseraDataStore } from '../tessera-datastore.js';
-import type { FinalState, PartialState, UploadStateStore } from '../state/upload-state.js';
+import type { FinalState, PartialState, UploadState, UploadStateStore } from '../state/upload-state.js';
 import type { FinishedUpload, TesseraEvents } from './tessera-events.js';
 
 type FinishResult = Awaited<ReturnType<NonNullable<ServerOptions['onUploadFinish']>>>;
@@ -45,7 +45,7 @@ export class UploadCompletion {
     const state = await this.state.get(upload.id);
     if (state?.kind === 'partial') return this.partialFinished(req, upload, state);
     if (state?.kind === 'final') return {};
-    return this.singleFinished(req, upload);
+    return this.singleFinished(req, upload, state);
   };
 
   /** Assembles a final if it can be; notifies once; throws 460 if this call saw it fail. */
@@ -78,19 +78,23 @@ export class UploadCompletion {
     return {};
   }
 
-  private async singleFinished(req: Request, upload: Upload): Promise<FinishResult> {
+  private async singleFinished(req: Request, upload: Upload, state: UploadState | undefined): Promise<FinishResult> {
     const expected = expectedSha256(upload.metadata);
-    if (expected === undefined) return this.fileReady(req, upload);
+    if (expected === undefined) {
+      // With authentication on, every upload has a record (its owner): mark it done.
+      if (state) await this.state.update(upload.id, (s) => (s?.kind === 'single' ? { ...s, status: 'done' } : s));
+      return this.fileReady(req, upload);
+    }
     const actual = await sha256OfStream(await this.store.read(upload.id));
     if (actual !== expected) {
       await this.store.adapter.truncate(upload.id, 0);
       const error = `sha256 mismatch: declared ${expected}, received ${actual}`;
-      await this.state.update(upload.id, () => ({ kind: 'single', status: 'failed', sha256: actual, error }));
+      await this.state.update(upload.id, (s) => ({ ...s, kind: 'single', status: 'failed', sha256: actual, error }));
       this.log.warn({ uploadId: upload.id, error }, 'upload failed verification');
       this.events.emit('upload-failed', { id: upload.id, error });
       throw sha256Mismatch(expected, actual);
     }
-    await this.state.update(upload.id, () => ({ kind: 'single', status: 'done', sha256: actual }));
+    await this.state.update(upload.id, (s) => ({ ...s, kind: 'single', status: 'done', sha256: actual }));
     return this.fileReady(req, Object.assign(upload, { sha256: actual }));
   }
 

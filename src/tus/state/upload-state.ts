@@ -1,6 +1,7 @@
 /**
  * What Tessera records about an upload beyond what the tus store keeps: its concatenation
- * role and the outcome of whole-file verification. Uploads with neither have no record.
+ * role, the outcome of whole-file verification, and its owner when authentication is on.
+ * Uploads with none of these have no record.
  */
 export type UploadState = PartialState | FinalState | SingleState;
 
@@ -11,6 +12,8 @@ interface IntegrityFields {
   readonly sha256?: string;
   /** Why the upload failed, in one line (only when status is 'failed'). */
   readonly error?: string;
+  /** Who created it (the authenticated subject); only they may touch it. */
+  readonly owner?: string;
 }
 
 export interface PartialState extends IntegrityFields {

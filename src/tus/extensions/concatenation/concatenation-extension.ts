@@ -85,7 +85,7 @@ export function concatenationExtension(options: ConcatenationOptions): TusExtens
     lifecycle: {
       async afterCreate(upload: Upload) {
         if (requestContext.getStore()?.creatingPartial) {
-          await state.update(upload.id, () => ({ kind: 'partial', finals: [] }));
+          await state.update(upload.id, (s) => ({ kind: 'partial', finals: [], ...(s?.owner ? { owner: s.owner } : {}) }));
         }
       },
       async afterRemove(id: string) {

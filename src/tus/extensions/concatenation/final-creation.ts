@@ -7,6 +7,7 @@ import { finalFailed } from '../../completion/upload-completion.js';
 import type { TusHooks } from '../../hooks.js';
 import type { TesseraDataStore } from '../../tessera-datastore.js';
 import type { UploadStateStore } from '../../state/upload-state.js';
+import { requestContext } from '../../request-context.js';
 import { expectedSha256 } from '../integrity/sha256.js';
 
 export interface FinalCreationDeps {
@@ -75,7 +76,7 @@ async function createFinalUpload(deps: FinalCreationDeps, req: Request, id: stri
     const patch = await deps.hooks.onUploadCreate(req, upload);
     if (patch.metadata) upload.metadata = patch.metadata;
   }
-  await deps.state.update(id, () => ({ kind: 'final', partials: spec.partials, status: 'pending', requestKey: spec.requestKey }));
+  await deps.state.update(id, (s) => ({ ...s, kind: 'final', partials: spec.partials, status: 'pending', requestKey: spec.requestKey }));
   try {
     await deps.store.create(upload);
   } catch (error) {
@@ -110,6 +111,10 @@ async function partialsLength(deps: FinalCreationDeps, ids: readonly string[]): 
     const upload = await deps.store.getUpload(id); // 404 / 410 propagate as they are
     const state = await deps.state.get(id);
     if (state?.kind !== 'partial') throw badRequest(`Upload ${id} is not a partial upload (create it with Upload-Concat: partial)`);
+    // Without authentication both owners are undefined.
+    if (state.owner !== requestContext.getStore()?.owner) {
+      throw new TusError('ERR_FOREIGN_PARTIAL', 403, `Upload ${id} belongs to someone else; a final may only join your own partials`);
+    }
     sizes.set(id, upload.size);
   }
   let total = 0;

@@ -1,0 +1,42 @@
+import { ERRORS } from '@tus/utils';
+import { TusError } from '../errors.js';
+import type { TusExtension } from '../tus/extension.js';
+import type { HandlerLayer } from '../tus/handler-layers.js';
+import { requestContext } from '../tus/request-context.js';
+import type { UploadStateStore } from '../tus/state/upload-state.js';
+import { uploadIdFromUrl } from '../tus/upload-id.js';
+import type { Authenticate } from './authenticate.js';
+
+const unauthorized = () =>
+  new TusError('ERR_UNAUTHORIZED', 401, 'Authentication required: send a valid bearer token', {
+    'WWW-Authenticate': 'Bearer',
+  });
+
+/**
+ * Who may touch an upload: every request is authenticated, every upload records its owner,
+ * and anyone else asking for it gets 404 — its existence is not revealed. (A final that
+ * names a foreign partial gets 403, see final creation.)
+ */
+export function ownershipExtension(authenticate: Authenticate, state: UploadStateStore, tusPath: string): TusExtension {
+  const identify: HandlerLayer = async (req, _context, _headers, next) => {
+    const principal = await authenticate(req).catch(() => undefined);
+    if (!principal) throw unauthorized();
+    const ctx = requestContext.getStore();
+    if (ctx) ctx.owner = principal.owner;
+    const id = uploadIdFromUrl(req.url, tusPath);
+    if (id && (await state.get(id))?.owner !== principal.owner) throw ERRORS.FILE_NOT_FOUND;
+    return next();
+  };
+  const layers = [identify];
+  return {
+    names: [],
+    layers: { POST: layers, HEAD: layers, PATCH: layers, DELETE: layers, GET: layers },
+    lifecycle: {
+      async afterCreate(upload) {
+        const owner = requestContext.getStore()?.owner;
+        if (owner === undefined) return;
+        await state.update(upload.id, (s) => (s ? { ...s, owner } : { kind: 'single', status: 'pending', owner }));
+      },
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { errors, TusError } from '../errors.js';
+import type { TusExtension } from '../tus/extension.js';
+import type { HandlerLayer } from '../tus/handler-layers.js';
+import { requestContext } from '../tus/request-context.js';
+
+export interface Limits {
+  /** Largest Upload-Metadata header, in bytes. */
+  readonly maxMetadataBytes: number;
+  /** Requests per minute per owner (or client address without authentication); 0 = off. */
+  readonly requestsPerMinute: number;
+  /** Uploads sending data at once per owner, on this instance; 0 = off. */
+  readonly concurrentUploads: number;
+  /** Shared rate limiter (Redis in shared mode); an in-memory one is made otherwise. */
+  readonly rateLimiter?: RateLimiterAbstract;
+}
+
+const tooMany = (message: string, retryAfterS: number) =>
+  new TusError('ERR_TOO_MANY_REQUESTS', 429, message, { 'Retry-After': String(Math.max(1, retryAfterS)) });
+
+/** Who a limit counts against: the authenticated owner, else the client address. */
+function limitKey(): string {
+  const ctx = requestContext.getStore();
+  return ctx?.owner !== undefined ? `owner:${ctx.owner}` : `addr:${ctx?.nodeRequest?.socket.remoteAddress ?? 'unknown'}`;
+}
+
+/** Size limits (400) and per-owner rate and concurrency limits (429 with Retry-After). */
+export function limitsExtension(limits: Limits): TusExtension {
+  const metadataSize: HandlerLayer = async (req, _context, _headers, next) => {
+    const metadata = req.headers.get('upload-metadata');
+    if (metadata && Buffer.byteLength(metadata) > limits.maxMetadataBytes) {
+      throw new TusError('ERR_METADATA_TOO_LARGE', 400, `Upload-Metadata is larger than ${limits.maxMetadataBytes} bytes`);
+    }
+    return next();
+  };
+
+  const limiter =
+    limits.requestsPerMinute > 0
+      ? (limits.rateLimiter ?? new RateLimiterMemory({ points: limits.requestsPerMinute, duration: 60 }))
+      : undefined;
+  const rate: HandlerLayer = async (_req, _context, _headers, next) => {
+    if (!limiter) return next();
+    try {
+      await limiter.consume(limitKey());
+    } catch (error) {
+      if (error instanceof RateLimiterRes) {
+        throw tooMany('Too many requests; slow down', Math.ceil(error.msBeforeNext / 1000));
+      }
+      throw errors.redisUnavailable(); // only the shared (Redis) limiter fails this way
+    }
+    return next();
+  };
+
+  const inFlight = new Map<string, number>();
+  const concurrency: HandlerLayer = async (req, _context, _headers, next) => {
+    const sendsData = req.method === 'PATCH' || req.headers.get('content-type') === 'application/offset+octet-stream';
+    if (limits.concurrentUploads <= 0 || !sendsData) return next();
+    const key = limitKey();
+    const current = inFlight.get(key) ?? 0;
+    if (current >= limits.concurrentUploads) {
+      throw tooMany(`At most ${limits.concurrentUploads} uploads may send data at once`, 1);
+    }
+    inFlight.set(key, current + 1);
+    try {
+      return await next();
+    } finally {
+      const left = (inFlight.get(key) ?? 1) - 1;
+      if (left > 0) inFlight.set(key, left);
+      else inFlight.delete(key);
+    }
+  };
+
+  const all = [rate, concurrency];
+  return {
+    names: [],
+    layers: { POST: [metadataSize, ...all], PATCH: all, HEAD: [rate], DELETE: [rate], GET: [rate] },
+  };
+}
