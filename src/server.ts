@@ -22,10 +22,13 @@ import { UploadCompletion } from './tus/completion/upload-completion.js';
 import { concatenationExtension } from './tus/extensions/concatenation/concatenation-extension.js';
 import { FinalAssembler } from './tus/extensions/concatenation/final-assembler.js';
 import { integrityExtension } from './tus/extensions/integrity/integrity-extension.js';
+import { partialExpiryExtension } from './tus/extensions/expiry/partial-expiry-extension.js';
 import type { UploadStateStore } from './tus/state/upload-state.js';
 import { contextLayer } from './tus/layers/context-layer.js';
 import { uploadIdGuardLayer } from './tus/layers/upload-id-guard-layer.js';
 import { downloadLayer } from './tus/layers/download-layer.js';
+import { finishedPatchLayer } from './tus/layers/finished-patch-layer.js';
+import { creationBodyLayer } from './tus/layers/creation-body-layer.js';
 import { checksumExtension } from './tus/extensions/checksum/index.js';
 import { storageFullExtension } from './tus/extensions/storage-full/storage-full-extension.js';
 import { TesseraDataStore } from './tus/tessera-datastore.js';
@@ -100,6 +103,7 @@ export function createTessera({ config, hooks = {}, authenticate, logger }: Tess
       events,
     }),
     integrityExtension(),
+    partialExpiryExtension(state),
   ];
   for (const extension of extensions) store.use(extension);
 
@@ -111,7 +115,11 @@ export function createTessera({ config, hooks = {}, authenticate, logger }: Tess
     hooks: { ...hooks, onUploadFinish: completion.onUploadFinish },
     commonLayers: [contextLayer(log, config.tusPath), uploadIdGuardLayer(config.tusPath)],
     extensions,
-    layers: { GET: [downloadLayer({ store, tusPath: config.tusPath, corsOrigin })] },
+    layers: {
+      GET: [downloadLayer({ store, tusPath: config.tusPath, corsOrigin })],
+      PATCH: [finishedPatchLayer(store, config.tusPath)],
+      POST: [creationBodyLayer(config.maxSize)],
+    },
   });
   observeEvents(metrics, tus, events);
   const sweeper = new ExpirySweeper(store, config.expirySweepIntervalMs, log);

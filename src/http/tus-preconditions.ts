@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
 import { HEADERS, TUS_RESUMABLE, TUS_VERSION } from '@tus/utils';
-import { errors, type TusError } from '../errors.js';
+import { errors, TusError } from '../errors.js';
 import { EXTRA_EXPOSED_HEADERS } from './cors.js';
 
 const EXPOSED = [...new Set([...HEADERS, ...EXTRA_EXPOSED_HEADERS])].join(', ');
@@ -35,7 +35,14 @@ export function tusPreconditions(corsOrigin: (origin: string | null) => string |
   };
 }
 
+const methodNotAllowed = () =>
+  new TusError('ERR_METHOD_NOT_ALLOWED', 405, 'Method not allowed on a tus endpoint', {
+    Allow: [...OVERRIDABLE].join(', '),
+  });
+
 function check(req: Request): TusError | undefined {
+  // Upstream answers 404 to PUT, TRACE, PROPFIND...: the resource exists, the method does not.
+  if (!OVERRIDABLE.has(req.method)) return methodNotAllowed();
   if (req.method === 'OPTIONS' || req.method === 'GET') return undefined;
   const version = req.get('tus-resumable');
   if (version === undefined) return errors.missingVersion();

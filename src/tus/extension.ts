@@ -8,6 +8,11 @@ export type Method = 'GET' | 'HEAD' | 'OPTIONS' | 'PATCH' | 'POST' | 'DELETE';
 export interface UploadLifecycle {
   afterCreate?(upload: Upload): Promise<void>;
   afterRemove?(id: string): Promise<void>;
+  /**
+   * Whether a finished upload still expires like an unfinished one (a partial that no final
+   * ever used). Finished uploads are kept otherwise.
+   */
+  expiresWhenComplete?(id: string): Promise<boolean>;
 }
 
 /**

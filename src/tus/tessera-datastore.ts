@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { DataStore, type Upload } from '@tus/utils';
+import { DataStore, ERRORS, type Upload } from '@tus/utils';
 import type { StoreAdapter } from '../stores/store-adapter.js';
 import type { TusExtension, UploadLifecycle } from './extension.js';
 
@@ -60,6 +60,11 @@ export class TesseraDataStore extends DataStore {
   }
 
   override async remove(id: string): Promise<void> {
+    // Only an upload the store knows may be removed: @tus/file-store would unlink any file
+    // in the data dir the id names (DELETE /files/<id>.json would drop another upload's info).
+    await this.inner.getUpload(id).catch((error: unknown) => {
+      if (error === ERRORS.FILE_NOT_FOUND) throw error;
+    });
     await this.inner.remove(id);
     for (const lifecycle of this.lifecycles) await lifecycle.afterRemove?.(id);
   }
@@ -94,14 +99,22 @@ export class TesseraDataStore extends DataStore {
     return this.inner.getExpiration();
   }
 
+  /** An unfinished upload always may; a finished one only if some extension says so. */
+  private async mayExpire(upload: Upload): Promise<boolean> {
+    if (upload.size === undefined || upload.offset !== upload.size) return true;
+    for (const lifecycle of this.lifecycles) if (await lifecycle.expiresWhenComplete?.(upload.id)) return true;
+    return false;
+  }
+
   read(id: string): Readable | Promise<Readable> {
     return this.adapter.read(id);
   }
 
   /**
-   * Removes unfinished uploads older than the expiry. The stores' own sweeps judge
-   * completion from the offset recorded at creation (always 0), so they would also delete
-   * finished uploads; this one reads the real offset.
+   * Removes unfinished uploads older than the expiry, and finished ones an extension says
+   * still expire (partials no final used). The stores' own sweeps judge completion from the
+   * offset recorded at creation (always 0), so they would also delete finished uploads;
+   * this one reads the real offset.
    */
   override async deleteExpired(): Promise<number> {
     const expiry = this.getExpiration();
@@ -110,9 +123,9 @@ export class TesseraDataStore extends DataStore {
     let removed = 0;
     await this.adapter.sweepOrphans?.(expiry);
     for (const id of await this.adapter.listUploadIds()) {
-      const upload = await this.getUpload(id).catch(() => undefined);
+      const upload = await this.inner.getUpload(id).catch(() => undefined);
       if (!upload?.creation_date) continue;
-      if (now > new Date(upload.creation_date).getTime() + expiry) {
+      if (now > new Date(upload.creation_date).getTime() + expiry && (await this.mayExpire(upload))) {
         await this.remove(id);
         removed += 1;
       }

@@ -109,6 +109,11 @@ async function partialsLength(deps: FinalCreationDeps, ids: readonly string[]): 
   const sizes = new Map<string, number | undefined>();
   for (const id of new Set(ids)) {
     const upload = await deps.store.getUpload(id); // 404 / 410 propagate as they are
+    // An unfinished partial past its expiry answers 410 to HEAD/PATCH; it cannot be joined either.
+    const expiry = deps.store.getExpiration();
+    if (expiry > 0 && upload.creation_date && Date.now() > new Date(upload.creation_date).getTime() + expiry) {
+      throw ERRORS.FILE_NO_LONGER_EXISTS;
+    }
     const state = await deps.state.get(id);
     if (state?.kind !== 'partial') throw badRequest(`Upload ${id} is not a partial upload (create it with Upload-Concat: partial)`);
     // Without authentication both owners are undefined.

@@ -1,0 +1,170 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../tools/processes/ports.js';
+import { startTesseraInstance, type TesseraInstance } from '../../tools/processes/tessera-instance.js';
+import { digestOf } from '../support/bytes.js';
+import { sha256Hex } from '../support/concat.js';
+import { storedBytes, storedSize } from '../support/fault-files.js';
+import { controlledPatch } from '../support/fault-http.js';
+import { resumeWithTusJs } from '../support/fault-tus-js.js';
+import { waitFor } from '../support/fault-wait.js';
+import { create, head, patch, randomData } from '../support/tus-http.js';
+
+/**
+ * The server process is killed with SIGKILL (no shutdown code runs) in the middle of a
+ * PATCH and in the middle of assembling a big final, then started again on the same data
+ * dir. Nothing may be reported complete with wrong bytes, the reported offset never
+ * exceeds what is stored, and the client can always resume or retry.
+ */
+
+const MiB = 1024 * 1024;
+let dataDir: string;
+let instance: TesseraInstance;
+let endpoint: string;
+
+beforeAll(async () => {
+  dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'tessera-kill-'));
+  instance = await startTesseraInstance(await freePort(), { DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+  endpoint = `${instance.baseUrl}/files`;
+}, 60_000);
+afterAll(async () => {
+  await instance?.kill('SIGKILL');
+  await fsp.rm(dataDir, { recursive: true, force: true });
+});
+
+/** Kills the server (SIGKILL) and starts it again on the same port and data dir. */
+async function crashAndRestart(): Promise<void> {
+  await instance.kill('SIGKILL');
+  await instance.restart();
+}
+
+/** What HEAD reports, checked against the bytes on disk. */
+async function reportedOffset(url: string): Promise<number> {
+  const res = await head(url);
+  expect(res.status).toBe(200);
+  const offset = Number(res.headers.get('upload-offset'));
+  expect(offset).toBeLessThanOrEqual(await storedSize(dataDir, url));
+  return offset;
+}
+
+async function sha256OfFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 4 * MiB })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+describe('kill -9 mid-PATCH', () => {
+  it('keeps what was stored, reports no more, and the client resumes to a verified file', async () => {
+    const source = randomData(8 * MiB);
+    const digest = sha256Hex(source);
+    const { url } = await create(endpoint, { length: source.length, metadata: { sha256: digest } });
+    const cut = controlledPatch(url, 0, source.length);
+    await cut.send(source.subarray(0, 3 * MiB));
+    await waitFor('3 MiB stored', async () => ((await storedSize(dataDir, url)) >= 3 * MiB ? true : undefined));
+
+    await crashAndRestart();
+    expect((await cut.answer).status).toBe(0); // the connection died with the server
+
+    const offset = await reportedOffset(url);
+    expect(offset).toBeGreaterThanOrEqual(3 * MiB);
+    expect(digestOf(await storedBytes(dataDir, url))).toBe(digestOf(source.subarray(0, offset)));
+    expect((await head(url)).headers.get('tessera-upload-status')).not.toBe('done');
+
+    expect(await resumeWithTusJs(source, url)).toBe(url);
+    const done = await head(url);
+    expect(done.headers.get('tessera-sha256')).toBe(digest);
+    expect(digestOf(await storedBytes(dataDir, url))).toBe(digestOf(source));
+  });
+
+  it('with Upload-Checksum: the offset never passes the stored bytes, and the whole-file SHA-256 still vouches for the result', async () => {
+    // The checksum guard cannot roll back a chunk when the process dies under it: the
+    // bytes that reached the disk stay (they are the client's bytes, unverified). The
+    // declared whole-file SHA-256 is what catches a corrupted remainder.
+    const source = randomData(6 * MiB);
+    const digest = sha256Hex(source);
+    const first = source.subarray(0, 2 * MiB);
+    const rest = source.subarray(2 * MiB);
+    const checksum = (data: Buffer) => `sha256 ${createHash('sha256').update(data).digest('base64')}`;
+    const { url } = await create(endpoint, { length: source.length, metadata: { sha256: digest } });
+    expect((await patch(url, 0, first, { 'Upload-Checksum': checksum(first) })).status).toBe(204);
+    const cut = controlledPatch(url, first.length, rest.length, { 'Upload-Checksum': checksum(rest) });
+    await cut.send(rest.subarray(0, MiB));
+    await waitFor('3 MiB stored', async () => ((await storedSize(dataDir, url)) >= 3 * MiB ? true : undefined));
+
+    await crashAndRestart();
+    await cut.answer;
+
+    const offset = await reportedOffset(url);
+    expect(offset).toBeGreaterThanOrEqual(first.length);
+    expect(digestOf(await storedBytes(dataDir, url))).toBe(digestOf(source.subarray(0, offset)));
+    expect(await resumeWithTusJs(source, url)).toBe(url);
+    expect((await head(url)).headers.get('tessera-sha256')).toBe(digest);
+  });
+});
+
+describe('kill -9 mid-assembly of a 4 × 64 MiB final', () => {
+  it('never reports the final done with wrong bytes; HEAD and a retried POST complete it', async () => {
+    const parts = [0, 1, 2, 3].map(() => randomData(64 * MiB));
+    const whole = createHash('sha256');
+    for (const part of parts) whole.update(part);
+    const digest = whole.digest('hex');
+    const total = 256 * MiB;
+
+    const urls: string[] = [];
+    for (const part of parts) {
+      const { res, url } = await create(endpoint, { length: part.length, headers: { 'Upload-Concat': 'partial' } });
+      expect(res.status).toBe(201);
+      expect((await patch(url, 0, part)).status).toBe(204);
+      urls.push(url);
+    }
+    const known = new Set(await fsp.readdir(dataDir));
+    const finalHeaders = { 'Upload-Concat': `final;${urls.join(' ')}`, 'Upload-Metadata': `sha256 ${Buffer.from(digest).toString('base64')}` };
+    const firstTry = fetch(endpoint, { method: 'POST', headers: { 'Tus-Resumable': '1.0.0', ...finalHeaders } }).then(
+      (r) => r.status,
+      () => 0,
+    );
+
+    // The final's data file appears and grows while the partials stream into it.
+    const finalId = await waitFor(
+      'the assembly to start writing',
+      async () => {
+        for (const name of await fsp.readdir(dataDir)) {
+          if (known.has(name) || name.startsWith('.') || name.endsWith('.json')) continue;
+          if ((await fsp.stat(path.join(dataDir, name)).catch(() => undefined))?.size) return name;
+        }
+        return undefined;
+      },
+      60_000,
+      5,
+    );
+    await instance.kill('SIGKILL');
+    const sizeAtKill = (await fsp.stat(path.join(dataDir, finalId))).size;
+    expect(sizeAtKill, 'the kill must land while the final is being assembled').toBeLessThan(total);
+    expect(await firstTry).toBe(0);
+    await instance.restart();
+    const finalUrl = `${endpoint}/${finalId}`;
+
+    // Either still pending (retriable) or done with the right digest; never done and wrong.
+    const look = await head(finalUrl);
+    expect(look.status).toBe(200);
+    const status = look.headers.get('tessera-upload-status');
+    expect(['pending', 'done']).toContain(status);
+    if (status === 'pending') expect(look.headers.get('upload-offset')).toBeNull();
+    else expect(look.headers.get('tessera-sha256')).toBe(digest);
+
+    // The client retries its final POST: it finds the same final, complete and verified.
+    const retry = await fetch(endpoint, { method: 'POST', headers: { 'Tus-Resumable': '1.0.0', ...finalHeaders } });
+    expect(retry.status).toBe(201);
+    expect(new URL(retry.headers.get('location') ?? '', endpoint).toString()).toBe(finalUrl);
+    expect(retry.headers.get('tessera-sha256')).toBe(digest);
+    const done = await head(finalUrl);
+    expect(done.headers.get('tessera-upload-status')).toBe('done');
+    expect(Number(done.headers.get('upload-offset'))).toBe(total);
+    expect(await storedSize(dataDir, finalUrl)).toBe(total);
+    expect(await sha256OfFile(path.join(dataDir, finalId))).toBe(digest);
+  }, 120_000);
+});

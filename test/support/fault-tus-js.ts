@@ -1,0 +1,24 @@
+import * as tus from 'tus-js-client';
+
+/**
+ * Resumes an existing upload with tus-js-client (HEAD, then PATCHes from the server's
+ * offset), as a real client would after a fault. Resolves with the upload URL.
+ */
+export function resumeWithTusJs(
+  source: Buffer,
+  uploadUrl: string,
+  options: { chunkSize?: number; retryDelays?: number[]; headers?: Record<string, string> } = {},
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const upload = new tus.Upload(source, {
+      endpoint: new URL(uploadUrl).origin,
+      uploadUrl,
+      chunkSize: options.chunkSize ?? 1024 * 1024,
+      retryDelays: options.retryDelays ?? [100, 500, 1000],
+      headers: options.headers ?? {},
+      onSuccess: () => resolve(upload.url ?? ''),
+      onError: reject,
+    });
+    upload.start();
+  });
+}
