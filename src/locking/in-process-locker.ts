@@ -1,5 +1,6 @@
 import type { Lock, Locker, RequestRelease } from '@tus/utils';
 import { errors } from '../errors.js';
+import { IdleSignal } from './idle-signal.js';
 
 interface Holder {
   readonly requestRelease: RequestRelease;
@@ -26,7 +27,7 @@ export interface InProcessLockerOptions {
 export class InProcessLocker implements Locker {
   private readonly holders = new Map<string, Holder>();
   private readonly queues = new Map<string, Waiter[]>();
-  private readonly idleWaiters = new Set<() => void>();
+  private readonly idleness = new IdleSignal(() => this.holders.size === 0);
 
   constructor(private readonly options: InProcessLockerOptions) {}
 
@@ -44,17 +45,7 @@ export class InProcessLocker implements Locker {
    * for requests it cut short to unwind and unlock.
    */
   whenIdle(timeoutMs: number): Promise<boolean> {
-    if (this.holders.size === 0) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
-      const done = (idle: boolean) => {
-        clearTimeout(timer);
-        this.idleWaiters.delete(onIdle);
-        resolve(idle);
-      };
-      const onIdle = () => done(true);
-      const timer = setTimeout(() => done(false), timeoutMs);
-      this.idleWaiters.add(onIdle);
-    });
+    return this.idleness.wait(timeoutMs);
   }
 
   async acquire(id: string, signal: AbortSignal, requestRelease: RequestRelease): Promise<void> {
@@ -82,7 +73,7 @@ export class InProcessLocker implements Locker {
       // or they would sit out its whole request and time out.
       if (queue && queue.length > 0) askToRelease(next.requestRelease);
     }
-    if (this.holders.size === 0) for (const onIdle of [...this.idleWaiters]) onIdle();
+    this.idleness.check();
   }
 
   private waitForTurn(

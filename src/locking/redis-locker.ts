@@ -2,6 +2,7 @@ import type { Lock as RedlockLock } from '@sesamecare-oss/redlock';
 import type { Lock, Locker, RequestRelease } from '@tus/utils';
 import type { Redis } from 'ioredis';
 import { errors, type TusError } from '../errors.js';
+import { IdleSignal } from './idle-signal.js';
 import { RedisLockChannel, type LockEvent } from './redis-lock-channel.js';
 import { RedisLockHold, type HoldState } from './redis-lock-hold.js';
 import { RedlockRounds } from './redlock-rounds.js';
@@ -90,7 +91,7 @@ export class RedisLocker implements Locker {
   private readonly entries = new Map<string, Entry>();
   private readonly channel: RedisLockChannel;
   private readonly rounds: RedlockRounds;
-  private readonly idleWaiters = new Set<() => void>();
+  private readonly idleness = new IdleSignal(() => this.idle());
   private readonly ttlMs: number;
   private readonly extendIntervalMs: number;
   private readonly operationTimeoutMs: number;
@@ -130,17 +131,7 @@ export class RedisLocker implements Locker {
 
   /** Resolves true once nothing is held or being released, or false after `timeoutMs`. */
   whenIdle(timeoutMs: number): Promise<boolean> {
-    if (this.idle()) return Promise.resolve(true);
-    return new Promise<boolean>((resolve) => {
-      const done = (idle: boolean) => {
-        clearTimeout(timer);
-        this.idleWaiters.delete(onIdle);
-        resolve(idle);
-      };
-      const onIdle = () => done(true);
-      const timer = setTimeout(() => done(false), timeoutMs);
-      this.idleWaiters.add(onIdle);
-    });
+    return this.idleness.wait(timeoutMs);
   }
 
   /**
@@ -366,7 +357,7 @@ export class RedisLocker implements Locker {
   }
 
   private notifyIfIdle(): void {
-    if (this.idle()) for (const onIdle of [...this.idleWaiters]) onIdle();
+    this.idleness.check();
   }
 }
 
