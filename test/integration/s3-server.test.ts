@@ -19,6 +19,18 @@ async function s3Error(call: Promise<unknown>): Promise<{ code: string; status: 
   throw new Error('the call succeeded');
 }
 
+type Middleware = Parameters<S3['middlewareStack']['addRelativeTo']>[0];
+/** Middleware that edits the outgoing HTTP request (before or after it is signed). */
+function editRequest(edit: (request: { body?: unknown; headers: Record<string, string> }) => void): Middleware {
+  const middleware = (next: (args: { request: { body?: unknown; headers: Record<string, string> } }) => Promise<unknown>) =>
+    async (args: { request: { body?: unknown; headers: Record<string, string> } }) => {
+      edit(args.request);
+      return next(args);
+    };
+  // The SDK types middleware per step generically; this one only touches `args.request`.
+  return middleware as unknown as Middleware;
+}
+
 const bytesOf = async (body: unknown) => Buffer.from(await (body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
 
 /**
@@ -60,10 +72,9 @@ describe('S3 test server', () => {
       const bucket = await newBucket(client, 'payload');
       const tampering = s3ClientFor(server);
       tampering.middlewareStack.addRelativeTo(
-        (next: (args: { request: { body: unknown } }) => Promise<unknown>) => async (args: { request: { body: unknown } }) => {
-          args.request.body = 'HELLO';
-          return next(args);
-        },
+        editRequest((request) => {
+          request.body = 'HELLO';
+        }),
         { relation: 'after', toMiddleware: 'httpSigningMiddleware' },
       );
       expect(await s3Error(tampering.putObject({ Bucket: bucket, Key: 'k', Body: 'hello' }))).toMatchObject({
@@ -176,13 +187,11 @@ describe('S3 test server', () => {
       const bucket = await newBucket(client, 'delete-md5');
       const stripping = s3ClientFor(server);
       stripping.middlewareStack.addRelativeTo(
-        (next: (args: { request: { headers: Record<string, string> } }) => Promise<unknown>) =>
-          async (args: { request: { headers: Record<string, string> } }) => {
-            for (const name of Object.keys(args.request.headers)) {
-              if (/^(content-md5|x-amz-checksum-|x-amz-sdk-checksum)/i.test(name)) delete args.request.headers[name];
-            }
-            return next(args);
-          },
+        editRequest((request) => {
+          for (const name of Object.keys(request.headers)) {
+            if (/^(content-md5|x-amz-checksum-|x-amz-sdk-checksum)/i.test(name)) delete request.headers[name];
+          }
+        }),
         { relation: 'before', toMiddleware: 'httpSigningMiddleware' },
       );
       expect(await s3Error(stripping.deleteObjects({ Bucket: bucket, Delete: { Objects: [{ Key: 'x' }] } }))).toMatchObject({

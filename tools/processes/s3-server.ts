@@ -11,6 +11,7 @@ export interface S3ServerProcess {
   /** e.g. http://127.0.0.1:41234 (path-style only). */
   readonly endpoint: string;
   readonly port: number;
+  readonly pid: number;
   readonly region: string;
   readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
   /** Requests and body bytes per S3 operation since the server started. */
@@ -26,7 +27,7 @@ export async function startS3Server(options: { buckets?: readonly string[]; port
   const directory = await fs.mkdtemp(path.join(os.tmpdir(), 'tessera-s3-'));
   const credentials = { accessKeyId: 'tessera-test', secretAccessKey: 'tessera-test-secret' };
   const region = 'us-east-1';
-  const args = ['--import', 'tsx', 'tools/s3-server/main.ts', '--dir', directory, '--port', String(options.port ?? 0), '--region', region];
+  const args = ['--import', 'tsx', 'tools/s3-server/main.ts', '--dir', directory, '--port', String(options.port ?? 0), '--region', region, '--exit-with-parent'];
   for (const bucket of options.buckets ?? []) args.push('--bucket', bucket);
   const child = spawn(process.execPath, args, {
     cwd: root,
@@ -35,7 +36,7 @@ export async function startS3Server(options: { buckets?: readonly string[]; port
       S3_SERVER_ACCESS_KEY_ID: credentials.accessKeyId,
       S3_SERVER_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const port = await new Promise<number>((resolve, reject) => {
@@ -50,6 +51,7 @@ export async function startS3Server(options: { buckets?: readonly string[]; port
   return {
     endpoint,
     port,
+    pid: child.pid ?? 0,
     region,
     credentials,
     async stats() {

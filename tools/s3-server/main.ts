@@ -13,8 +13,14 @@ const { values } = parseArgs({
     port: { type: 'string', default: '0' },
     region: { type: 'string', default: 'us-east-1' },
     bucket: { type: 'string', multiple: true, default: [] },
+    'exit-with-parent': { type: 'boolean', default: false },
   },
 });
+// The launcher holds our stdin open; when it dies (even by SIGKILL) stdin ends, and so do we.
+if (values['exit-with-parent']) {
+  process.stdin.on('close', () => process.exit(0));
+  process.stdin.resume();
+}
 if (!values.dir) throw new Error('--dir is required');
 
 const { server } = createS3Server({

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import { closeFd, copyRange } from './files.js';
+import { closeFd, openSegments, readSegments, writeAll } from './files.js';
 import { receiveDocument, receiveToFile } from './body.js';
 import { s3Errors } from './errors.js';
 import { headerOf, intParam, OWNER, sendEmpty, sendXml, userMetadata, type Exchange } from './exchange.js';
@@ -140,12 +140,12 @@ export async function uploadPartCopy(ex: Exchange): Promise<void> {
     throw s3Errors.invalidRequest(`The specified copy source is larger than the maximum allowable size for a copy source: ${MAX_PUT_SIZE}`);
   }
   // Opened at once: the source may be replaced or deleted while it is being copied.
-  const fd = fs.openSync(source.file, 'r');
+  const open = openSegments(source.segments);
   const file = ex.storage.newFile();
   const out = fs.openSync(file, 'w');
   const md5 = createHash('md5');
   try {
-    await copyRange(fd, first, length, out, (chunk) => {
+    await writeAll(readSegments(open, first, first + length), out, (chunk) => {
       md5.update(chunk);
       ex.stats.bytesCopied += chunk.length;
     });
@@ -209,14 +209,6 @@ export async function completeMultipartUpload(ex: Exchange): Promise<void> {
   }
   // Claimed before the first await: a concurrent abort or second completion finds no upload.
   bucket.uploads.delete(upload.uploadId);
-  const fds = chosen.map((part) => fs.openSync(part.file, 'r'));
-  const file = ex.storage.newFile();
-  const out = fs.openSync(file, 'w');
-  try {
-    for (const [index, fd] of fds.entries()) await copyRange(fd, 0, chosen[index]?.size ?? 0, out);
-  } finally {
-    await closeFd(out);
-  }
   const md5s = Buffer.concat(chosen.map((p) => Buffer.from(unquote(p.etag), 'hex')));
   const etag = `"${createHash('md5').update(md5s).digest('hex')}-${chosen.length}"`;
   await ex.storage.putObject(bucket, {
@@ -227,9 +219,10 @@ export async function completeMultipartUpload(ex: Exchange): Promise<void> {
     contentType: upload.contentType,
     cacheControl: upload.cacheControl,
     metadata: upload.metadata,
-    file,
+    segments: chosen.map((p) => ({ file: p.file, size: p.size })),
   });
-  await Promise.all([...upload.parts.values()].map((p) => ex.storage.discard(p.file)));
+  // The chosen parts' files now belong to the object; the others go.
+  await Promise.all([...upload.parts.values()].filter((p) => !chosen.includes(p)).map((p) => ex.storage.discard(p.file)));
   const host = headerOf(ex.req, 'host') ?? '127.0.0.1';
   sendXml(ex, 200, 'CompleteMultipartUploadResult', {
     Location: `http://${host}/${bucket.name}/${encodeURIComponent(upload.key).replace(/%2F/g, '/')}`,

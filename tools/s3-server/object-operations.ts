@@ -1,5 +1,6 @@
-import fs from 'node:fs';
+import { Readable } from 'node:stream';
 import { s3Errors } from './errors.js';
+import { openSegments, readSegments } from './files.js';
 import { receiveToFile } from './body.js';
 import { headerOf, metadataHeaders, sendEmpty, userMetadata, type Exchange } from './exchange.js';
 import type { ObjectRecord } from './storage.js';
@@ -29,7 +30,7 @@ export async function putObject(ex: Exchange): Promise<void> {
     contentType: headerOf(ex.req, 'content-type') ?? 'binary/octet-stream',
     cacheControl: headerOf(ex.req, 'cache-control'),
     metadata: userMetadata(ex.req),
-    file,
+    segments: [{ file, size: body.size }],
   };
   await ex.storage.putObject(bucket, record);
   sendEmpty(ex, 200, { ETag: record.etag });
@@ -85,10 +86,9 @@ export async function getObject(ex: Exchange, withBody: boolean): Promise<void> 
     ex.res.end();
     return;
   }
-  // Opened before anything else can run, so a concurrent replace cannot pull the file away.
-  const fd = fs.openSync(record.file, 'r');
+  const open = openSegments(record.segments);
   ex.res.writeHead(range ? 206 : 200, headers);
-  const stream = fs.createReadStream('', { fd, start: first, end: last, highWaterMark: 1024 * 1024 });
+  const stream = Readable.from(readSegments(open, first, last + 1), { objectMode: false });
   stream.on('data', (chunk) => {
     ex.stats.bytesOut += chunk.length;
   });

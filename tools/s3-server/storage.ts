@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { s3Errors } from './errors.js';
+import type { StoredSegment } from './files.js';
 
 export interface ObjectRecord {
   readonly key: string;
@@ -13,7 +14,8 @@ export interface ObjectRecord {
   readonly contentType: string;
   readonly cacheControl: string | undefined;
   readonly metadata: Readonly<Record<string, string>>;
-  readonly file: string;
+  /** The bytes, in order: one file, or the parts of a completed multipart upload (S3 does not copy them either). */
+  readonly segments: readonly StoredSegment[];
 }
 
 export interface PartRecord {
@@ -46,8 +48,8 @@ const BUCKET_NAME = /^(?!xn--)(?!.*\.\.)(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-
 
 /**
  * Buckets, objects and multipart uploads: the index lives in memory (one throw-away
- * process), the bytes in files under `dir`. Every stored byte sequence is its own file, so
- * replacing or deleting an object never disturbs a reader of the old one.
+ * process), the bytes in files under `dir`, never rewritten: replacing or deleting an object
+ * unlinks its files, which readers that opened them keep reading.
  */
 export class Storage {
   private readonly buckets = new Map<string, BucketRecord>();
@@ -95,13 +97,13 @@ export class Storage {
   async putObject(bucket: BucketRecord, record: ObjectRecord): Promise<void> {
     const previous = bucket.objects.get(record.key);
     bucket.objects.set(record.key, record);
-    if (previous) await this.discard(previous.file);
+    if (previous) await Promise.all(previous.segments.map((s) => this.discard(s.file)));
   }
 
   async deleteObject(bucket: BucketRecord, key: string): Promise<void> {
     const previous = bucket.objects.get(key);
     bucket.objects.delete(key);
-    if (previous) await this.discard(previous.file);
+    if (previous) await Promise.all(previous.segments.map((s) => this.discard(s.file)));
   }
 
   upload(bucket: BucketRecord, key: string, uploadId: string): UploadRecord {

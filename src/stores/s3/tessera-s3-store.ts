@@ -7,6 +7,8 @@ import { ERRORS, TUS_RESUMABLE } from '@tus/utils';
 import { isMissingUpload, isS3NotFound, S3TruncateError } from './s3-errors.js';
 import { discardStaged, joinStreams, stageBody, type StagedChunk } from './staged-body.js';
 
+const PART_READ_SIZE = 1024 * 1024;
+
 /** What S3 holds for an upload right now. */
 export interface StoredState {
   /** Bytes in committed multipart parts (all of them once completed). */
@@ -43,6 +45,18 @@ export class TesseraS3Store extends S3Store {
 
   async uploadIdOf(id: string): Promise<string> {
     return (await this.getMetadata(id))['upload-id'];
+  }
+
+  /**
+   * The stock store reads each part back from its temp file 64 KiB at a time, which costs
+   * a socket write per 64 KiB towards S3; 1 MiB reads cut that CPU cost several times over.
+   */
+  protected override uploadPart(metadata: MetadataValue, readStream: fs.ReadStream | Readable | Buffer, partNumber: number): Promise<string> {
+    if (readStream instanceof fs.ReadStream && typeof readStream.path === 'string' && readStream.bytesRead === 0) {
+      readStream.destroy();
+      return super.uploadPart(metadata, fs.createReadStream(readStream.path, { highWaterMark: PART_READ_SIZE }), partNumber);
+    }
+    return super.uploadPart(metadata, readStream, partNumber);
   }
 
   override async read(id: string): Promise<Readable> {
@@ -108,12 +122,12 @@ export class TesseraS3Store extends S3Store {
     for (const [index, chunk] of staged.entries()) {
       position += chunk.size;
       if (chunk.size >= this.minPartSize || position === metadata.file.size) {
-        await this.uploadPart(metadata, fs.createReadStream(chunk.path), partNumber++);
+        await this.uploadPart(metadata, fs.createReadStream(chunk.path, { highWaterMark: PART_READ_SIZE }), partNumber++);
         // The first part now holds the old `.part` bytes: drop the object at once.
         if (index === 0 && carriesIncomplete) await this.deleteIncompletePart(id);
       } else {
         // Only the last chunk can be short; it replaces any `.part` object.
-        await this.uploadIncompletePart(id, fs.createReadStream(chunk.path));
+        await this.uploadIncompletePart(id, fs.createReadStream(chunk.path, { highWaterMark: PART_READ_SIZE }));
       }
     }
   }
