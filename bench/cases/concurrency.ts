@@ -23,7 +23,7 @@ export const concurrencyCase: BenchCase = {
   title: `6. ${UPLOADS} concurrent uploads: Tessera vs vanilla @tus/server`,
   goals: [RSS_GOAL, FAIL_GOAL],
   async run(ctx) {
-    const each = (ctx.quick ? 1 : 4) * MiB;
+    const each = (ctx.quick ? 0.5 : 4) * MiB;
     // The same bytes for every upload: the server cannot tell, and the client stays small.
     const data = randomBytes(each);
     const servers = await startServers(['tessera', 'vanilla'], ctx.workDir);
