@@ -1,6 +1,7 @@
 import type { HttpRequest, HttpResponse, HttpStack } from 'tus-js-client';
 import { CLIENT_CHECKSUM_ALGORITHMS, isChecksumAlgorithm, type ChecksumAlgorithm, type HashFactory } from './algorithms.js';
 import { digestBody } from './body-digest.js';
+import { ForwardingRequest } from './forwarding-request.js';
 import { defaultHashFactory } from './platform-hashes.js';
 
 export interface ChecksumOptions {
@@ -35,36 +36,18 @@ export function withChecksum(inner: HttpStack, options: ChecksumOptions = {}): H
   };
 }
 
-class ChecksumRequest implements HttpRequest {
+class ChecksumRequest extends ForwardingRequest {
   private aborted = false;
 
   constructor(
-    private readonly inner: HttpRequest,
+    inner: HttpRequest,
     private readonly algorithm: ChecksumAlgorithm,
     private readonly createHash: HashFactory,
-  ) {}
-
-  getMethod(): string {
-    return this.inner.getMethod();
+  ) {
+    super(inner);
   }
 
-  getURL(): string {
-    return this.inner.getURL();
-  }
-
-  setHeader(header: string, value: string): void {
-    this.inner.setHeader(header, value);
-  }
-
-  getHeader(header: string): string | undefined {
-    return this.inner.getHeader(header);
-  }
-
-  setProgressHandler(handler: (bytesSent: number) => void): void {
-    this.inner.setProgressHandler(handler);
-  }
-
-  async send(body: unknown): Promise<HttpResponse> {
+  override async send(body: unknown): Promise<HttpResponse> {
     const method = this.inner.getMethod().toUpperCase();
     if (body === null || body === undefined || (method !== 'PATCH' && method !== 'POST')) {
       return this.inner.send(body);
@@ -76,13 +59,9 @@ class ChecksumRequest implements HttpRequest {
     return this.inner.send(hashed.body);
   }
 
-  abort(): Promise<void> {
+  override abort(): Promise<void> {
     this.aborted = true;
-    return this.inner.abort();
-  }
-
-  getUnderlyingObject(): unknown {
-    return this.inner.getUnderlyingObject();
+    return super.abort();
   }
 }
 

@@ -1,4 +1,5 @@
 import type { HttpRequest, HttpResponse, HttpStack } from 'tus-js-client';
+import { ForwardingRequest } from '../../client/forwarding-request.js';
 import { FileRange } from './file-range.js';
 import type { TransferTracker } from './transfer-tracker.js';
 
@@ -14,35 +15,21 @@ export function trackingStack(inner: HttpStack, tracker: TransferTracker): HttpS
   };
 }
 
-class TrackingRequest implements HttpRequest {
+class TrackingRequest extends ForwardingRequest {
   private onProgress: (bytesSent: number) => void = () => {};
 
   constructor(
-    private readonly inner: HttpRequest,
+    inner: HttpRequest,
     private readonly tracker: TransferTracker,
-  ) {}
-
-  getMethod(): string {
-    return this.inner.getMethod();
+  ) {
+    super(inner);
   }
 
-  getURL(): string {
-    return this.inner.getURL();
-  }
-
-  setHeader(header: string, value: string): void {
-    this.inner.setHeader(header, value);
-  }
-
-  getHeader(header: string): string | undefined {
-    return this.inner.getHeader(header);
-  }
-
-  setProgressHandler(handler: (bytesSent: number) => void): void {
+  override setProgressHandler(handler: (bytesSent: number) => void): void {
     this.onProgress = handler;
   }
 
-  async send(body: unknown): Promise<HttpResponse> {
+  override async send(body: unknown): Promise<HttpResponse> {
     if (!(body instanceof FileRange)) {
       this.inner.setProgressHandler(this.onProgress);
       return this.observe(await this.inner.send(body));
@@ -66,14 +53,6 @@ class TrackingRequest implements HttpRequest {
       // An aborted request leaves its stream paused with an open descriptor.
       stream.destroy();
     }
-  }
-
-  abort(): Promise<void> {
-    return this.inner.abort();
-  }
-
-  getUnderlyingObject(): unknown {
-    return this.inner.getUnderlyingObject();
   }
 
   private observe(res: HttpResponse): HttpResponse {
