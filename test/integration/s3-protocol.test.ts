@@ -120,6 +120,23 @@ describe('Tessera on S3 (a real S3-compatible server process)', () => {
     });
   });
 
+  describe('plain PATCH', () => {
+    it('an interrupted PATCH without a checksum keeps what it received, at least the whole parts (the client resumes from there)', async () => {
+      const bucket = await newBucket(client, 'resume');
+      server = await startTesseraOnS3(s3, bucket);
+      const data = randomBytes(20 * MiB);
+      const { url } = await create(server.endpoint, { length: data.length });
+      await interruptedPatch(url, 0, data.subarray(0, 12 * MiB), data.length, {});
+      // 5 MiB parts (the tests' S3_PART_SIZE): two of them were complete when the client left.
+      await until(async () => (await offsetOf(url)) >= 10 * MiB, 'the received parts to be stored');
+      const offset = await offsetOf(url);
+      // Never more than arrived (the rest may have been kept as the `.part` tail).
+      expect(offset).toBeLessThanOrEqual(12 * MiB);
+      expect((await patch(url, offset, data.subarray(offset))).status).toBe(204);
+      expect(digestOf(Buffer.from(await (await fetch(url)).arrayBuffer()))).toBe(digestOf(data));
+    });
+  });
+
   describe('concatenation assembled inside S3', () => {
     const stats = () => s3.stats();
     const delta = (before: Awaited<ReturnType<typeof stats>>, after: Awaited<ReturnType<typeof stats>>, op: string) => ({

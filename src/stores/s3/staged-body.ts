@@ -1,42 +1,26 @@
 import fsp from 'node:fs/promises';
-import os from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { StreamSplitter } from '@tus/utils';
-
-/** One part-sized piece of a request body, held in a local temp file. */
-export interface StagedChunk {
-  readonly path: string;
-  readonly size: number;
-}
+import { PartFileSplitter, type PartFile } from './part-files.js';
 
 /**
  * Splits a body into part-sized temp files and returns them only once the body has ended
  * without an error; on an error every temp file is removed and the error rethrown. Nothing
  * reaches S3 in here: that is what lets a failed checksum leave S3 untouched.
  */
-export async function stageBody(source: Readable, chunkSize: number): Promise<StagedChunk[]> {
-  const chunks: StagedChunk[] = [];
-  let current: string | undefined;
-  const splitter = new StreamSplitter({ chunkSize, directory: os.tmpdir() })
-    .on('chunkStarted', (path: string) => {
-      current = path;
-    })
-    .on('chunkFinished', ({ path, size }: StagedChunk) => {
-      current = undefined;
-      chunks.push({ path, size });
-    });
+export async function stageBody(source: Readable, partSize: number): Promise<PartFile[]> {
+  const parts: PartFile[] = [];
   try {
-    await pipeline(source, splitter);
-    return chunks;
+    await pipeline(source, new PartFileSplitter(partSize, { onPart: (part) => parts.push(part) }));
+    return parts;
   } catch (error) {
-    await discardStaged([...chunks, ...(current ? [{ path: current, size: 0 }] : [])]);
+    await discardStaged(parts);
     throw error;
   }
 }
 
-export async function discardStaged(chunks: readonly StagedChunk[]): Promise<void> {
-  await Promise.all(chunks.map((c) => fsp.rm(c.path, { force: true })));
+export async function discardStaged(parts: readonly PartFile[]): Promise<void> {
+  await Promise.all(parts.map((p) => fsp.rm(p.path, { force: true })));
 }
 
 /** `first` then `second` as one byte stream; an error in either ends it with that error. */

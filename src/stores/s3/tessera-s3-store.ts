@@ -1,11 +1,13 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { S3 } from '@aws-sdk/client-s3';
 import { S3Store, type MetadataValue } from '@tus/s3-store';
 import { ERRORS, TUS_RESUMABLE } from '@tus/utils';
 import { isMissingUpload, isS3NotFound, S3TruncateError } from './s3-errors.js';
-import { discardStaged, joinStreams, stageBody, type StagedChunk } from './staged-body.js';
+import { PartFileSplitter, type PartFile } from './part-files.js';
+import { discardStaged, joinStreams, stageBody } from './staged-body.js';
 
 const PART_READ_SIZE = 1024 * 1024;
 
@@ -48,15 +50,57 @@ export class TesseraS3Store extends S3Store {
   }
 
   /**
-   * The stock store reads each part back from its temp file 64 KiB at a time, which costs
-   * a socket write per 64 KiB towards S3; 1 MiB reads cut that CPU cost several times over.
+   * The stock store's part pipeline with the same behaviour (part-sized temp files, each
+   * uploaded while the next is received, at most `maxConcurrentPartUploads` at once; a
+   * short tail becomes `.part`; on a body error the unfinished file is dropped and the
+   * finished parts still land) but cheaper I/O: batched temp-file writes and 1 MiB reads
+   * towards S3 instead of an awaited write and a socket write per 64 KiB network chunk.
    */
-  protected override uploadPart(metadata: MetadataValue, readStream: fs.ReadStream | Readable | Buffer, partNumber: number): Promise<string> {
-    if (readStream instanceof fs.ReadStream && typeof readStream.path === 'string' && readStream.bytesRead === 0) {
-      readStream.destroy();
-      return super.uploadPart(metadata, fs.createReadStream(readStream.path, { highWaterMark: PART_READ_SIZE }), partNumber);
+  protected override async uploadParts(metadata: MetadataValue, readStream: Readable, currentPartNumber: number, offset: number): Promise<number> {
+    type Permit = Awaited<ReturnType<S3Store['partUploadSemaphore']['acquire']>>;
+    const uploads: Promise<void>[] = [];
+    let partNumber = currentPartNumber;
+    let position = offset;
+    let bytesUploaded = 0;
+    let permit: Permit | undefined;
+    const splitter: PartFileSplitter = new PartFileSplitter(this.calcOptimalPartSize(metadata.file.size), {
+      beforePart: async () => {
+        permit = (await this.partUploadSemaphore.acquire()) as Permit;
+      },
+      onAbandon: () => void permit?.release(),
+      onPart: (part) => {
+        const held = permit;
+        const number = partNumber++;
+        position += part.size;
+        const isLast = position === metadata.file.size;
+        const upload = (async () => {
+          try {
+            const body = fs.createReadStream(part.path, { highWaterMark: PART_READ_SIZE });
+            if (part.size >= this.minPartSize || isLast) await this.uploadPart(metadata, body, number);
+            else await this.uploadIncompletePart(metadata.file.id, body);
+            bytesUploaded += part.size;
+          } catch (error) {
+            splitter.destroy(error as Error);
+            throw error;
+          } finally {
+            await fsp.rm(part.path, { force: true });
+            await held?.release();
+          }
+        })();
+        // Awaited below; this only keeps an early failure from being reported as unhandled.
+        upload.catch(() => undefined);
+        uploads.push(upload);
+      },
+    });
+    try {
+      await pipeline(readStream, splitter);
+    } catch (error) {
+      uploads.push(Promise.reject(error));
+    } finally {
+      await Promise.allSettled(uploads);
     }
-    return super.uploadPart(metadata, readStream, partNumber);
+    await Promise.all(uploads);
+    return bytesUploaded;
   }
 
   override async read(id: string): Promise<Readable> {
@@ -78,7 +122,7 @@ export class TesseraS3Store extends S3Store {
     const metadata = await this.getMetadata(id);
     const parts = await this.retrieveParts(id);
     const incomplete = await this.downloadIncompletePart(id);
-    let staged: StagedChunk[];
+    let staged: PartFile[];
     try {
       const source = incomplete ? joinStreams(incomplete.createReader({ cleanUpOnEnd: true }), src) : src;
       staged = await stageBody(source, this.calcOptimalPartSize(metadata.file.size));
@@ -111,7 +155,7 @@ export class TesseraS3Store extends S3Store {
    */
   private async commitStaged(
     metadata: MetadataValue,
-    staged: readonly StagedChunk[],
+    staged: readonly PartFile[],
     firstPartNumber: number,
     startPosition: number,
     carriesIncomplete: boolean,
