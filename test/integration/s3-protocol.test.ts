@@ -110,13 +110,19 @@ describe('Tessera on S3 (a real S3-compatible server process)', () => {
       expect(await bucketContents(client, bucket)).toEqual({ objects: [id, `${id}.info`], uploads: [] });
     });
 
-    it('a creation-with-upload whose checksum fails leaves nothing in the bucket', async () => {
+    it('a creation-with-upload whose checksum fails leaves nothing in the bucket; one that matches is kept', async () => {
       const bucket = await newBucket(client, 'creation');
       server = await startTesseraOnS3(s3, bucket);
       const body = randomBytes(MiB);
       const { res } = await create(server.endpoint, { length: 2 * MiB, body, headers: { 'Upload-Checksum': checksum(randomBytes(4)) } });
       expect(res.status).toBe(460);
       expect(await bucketContents(client, bucket)).toEqual({ objects: [], uploads: [] });
+
+      const good = await create(server.endpoint, { length: 2 * MiB, body, headers: { 'Upload-Checksum': checksum(body) } });
+      expect(good.res.status).toBe(201);
+      expect(good.res.headers.get('upload-offset')).toBe(String(MiB));
+      const id = idOf(good.url);
+      expect(await bucketContents(client, bucket)).toEqual({ objects: [`${id}.info`, `${id}.part`], uploads: [id] });
     });
   });
 

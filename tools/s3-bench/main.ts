@@ -167,7 +167,7 @@ try {
   };
   process.stdout.write(
     [
-      `S3 measurements: ${size / MiB} MiB, ${runs} runs, medians; S3 = tools/s3-server process on 127.0.0.1; ${os.cpus().length} cores`,
+      `S3 measurements: ${size / MiB} MiB, ${runs} runs, medians; S3 = tools/s3-server process on 127.0.0.1; ${os.cpus().length} cores, load average ${os.loadavg()[0]?.toFixed(1)} at the end`,
       line('direct PutObject stream (baseline)', 'putObject'),
       line('tus, one PATCH (plain)', 'tusPlain'),
       line('tus, 8 MiB PATCHes with Upload-Checksum', 'tusChecksummed'),
