@@ -1,15 +1,13 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { S3 } from '@aws-sdk/client-s3';
 import { S3Store, type MetadataValue } from '@tus/s3-store';
 import { ERRORS, TUS_RESUMABLE } from '@tus/utils';
 import { isMissingUpload, isS3NotFound, S3TruncateError } from './s3-errors.js';
-import { PartFileSplitter, type PartFile } from './part-files.js';
+import type { PartFile } from './part-files.js';
+import { pipeParts, PART_READ_SIZE } from './part-pipeline.js';
 import { discardStaged, joinStreams, stageBody } from './staged-body.js';
-
-const PART_READ_SIZE = 1024 * 1024;
 
 /** What S3 holds for an upload right now. */
 export interface StoredState {
@@ -49,58 +47,16 @@ export class TesseraS3Store extends S3Store {
     return (await this.getMetadata(id))['upload-id'];
   }
 
-  /**
-   * The stock store's part pipeline with the same behaviour (part-sized temp files, each
-   * uploaded while the next is received, at most `maxConcurrentPartUploads` at once; a
-   * short tail becomes `.part`; on a body error the unfinished file is dropped and the
-   * finished parts still land) but cheaper I/O: batched temp-file writes and 1 MiB reads
-   * towards S3 instead of an awaited write and a socket write per 64 KiB network chunk.
-   */
-  protected override async uploadParts(metadata: MetadataValue, readStream: Readable, currentPartNumber: number, offset: number): Promise<number> {
-    type Permit = Awaited<ReturnType<S3Store['partUploadSemaphore']['acquire']>>;
-    const uploads: Promise<void>[] = [];
-    let partNumber = currentPartNumber;
-    let position = offset;
-    let bytesUploaded = 0;
-    let permit: Permit | undefined;
-    const splitter: PartFileSplitter = new PartFileSplitter(this.calcOptimalPartSize(metadata.file.size), {
-      beforePart: async () => {
-        permit = (await this.partUploadSemaphore.acquire()) as Permit;
-      },
-      onAbandon: () => void permit?.release(),
-      onPart: (part) => {
-        const held = permit;
-        const number = partNumber++;
-        position += part.size;
-        const isLast = position === metadata.file.size;
-        const upload = (async () => {
-          try {
-            const body = fs.createReadStream(part.path, { highWaterMark: PART_READ_SIZE });
-            if (part.size >= this.minPartSize || isLast) await this.uploadPart(metadata, body, number);
-            else await this.uploadIncompletePart(metadata.file.id, body);
-            bytesUploaded += part.size;
-          } catch (error) {
-            splitter.destroy(error as Error);
-            throw error;
-          } finally {
-            await fsp.rm(part.path, { force: true });
-            await held?.release();
-          }
-        })();
-        // Awaited below; this only keeps an early failure from being reported as unhandled.
-        upload.catch(() => undefined);
-        uploads.push(upload);
-      },
+  /** The stock part pipeline's behaviour with cheaper I/O (see pipeParts). */
+  protected override uploadParts(metadata: MetadataValue, readStream: Readable, currentPartNumber: number, offset: number): Promise<number> {
+    return pipeParts(readStream, currentPartNumber, offset, {
+      partSize: this.calcOptimalPartSize(metadata.file.size),
+      minPartSize: this.minPartSize,
+      uploadSize: metadata.file.size,
+      acquire: () => this.partUploadSemaphore.acquire(),
+      uploadPart: (body, partNumber) => this.uploadPart(metadata, body, partNumber),
+      uploadTail: (body) => this.uploadIncompletePart(metadata.file.id, body),
     });
-    try {
-      await pipeline(readStream, splitter);
-    } catch (error) {
-      uploads.push(Promise.reject(error));
-    } finally {
-      await Promise.allSettled(uploads);
-    }
-    await Promise.all(uploads);
-    return bytesUploaded;
   }
 
   override async read(id: string): Promise<Readable> {
