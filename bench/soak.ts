@@ -18,7 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { startLocalCluster, type LocalCluster } from '../tools/cluster/local-cluster.js';
 import { SoakCounters } from './soak/counters.js';
-import { countFds, lockKeys, rssMiB, slope, type FdCount } from './soak/probes.js';
+import { countFds, lockKeys, rssMiB, runtimeGauges, slope, type FdCount, type RuntimeGauges } from './soak/probes.js';
 import { uploadLoop } from './soak/upload-loop.js';
 
 const MiB = 1024 * 1024;
@@ -60,6 +60,7 @@ function parseArgs(argv: readonly string[]): SoakArgs {
 interface Sample {
   readonly atS: number;
   readonly rssMiB: readonly number[];
+  readonly heapUsedMiB: readonly number[];
   readonly requests: number;
   readonly verified: number;
 }
@@ -93,6 +94,7 @@ async function main(): Promise<number> {
 
 async function soak(cluster: LocalCluster, args: SoakArgs): Promise<number> {
   const pids = cluster.instances.map((i) => i.child.pid as number);
+  const gauges = () => Promise.all(cluster.instances.map((i) => runtimeGauges(i.baseUrl)));
   const redis = new Redis(cluster.redis.url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: args.concurrency * 4 });
   const pool = randomBytes(Math.max(32, args.maxMiB * 2) * MiB);
@@ -109,6 +111,7 @@ async function soak(cluster: LocalCluster, args: SoakArgs): Promise<number> {
     await sleep(2_000);
     const fdsStart = pids.map(countFds);
     const rssStart = pids.map(rssMiB);
+    const gaugesStart = await gauges();
 
     const started = Date.now();
     const deadline = started + args.seconds * 1000;
@@ -117,11 +120,21 @@ async function soak(cluster: LocalCluster, args: SoakArgs): Promise<number> {
     setMaxListeners(0, stop.signal);
     const samples: Sample[] = [];
     const sampleEvery = Math.max(2, Math.round(args.seconds / 60)) * 1000;
-    const sampler = setInterval(() => {
-      const sample = { atS: Math.round((Date.now() - started) / 1000), rssMiB: pids.map(rssMiB), requests: counters.requests, verified: counters.verified };
+    const sampler = setInterval(async () => {
+      const heap = await gauges().catch(() => []);
+      const sample = {
+        atS: Math.round((Date.now() - started) / 1000),
+        rssMiB: pids.map(rssMiB),
+        heapUsedMiB: heap.map((g) => g.heapUsedMiB),
+        requests: counters.requests,
+        verified: counters.verified,
+      };
       samples.push(sample);
       if (samples.length % 5 === 1) {
-        console.log(`  ${sample.atS}s: ${sample.requests} requests, ${sample.verified} verified, ${counters.failed + counters.wrong} failed, RSS ${sample.rssMiB.map((r) => r.toFixed(0)).join('/')} MiB`);
+        const mib = (values: readonly number[]) => values.map((r) => r.toFixed(0)).join('/');
+        console.log(
+          `  ${sample.atS}s: ${sample.requests} requests, ${sample.verified} verified, ${counters.failed + counters.wrong} failed, RSS ${mib(sample.rssMiB)} MiB, heap ${mib(sample.heapUsedMiB)} MiB`,
+        );
       }
     }, sampleEvery);
     const loops = Array.from({ length: args.concurrency }, () =>
@@ -139,8 +152,9 @@ async function soak(cluster: LocalCluster, args: SoakArgs): Promise<number> {
     await sleep(5_000);
     const fdsEnd = pids.map(countFds);
     const rssEnd = pids.map(rssMiB);
+    const gaugesEnd = await gauges();
     const leftLocks = await lockKeys(redis, 'tessera:');
-    return report(args, counters, { elapsedS, samples, fdsStart, fdsEnd, rssStart, rssEnd, leftLocks });
+    return report(args, counters, { elapsedS, samples, fdsStart, fdsEnd, rssStart, rssEnd, gaugesStart, gaugesEnd, leftLocks });
   } finally {
     agent.destroy();
     redis.disconnect();
@@ -154,6 +168,8 @@ interface Observations {
   readonly fdsEnd: readonly FdCount[];
   readonly rssStart: readonly number[];
   readonly rssEnd: readonly number[];
+  readonly gaugesStart: readonly RuntimeGauges[];
+  readonly gaugesEnd: readonly RuntimeGauges[];
   readonly leftLocks: readonly string[];
 }
 
@@ -165,6 +181,7 @@ async function report(args: SoakArgs, c: SoakCounters, o: Observations): Promise
   // Growth over the run's second half: a leak keeps climbing once the working set is warm.
   const half = o.samples.filter((s) => s.atS >= args.seconds / 2);
   const growthPerMin = o.rssStart.map((_, i) => slope(half.map((s) => [s.atS / 60, s.rssMiB[i] ?? 0] as const)));
+  const heapGrowthPerMin = o.rssStart.map((_, i) => slope(half.map((s) => [s.atS / 60, s.heapUsedMiB[i] ?? 0] as const)));
   const fdLeak = o.fdsEnd.some((end, i) => end.other - (o.fdsStart[i]?.other ?? 0) > FD_TOLERANCE);
   const ok = c.verified > 0 && c.failed === 0 && c.wrong === 0 && o.leftLocks.length === 0 && !fdLeak;
   const summary = {
@@ -187,6 +204,13 @@ async function report(args: SoakArgs, c: SoakCounters, o: Observations): Promise
       end: Math.round(o.rssEnd[i] ?? 0),
       secondHalfGrowthMiBPerMin: Number((growthPerMin[i] ?? 0).toFixed(1)),
     })),
+    heapUsedMiB: o.gaugesStart.map((start, i) => ({
+      start: Math.round(start.heapUsedMiB),
+      peak: Math.round(Math.max(start.heapUsedMiB, ...o.samples.map((s) => s.heapUsedMiB[i] ?? 0))),
+      end: Math.round(o.gaugesEnd[i]?.heapUsedMiB ?? 0),
+      secondHalfGrowthMiBPerMin: Number((heapGrowthPerMin[i] ?? 0).toFixed(1)),
+    })),
+    activeHandles: o.gaugesStart.map((start, i) => ({ start: start.activeHandles, end: o.gaugesEnd[i]?.activeHandles })),
     fds: o.fdsStart.map((start, i) => ({ start, end: o.fdsEnd[i] })),
     failures: c.failures,
     samples: o.samples,

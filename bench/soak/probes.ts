@@ -53,3 +53,21 @@ export function slope(points: readonly (readonly [number, number])[]): number {
   const den = points.reduce((s, [x]) => s + (x - mx) ** 2, 0);
   return den === 0 ? 0 : num / den;
 }
+
+export interface RuntimeGauges {
+  readonly heapUsedMiB: number;
+  readonly externalMiB: number;
+  /** libuv handles Node keeps open (sockets, timers, files): a handle leak climbs here. */
+  readonly activeHandles: number;
+}
+
+/** The V8 heap and handle gauges an instance exports on /metrics (prom-client defaults). */
+export async function runtimeGauges(baseUrl: string): Promise<RuntimeGauges> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const gauge = (name: string) => Number(new RegExp(`^tessera_${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return {
+    heapUsedMiB: gauge('nodejs_heap_size_used_bytes') / 1024 / 1024,
+    externalMiB: gauge('nodejs_external_memory_bytes') / 1024 / 1024,
+    activeHandles: gauge('nodejs_active_handles_total'),
+  };
+}
