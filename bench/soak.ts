@@ -149,7 +149,8 @@ async function soak(cluster: LocalCluster, args: SoakArgs): Promise<number> {
 
     // Idle: requests cut at the end unwind, locks are released, keep-alive sockets close.
     agent.destroy();
-    await sleep(5_000);
+    // Past Node's 5 s keep-alive timeout, so idle proxy connections are gone too.
+    await sleep(8_000);
     const fdsEnd = pids.map(countFds);
     const rssEnd = pids.map(rssMiB);
     const gaugesEnd = await gauges();
@@ -213,6 +214,8 @@ async function report(args: SoakArgs, c: SoakCounters, o: Observations): Promise
     activeHandles: o.gaugesStart.map((start, i) => ({ start: start.activeHandles, end: o.gaugesEnd[i]?.activeHandles })),
     fds: o.fdsStart.map((start, i) => ({ start, end: o.fdsEnd[i] })),
     failures: c.failures,
+    errorResponses: c.errorResponses,
+    stalls: c.stalls,
     samples: o.samples,
   };
   const { samples: _omitted, ...shown } = summary;

@@ -26,6 +26,14 @@ export class SoakCounters {
   bytesVerified = 0;
   /** Short descriptions of the first failures, for the report. */
   readonly failures: string[] = [];
+  /** The first error responses (4xx/5xx), whatever came of them: method, status, message. */
+  readonly errorResponses: string[] = [];
+  /** Uploads still running at the hard stop: what each was last waiting for. */
+  readonly stalls: string[] = [];
+
+  errorResponse(text: string): void {
+    if (this.errorResponses.length < 20) this.errorResponses.push(text);
+  }
 
   status(code: number): void {
     this.statuses.set(code, (this.statuses.get(code) ?? 0) + 1);

@@ -52,6 +52,7 @@ function oneUpload(o: LoopOptions): Promise<void> {
   let abortsLeft = Math.random() < 0.5 ? randomInt(1, 3) : 0;
   let abortAt = Math.random() * size;
   let partials: string[] = [];
+  let lastRequest = { what: 'nothing yet', at: Date.now() };
   counters.started += 1;
 
   return new Promise<void>((resolve) => {
@@ -71,6 +72,8 @@ function oneUpload(o: LoopOptions): Promise<void> {
       // A finished upload being verified is let through: that takes one HEAD.
       if (settled || verifying) return;
       counters.cutAtEnd += 1;
+      const ageS = ((Date.now() - lastRequest.at) / 1000).toFixed(1);
+      counters.stalls.push(`${size} B, ${parallel} part(s), paused ${paused}: last ${lastRequest.what} ${ageS} s before the stop`);
       void current.abort();
       settle();
     };
@@ -94,10 +97,14 @@ function oneUpload(o: LoopOptions): Promise<void> {
       httpStack,
       onBeforeRequest: (req) => {
         counters.requests += 1;
+        lastRequest = { what: `${req.getMethod()} ${req.getURL()}`, at: Date.now() };
         const concat = req.getHeader('Upload-Concat');
         if (concat?.startsWith('final;')) partials = concat.slice('final;'.length).trim().split(' ');
       },
-      onAfterResponse: (_req, res) => {
+      onAfterResponse: (req, res) => {
+        if (res.getStatus() >= 400) {
+          counters.errorResponse(`${req.getMethod()} → ${res.getStatus()} ${(res.getBody() ?? '').trim().slice(0, 120)}${settled || verifying ? ' (late)' : ''}`);
+        }
         // tus-js-client may still complete a request of an aborted run after the upload
         // finished and was deleted (e.g. a parallel upload's final POST): not this upload's
         // outcome any more, counted apart.
