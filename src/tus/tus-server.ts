@@ -4,6 +4,7 @@ import type { Config } from '../config/config.js';
 import { EXTRA_ALLOWED_HEADERS, EXTRA_EXPOSED_HEADERS } from '../http/cors.js';
 import type { Logger } from '../logging/logger.js';
 import { addLayers, type HandlerLayer } from './handler-layers.js';
+import { hasTusStatus } from '../errors.js';
 import type { Method, TusExtension } from './extension.js';
 import type { TusHooks } from './hooks.js';
 import type { TesseraDataStore } from './tessera-datastore.js';
@@ -24,6 +25,14 @@ export interface TusServerParts {
 }
 
 /** Builds @tus/server over Tessera's store and locker, with the handler layers in place. */
+/**
+ * @tus/server appends an unexpected error's message to the 500 body, which can leak paths or
+ * internals to clients; answer those with a fixed line instead (the error is logged).
+ */
+function hideInternals(error: Error | { status_code: number; body: string }) {
+  return hasTusStatus(error) ? undefined : { status_code: 500, body: 'Internal server error\n' };
+}
+
 export function createTusServer(parts: TusServerParts): Server {
   const { config, store, locker, log, hooks } = parts;
   const server = new Server({
@@ -37,6 +46,7 @@ export function createTusServer(parts: TusServerParts): Server {
     allowedHeaders: [...EXTRA_ALLOWED_HEADERS],
     exposedHeaders: [...EXTRA_EXPOSED_HEADERS],
     ...hooks,
+    onResponseError: async (req, error) => (await hooks.onResponseError?.(req, error)) ?? hideInternals(error),
   });
   for (const method of ['GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'DELETE'] as const) {
     const fromExtensions = parts.extensions.flatMap((extension) => extension.layers?.[method] ?? []);

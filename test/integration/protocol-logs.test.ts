@@ -59,3 +59,27 @@ describe('structured logs', () => {
     for (const line of requestLines) expect(line).not.toHaveProperty('uploadId');
   });
 });
+
+describe('unexpected errors', () => {
+  it('answer 500 with a fixed line, never the internal message', async () => {
+    const server = await startTessera(
+      {},
+      {
+        hooks: {
+          onIncomingRequest: async () => {
+            throw new Error('secret internal detail at /srv/data/x');
+          },
+        },
+      },
+    );
+    try {
+      const res = await fetch(`${server.endpoint}/${'a'.repeat(32)}`, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
+      expect(res.status).toBe(500);
+      const del = await fetch(`${server.endpoint}/${'a'.repeat(32)}`, { method: 'DELETE', headers: { 'Tus-Resumable': '1.0.0' } });
+      expect(del.status).toBe(500);
+      expect(await del.text()).toBe('Internal server error\n');
+    } finally {
+      await server.stop();
+    }
+  });
+});
