@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as tus from 'tus-js-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FinishedUpload } from '../../src/tus/completion/tessera-events.js';
+import { uploadWithTusJs } from '../support/tus-js.js';
 import { digestOf } from '../support/bytes.js';
 import { sha256Hex } from '../support/concat.js';
 import { startTessera, type RunningTessera } from '../support/tessera.js';
@@ -36,17 +37,8 @@ describe('tus-js-client parallelUploads', () => {
   });
   afterAll(() => server.stop());
 
-  const upload = (source: Buffer, options: Partial<tus.UploadOptions>) =>
-    new Promise<string>((resolve, reject) => {
-      const u = new tus.Upload(source, {
-        endpoint: server.endpoint,
-        retryDelays: [],
-        ...options,
-        onSuccess: () => resolve(u.url ?? ''),
-        onError: reject,
-      });
-      u.start();
-    });
+  const upload = (source: Buffer, options: tus.UploadOptions) =>
+    uploadWithTusJs(source, { endpoint: server.endpoint, ...options });
 
   it('uploads 64 MiB as 4 parallel partials with a sha256, byte-identical and verified', async () => {
     const source = randomBytes(64 * MiB);

@@ -4,6 +4,7 @@ import * as tus from 'tus-js-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { retryOnChecksumMismatch, withChecksum } from '../../src/client/index.js';
 import type { FinishedUpload } from '../../src/tus/completion/tessera-events.js';
+import { uploadWithTusJs } from '../support/tus-js.js';
 import { digestOf } from '../support/bytes.js';
 import { sha256Hex } from '../support/concat.js';
 import { startCorruptingProxy } from '../support/corrupting-proxy.js';
@@ -57,17 +58,8 @@ describe('tus-js-client 4.3.1 → Tessera → S3', () => {
     return { objects: objects.filter(mine), uploads: uploads.filter(mine) };
   };
 
-  const upload = (source: Buffer, options: Partial<tus.UploadOptions>) =>
-    new Promise<string>((resolve, reject) => {
-      const u = new tus.Upload(source, {
-        endpoint: server.endpoint,
-        retryDelays: [],
-        ...options,
-        onSuccess: () => resolve(u.url ?? ''),
-        onError: reject,
-      });
-      u.start();
-    });
+  const upload = (source: Buffer, options: tus.UploadOptions) =>
+    uploadWithTusJs(source, { endpoint: server.endpoint, ...options });
 
   it('plain: resumes a 64 MiB upload aborted part-way; S3 holds exactly the file and its info', async () => {
     const source = randomBytes(64 * MiB);

@@ -1,4 +1,4 @@
-import * as tus from 'tus-js-client';
+import { uploadWithTusJs } from './tus-js.js';
 
 /**
  * Resumes an existing upload with tus-js-client (HEAD, then PATCHes from the server's
@@ -9,16 +9,11 @@ export function resumeWithTusJs(
   uploadUrl: string,
   options: { chunkSize?: number; retryDelays?: number[]; headers?: Record<string, string> } = {},
 ): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const upload = new tus.Upload(source, {
-      endpoint: new URL(uploadUrl).origin,
-      uploadUrl,
-      chunkSize: options.chunkSize ?? 1024 * 1024,
-      retryDelays: options.retryDelays ?? [100, 500, 1000],
-      headers: options.headers ?? {},
-      onSuccess: () => resolve(upload.url ?? ''),
-      onError: reject,
-    });
-    upload.start();
+  return uploadWithTusJs(source, {
+    endpoint: new URL(uploadUrl).origin,
+    uploadUrl,
+    chunkSize: options.chunkSize ?? 1024 * 1024,
+    retryDelays: options.retryDelays ?? [100, 500, 1000],
+    headers: options.headers ?? {},
   });
 }
