@@ -38,7 +38,7 @@ export async function measureLockLatency(locker: Locker, iterations: number, war
  * Not a real locker (no waiting, no extension): the two bare round trips any Redis lock
  * needs, so the table separates the locker's own cost from the machine's loopback noise.
  */
-function plainRedisLocker(client: Redis): Locker {
+export function plainRedisLocker(client: Redis): Locker {
   return {
     newLock: (id) => ({
       lock: async () => {

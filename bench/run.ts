@@ -10,8 +10,11 @@ import type { BenchCase, CaseResult } from './lib/case.js';
 import { cleanupAll, onCleanup } from './lib/cleanup.js';
 import { describeMachine, writeReport, type Report } from './lib/report.js';
 import { assemblyCase } from './cases/assembly.js';
+import { clusterCase } from './cases/cluster.js';
 import { concurrencyCase } from './cases/concurrency.js';
+import { locksCase } from './cases/locks.js';
 import { parallelCase } from './cases/parallel.js';
+import { s3Case } from './cases/s3.js';
 import { slowLinkCase } from './cases/slow-link.js';
 import { throughputCase } from './cases/throughput.js';
 
@@ -22,12 +25,13 @@ const CASES: readonly { readonly bench: BenchCase; readonly share: number }[] = 
   { bench: assemblyCase, share: 0.15 },
   { bench: slowLinkCase, share: 0.3 },
   { bench: concurrencyCase, share: 0.1 },
+  { bench: locksCase, share: 0.03 },
+  { bench: clusterCase, share: 0.08 },
+  { bench: s3Case, share: 0.06 },
 ];
 
-const PENDING = [
-  'Lock latency / 3-instance cluster: pending (issue 5).',
-  'S3 store cases: pending (issue 6).',
-];
+/** Cases the issues ask for that the harness does not measure yet (shown in the report's notes). */
+const PENDING: readonly string[] = [];
 
 const log = (message: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 

@@ -16,17 +16,30 @@ export function onCleanup(name: string, run: () => Promise<void> | void, sync?: 
   };
 }
 
-/** Runs every registered cleanup, newest first, each bounded in time. */
-export async function cleanupAll(timeoutMs = 10_000): Promise<void> {
-  for (const entry of [...pending].reverse()) {
-    pending.delete(entry);
-    await Promise.race([
-      Promise.resolve()
-        .then(entry.run)
-        .catch((error: unknown) => console.error(`cleanup ${entry.name} failed:`, error)),
-      new Promise((resolve) => setTimeout(resolve, timeoutMs).unref()),
-    ]);
-  }
+let inFlight: Promise<void> | undefined;
+
+/**
+ * Runs every registered cleanup, newest first, each bounded in time. Concurrent callers (a
+ * signal handler and the run's own `finally`) share one pass, so neither exits the process
+ * while the other is still stopping something slow (a cluster takes seconds).
+ */
+export function cleanupAll(timeoutMs = 10_000): Promise<void> {
+  inFlight ??= (async () => {
+    // Bounded: every pass removes one entry; new ones registered meanwhile are run as well.
+    for (let entry = [...pending].at(-1); entry; entry = [...pending].at(-1)) {
+      const current = entry;
+      pending.delete(current);
+      await Promise.race([
+        Promise.resolve()
+          .then(current.run)
+          .catch((error: unknown) => console.error(`cleanup ${current.name} failed:`, error)),
+        new Promise((resolve) => setTimeout(resolve, timeoutMs).unref()),
+      ]);
+    }
+  })().finally(() => {
+    inFlight = undefined;
+  });
+  return inFlight;
 }
 
 // Last resort if the process exits without awaiting cleanupAll: only synchronous work is possible.

@@ -40,11 +40,18 @@ export function freePort(): Promise<number> {
   });
 }
 
+export interface StartOptions {
+  readonly readyTimeoutMs?: number;
+  /** Extra environment (e.g. S3_BUCKET); wins over the defaults. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
 /**
  * Starts a server as its own Node process (so it never shares the client's event loop), with
  * stdout/stderr going to a log file in `workDir`, and waits until it answers HTTP.
  */
-export async function startServer(kind: ServerKind, workDir: string, readyTimeoutMs = 30_000): Promise<RunningServer> {
+export async function startServer(kind: ServerKind, workDir: string, options: StartOptions = {}): Promise<RunningServer> {
+  const { readyTimeoutMs = 30_000, env = {} } = options;
   const entry = entryPoints[kind];
   const dataDir = path.join(workDir, `${kind}-data`);
   fs.mkdirSync(dataDir, { recursive: true });
@@ -53,7 +60,7 @@ export async function startServer(kind: ServerKind, workDir: string, readyTimeou
   const port = await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', entry.script], {
     cwd: repoRoot,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info' },
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', logFd, logFd],
   });
   fs.closeSync(logFd);

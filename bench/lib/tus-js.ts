@@ -10,6 +10,9 @@ export interface TusJsOptions {
   /** The connections this upload may use; a fresh agent means no warm sockets from a previous run. */
   readonly agent: http.Agent;
   readonly timeoutMs: number;
+  /** Observers of each request (e.g. to time the final POST), passed to tus-js-client as given. */
+  readonly onBeforeRequest?: tus.UploadOptions['onBeforeRequest'];
+  readonly onAfterResponse?: tus.UploadOptions['onAfterResponse'];
 }
 
 /**
@@ -25,6 +28,8 @@ export function tusJsUpload(options: TusJsOptions): Promise<string> {
       metadata: options.metadata ?? {},
       storeFingerprintForResuming: false,
       httpStack: new tus.DefaultHttpStack({ agent: options.agent }),
+      ...(options.onBeforeRequest ? { onBeforeRequest: options.onBeforeRequest } : {}),
+      ...(options.onAfterResponse ? { onAfterResponse: options.onAfterResponse } : {}),
       onError: (error) => {
         clearTimeout(timer);
         reject(error);
