@@ -3,7 +3,7 @@ import type { Locker } from '@tus/utils';
 import { Redis } from 'ioredis';
 import { InProcessLocker } from '../../src/locking/in-process-locker.js';
 import { RedisLocker } from '../../src/locking/redis-locker.js';
-import { measureLockLatency, plainRedisLocker, type LatencyStats } from '../locker-latency.js';
+import { measureLockLatency, plainRedisLocker, type LatencyStats } from '../lib/lock-latency.js';
 import { goal, type BenchCase, type Goal, type Row } from '../lib/case.js';
 import { onCleanup } from '../lib/cleanup.js';
 import { managedRedis } from '../lib/managed.js';
@@ -24,7 +24,7 @@ const GOALS = {
 } as const;
 
 /**
- * Case 7a: what a lock costs each request. `measureLockLatency` (bench/locker-latency.ts,
+ * Case 7a: what a lock costs each request. `measureLockLatency` (bench/lib/lock-latency.ts,
  * the locker author's script) times acquire + release of a fresh id, one at a time, as each
  * PATCH does; here its runs interleave across the lockers, repeated.
  */

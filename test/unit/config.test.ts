@@ -44,7 +44,7 @@ describe('loadConfig', () => {
   it('parses every variable', () => {
     const config = loadConfig({
       PORT: '8080',
-      HOST: '0.0.0.0',
+      HOST: '::',
       TUS_PATH: '/api/uploads',
       DATA_DIR: '/var/lib/tessera',
       MAX_SIZE: '1048576',
@@ -60,7 +60,7 @@ describe('loadConfig', () => {
     });
     expect(config).toMatchObject({
       port: 8080,
-      host: '0.0.0.0',
+      host: '::',
       tusPath: '/api/uploads',
       dataDir: '/var/lib/tessera',
       maxSize: 1_048_576,
