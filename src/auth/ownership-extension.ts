@@ -3,6 +3,7 @@ import { TusError } from '../errors.js';
 import type { TusExtension } from '../tus/extension.js';
 import type { HandlerLayer } from '../tus/handler-layers.js';
 import { requestContext } from '../tus/request-context.js';
+import { addressedUploadState } from '../tus/state/addressed-state.js';
 import type { UploadStateStore } from '../tus/state/upload-state.js';
 import { uploadIdFromUrl } from '../tus/upload-id.js';
 import type { Authenticate } from './authenticate.js';
@@ -24,7 +25,7 @@ export function ownershipExtension(authenticate: Authenticate, state: UploadStat
     const ctx = requestContext.getStore();
     if (ctx) ctx.owner = principal.owner;
     const id = uploadIdFromUrl(req.url, tusPath);
-    if (id && (await state.get(id))?.owner !== principal.owner) throw ERRORS.FILE_NOT_FOUND;
+    if (id && (await addressedUploadState(state, id))?.owner !== principal.owner) throw ERRORS.FILE_NOT_FOUND;
     return next();
   };
   const layers = [identify];

@@ -7,6 +7,7 @@ import type { HandlerLayer } from '../../handler-layers.js';
 import type { TusHooks } from '../../hooks.js';
 import { requestContext } from '../../request-context.js';
 import type { TesseraDataStore } from '../../tessera-datastore.js';
+import { addressedUploadState } from '../../state/addressed-state.js';
 import type { UploadState, UploadStateStore } from '../../state/upload-state.js';
 import { uploadIdFromUrl } from '../../upload-id.js';
 import { createFinal } from './final-creation.js';
@@ -33,7 +34,7 @@ export function concatenationExtension(options: ConcatenationOptions): TusExtens
   const { state, tusPath } = options;
   const stateOf = async (req: Request): Promise<UploadState | undefined> => {
     const id = uploadIdFromUrl(req.url, tusPath);
-    return id ? state.get(id) : undefined;
+    return id ? addressedUploadState(state, id) : undefined;
   };
 
   const post: HandlerLayer = async (req, _context, _headers, next) => {
@@ -63,7 +64,7 @@ export function concatenationExtension(options: ConcatenationOptions): TusExtens
 
   const head: HandlerLayer = async (req, _context, _headers, next) => {
     const id = uploadIdFromUrl(req.url, tusPath);
-    let current = id ? await state.get(id) : undefined;
+    let current = id ? await addressedUploadState(state, id) : undefined;
     if (id && current?.kind === 'final' && current.status === 'pending') {
       // Completes a final whose trigger was lost (e.g. a crash between the last partial and
       // its assembly); a no-op while partials are still being uploaded.
