@@ -4,11 +4,11 @@ import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Lock } from '@tus/utils';
-import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TusError } from '../../src/errors.js';
-import { RedisLocker, type RedisLockerOptions } from '../../src/locking/redis-locker.js';
+import type { RedisLocker, RedisLockerOptions } from '../../src/locking/redis-locker.js';
 import { startRedis, type RedisProcess } from '../support/redis.js';
+import { lockerInstance } from '../support/redis-locker.js';
 
 const never = new AbortController().signal;
 const noop = () => undefined;
@@ -24,28 +24,10 @@ async function redisServers(count: number): Promise<RedisProcess[]> {
   return servers;
 }
 
-async function connect(url: string): Promise<Redis> {
-  const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
-  client.on('error', () => undefined);
-  await new Promise((resolve) => client.once('ready', resolve));
-  return client;
-}
-
+/** A locker instance (test/support/redis-locker.ts) with a quick Redis timeout, closed after the test. */
 async function instance(urls: readonly string[], options: Partial<RedisLockerOptions> & { prefix: string }) {
-  const clients = await Promise.all(urls.map(connect));
-  const locker = new RedisLocker({
-    clients,
-    acquireTimeoutMs: 10_000,
-    releaseDrainMs: 300,
-    lockTtlMs: 2_000,
-    operationTimeoutMs: 300,
-    ...options,
-  });
-  await locker.whenListening(5_000);
-  cleanups.push(async () => {
-    await locker.close();
-    for (const client of clients) client.disconnect();
-  });
+  const { locker, close } = await lockerInstance(urls, { operationTimeoutMs: 300, ...options });
+  cleanups.push(close);
   return locker;
 }
 

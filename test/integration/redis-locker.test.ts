@@ -1,33 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Lock } from '@tus/utils';
-import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisLocker, type RedisLockerOptions } from '../../src/locking/redis-locker.js';
 import { describeLockerContract } from '../support/locker-contract.js';
 import { startRedis, type RedisProcess } from '../support/redis.js';
+import type { RedisLocker } from '../../src/locking/redis-locker.js';
+import { lockerInstance } from '../support/redis-locker.js';
 
-/** Connections as shared mode makes them: no offline queue, so a down Redis fails at once. */
-async function connect(url: string): Promise<Redis> {
-  const client = new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
-  client.on('error', () => undefined);
-  await new Promise((resolve) => client.once('ready', resolve));
-  return client;
-}
-
-/** One "instance": its own connections to every master and its own locker. */
-async function instance(urls: readonly string[], options: Partial<RedisLockerOptions> & { prefix: string }) {
-  const clients = await Promise.all(urls.map(connect));
-  const locker = new RedisLocker({ clients, acquireTimeoutMs: 10_000, releaseDrainMs: 300, lockTtlMs: 2_000, operationTimeoutMs: 500, ...options });
-  await locker.whenListening(5_000);
-  return {
-    locker,
-    async close() {
-      await locker.close();
-      for (const client of clients) client.disconnect();
-    },
-  };
-}
+const instance = lockerInstance;
 
 const never = new AbortController().signal;
 const noop = () => undefined;
