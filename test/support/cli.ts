@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitForEntry } from './wait-for-entry.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI_BIN = path.join(root, 'bin/tessera.js');
@@ -58,28 +59,7 @@ export function spawnCli(args: readonly string[], options: { home: string; env?:
     stderr: () => err,
     exited,
     waitForEvent: (match, timeoutMs = 30_000) =>
-      new Promise<CliEvent>((resolve, reject) => {
-        const check = () => {
-          const found = events.find(match);
-          if (found) {
-            finish();
-            resolve(found);
-          } else if (child.exitCode !== null || child.signalCode !== null) {
-            finish();
-            reject(new Error(`tessera exited (${child.exitCode ?? child.signalCode}) before the awaited event; stderr: ${err}`));
-          }
-        };
-        const timer = setTimeout(() => {
-          finish();
-          reject(new Error(`no matching event within ${timeoutMs} ms; stderr: ${err}`));
-        }, timeoutMs);
-        const finish = () => {
-          clearTimeout(timer);
-          listeners.delete(check);
-        };
-        listeners.add(check);
-        check();
-      }),
+      waitForEntry({ entries: events, listeners, child, stderr: () => err }, match, timeoutMs, 'the awaited event'),
   };
 }
 

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.js';
+import { waitForEntry } from './wait-for-entry.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -72,28 +73,7 @@ export async function spawnTessera(env: Record<string, string> = {}): Promise<Te
   });
 
   const waitForLog = (msg: string, timeoutMs = 15_000) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const check = () => {
-        const line = logs.find((l) => l.msg === msg);
-        if (line) {
-          finish();
-          resolve(line);
-        } else if (child.exitCode !== null || child.signalCode !== null) {
-          finish();
-          reject(new Error(`tessera exited before logging "${msg}"; stderr: ${stderr}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        finish();
-        reject(new Error(`tessera did not log "${msg}" within ${timeoutMs} ms; stderr: ${stderr}`));
-      }, timeoutMs);
-      const finish = () => {
-        clearTimeout(timer);
-        listeners.delete(check);
-      };
-      listeners.add(check);
-      check();
-    });
+    waitForEntry({ entries: logs, listeners, child, stderr: () => stderr }, (l) => l.msg === msg, timeoutMs, `the log "${msg}"`);
 
   const running: TesseraProcess = {
     child,
