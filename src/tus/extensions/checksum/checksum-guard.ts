@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import { pipeline, Transform } from 'node:stream';
+import { pipeline } from 'node:stream';
 import { hasTusStatus } from '../../../errors.js';
 import { requestContext, type RequestContext } from '../../request-context.js';
 import type { WriteGuard } from '../../tessera-datastore.js';
@@ -29,23 +29,19 @@ export function checksumWriteGuard(store: ChunkDiscarder): WriteGuard {
     if (!ctx || !declared) return write(stream);
     const expected = narrow(declared);
 
-    const hasher = new HashingStream(expected === 'trailer' ? CHECKSUM_ALGORITHMS : [expected.algorithm]);
+    // Verified before the store sees the end of the body: a failing body ends in an error
+    // instead, so a store writing all-or-nothing (S3) never keeps it.
+    let verdict: Error | undefined;
+    const hasher: HashingStream = new HashingStream(expected === 'trailer' ? CHECKSUM_ALGORITHMS : [expected.algorithm], () => {
+      verdict = verify(ctx, expected, hasher);
+      return verdict;
+    });
     let sourceError: unknown;
     stream.once('error', (error) => {
       sourceError = error;
     });
-    // Verified before the store sees the end of the body: a failing body ends in an error
-    // instead, so a store writing all-or-nothing (S3) never keeps it.
-    let verdict: Error | undefined;
-    const verified = new Transform({
-      transform: (chunk: Buffer, _encoding, callback) => callback(null, chunk),
-      flush: (callback) => {
-        verdict = verify(ctx, expected, hasher);
-        callback(verdict ?? null);
-      },
-    });
     // pipeline, not pipe: an upstream failure (size limit, abort) must end the store's write.
-    pipeline(stream, hasher, verified, () => {});
+    pipeline(stream, hasher, () => {});
 
     const discard = async (reason: unknown) => {
       await store.truncate(upload.id, upload.offset);
@@ -60,7 +56,7 @@ export function checksumWriteGuard(store: ChunkDiscarder): WriteGuard {
 
     let offset: number;
     try {
-      offset = await write(verified, { allOrNothing: true });
+      offset = await write(hasher, { allOrNothing: true });
     } catch (error) {
       const cause = sourceError ?? verdict ?? error;
       await discard(cause);

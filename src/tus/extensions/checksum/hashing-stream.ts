@@ -10,7 +10,14 @@ export class HashingStream extends Transform {
   private readonly digests = new Map<ChecksumAlgorithm, Buffer>();
   private received = 0;
 
-  constructor(algorithms: readonly ChecksumAlgorithm[]) {
+  /**
+   * `verifyAtEnd`, when given, runs once the last byte passed and may fail the stream, so a
+   * store that writes all-or-nothing sees an error instead of the end of a bad body.
+   */
+  constructor(
+    algorithms: readonly ChecksumAlgorithm[],
+    private readonly verifyAtEnd?: () => Error | undefined,
+  ) {
     super();
     this.digesters = new Map(algorithms.map((a) => [a, createDigester(a)]));
   }
@@ -24,6 +31,10 @@ export class HashingStream extends Transform {
     for (const digester of this.digesters.values()) digester.update(chunk);
     this.received += chunk.length;
     callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    callback(this.verifyAtEnd?.() ?? null);
   }
 
   /** The digest of everything that passed through; call once the stream has ended. */
