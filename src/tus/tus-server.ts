@@ -4,6 +4,7 @@ import type { Config } from '../config/config.js';
 import { EXTRA_ALLOWED_HEADERS, EXTRA_EXPOSED_HEADERS } from '../http/cors.js';
 import type { Logger } from '../logging/logger.js';
 import { addLayers, type HandlerLayer } from './handler-layers.js';
+import { readBodyDirectly } from './direct-body.js';
 import { hasTusStatus } from '../errors.js';
 import type { Method, TusExtension } from './extension.js';
 import type { TusHooks } from './hooks.js';
@@ -48,6 +49,8 @@ export function createTusServer(parts: TusServerParts): Server {
     ...hooks,
     onResponseError: async (req, error) => (await hooks.onResponseError?.(req, error)) ?? hideInternals(error),
   });
+  readBodyDirectly(server.handlers.PATCH);
+  readBodyDirectly(server.handlers.POST);
   for (const method of ['GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'DELETE'] as const) {
     const fromExtensions = parts.extensions.flatMap((extension) => extension.layers?.[method] ?? []);
     addLayers(server.handlers[method], [...parts.commonLayers, ...fromExtensions, ...(parts.layers[method] ?? [])]);

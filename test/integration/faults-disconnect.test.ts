@@ -89,3 +89,27 @@ describe('client disconnect mid-PATCH', () => {
     await expect.poll(() => snapshotDir(server.dataDir), { timeout: 10_000, interval: 50 }).toEqual(before);
   });
 });
+
+describe('a PATCH whose lock another request asks for', () => {
+  it('stops at the bytes that arrived, answers their offset, and the newcomer sees it (409)', async () => {
+    const source = randomData(4 * MiB);
+    const { url } = await create(server.endpoint, { length: source.length });
+    const holder = controlledPatch(url, 0, source.length);
+    await holder.send(source.subarray(0, MiB + 777));
+    await waitFor('the server to store the first bytes', async () =>
+      (await storedSize(server.dataDir, url)) >= MiB + 777 ? true : undefined,
+    );
+
+    // The newcomer asks the holder to release; the holder's body ends where it is.
+    const newcomer = await patch(url, 0, source.subarray(0, MiB));
+    const answer = await holder.answer;
+    holder.disconnect();
+    expect(answer.status).toBe(204);
+    const offset = Number(answer.headers['upload-offset']);
+    expect(offset).toBeGreaterThanOrEqual(MiB + 777);
+    expect(offset).toBeLessThan(source.length);
+    expect(newcomer.status).toBe(409);
+    expect(await offsetOf(url)).toBe(offset);
+    expect(digestOf(await storedBytes(server.dataDir, url))).toBe(digestOf(source.subarray(0, offset)));
+  });
+});
