@@ -13,7 +13,7 @@ type Variant = 'in-process' | 'floor' | 'redis-1' | 'redis-3';
 
 const labels: Record<Variant, string> = {
   'in-process': 'in-process locker (embedded mode)',
-  floor: 'floor: SET NX PX + DEL on 1 Redis (not a locker)',
+  floor: 'floor: SET NX PX, then DEL not awaited, on 1 Redis (not a locker)',
   'redis-1': 'Redis locker, 1 master (REDIS_URL)',
   'redis-3': 'Redis locker, 3 masters, quorum (REDIS_URLS)',
 };
@@ -109,7 +109,8 @@ export const locksCase: BenchCase = {
         notes: [
           '"Median s" is the time of one repetition\'s acquire + release pairs (one at a time, a fresh upload id each, no contention); p50/p99/max are per repetition, then the median over repetitions.',
           'Lockers run in the harness process against real redis-server processes on 127.0.0.1 (no persistence), configured as src/coordination configures them (20 s acquire timeout, 3 s drain).',
-          'The floor row is two bare round trips (SET NX PX, DEL): what any Redis lock costs on this machine, separating the locker\'s own work from loopback latency.',
+          'The floor row is one bare round trip (SET NX PX) plus a DEL sent without waiting: what any Redis lock costs a request on this machine, separating the locker\'s own work from loopback latency.',
+          'The Redis locker\'s unlock() returns before Redis has deleted the key (the key, and so the exclusion, lasts until the delete runs; waiters are woken after it), so a request pays one round trip per lock, not two.',
         ],
       };
     } finally {

@@ -82,8 +82,8 @@ interface Entry {
  * attempt publishes "release-requested" on the lock's channel, which the holding instance
  * turns into its holder's `requestRelease` (so the holder's request is cut after the drain
  * time, wherever it runs) and answers with "released" once the key is deleted; a backoff
- * timer covers lost messages. An uncontended lock costs two Redis round trips per master
- * (acquire, release) and no pub/sub traffic. Locks carry a TTL and are extended while held
+ * timer covers lost messages. An uncontended lock costs a request one Redis round trip per
+ * master (acquire; the release is not waited for) and no pub/sub traffic. Locks carry a TTL and are extended while held
  * (see RedisLockHold for what happens when that fails); a dead instance's locks expire
  * within the TTL. Redis unreachable → 503 at once, never a hang.
  */
@@ -202,8 +202,12 @@ export class RedisLocker implements Locker {
     });
   }
 
-  /** @internal Used by RedisLock. */
-  async release(id: string, handle: RedisLock): Promise<void> {
+  /**
+   * @internal Used by RedisLock. Returns before Redis has deleted the key: the holder is done
+   * writing, and the key (so the exclusion) lasts until the delete runs, so the request need
+   * not wait a round trip for it. Waiters, here or elsewhere, are woken once it has run.
+   */
+  release(id: string, handle: RedisLock): void {
     const entry = this.entries.get(id);
     if (entry?.holder?.handle !== handle) throw new Error(`Releasing lock ${id} that is not held`);
     entry.holder = undefined;
@@ -214,15 +218,19 @@ export class RedisLocker implements Locker {
       return;
     }
     entry.hold = undefined;
-    if (hold) {
-      entry.releasing = true;
-      // Announced below only if someone asked: uncontended locks cost no pub/sub traffic.
-      await this.releaseKey(id, hold, false);
+    if (!hold) return this.afterRelease(id, entry, false);
+    entry.releasing = true;
+    // Announced in afterRelease only if someone asked: uncontended locks cost no pub/sub traffic.
+    void this.releaseKey(id, hold, false).then(() => {
       entry.releasing = false;
-    }
+      this.afterRelease(id, entry, true);
+    });
+  }
+
+  private afterRelease(id: string, entry: Entry, keyDeleted: boolean): void {
     const yieldToRemote = entry.remoteAsked;
     entry.remoteAsked = false;
-    if (hold && yieldToRemote) this.channel.publish(id, 'released');
+    if (keyDeleted && yieldToRemote) this.channel.publish(id, 'released');
     if (entry.queue.length > 0 && !entry.contending && !entry.holder) {
       void this.contend(id, entry, yieldToRemote ? (this.options.handoverGraceMs ?? 20) : 0);
     }
@@ -379,7 +387,7 @@ class RedisLock implements Lock {
   }
 
   /** Never fails for a lock it holds, even one lost in Redis meanwhile (that key expires). */
-  unlock(): Promise<void> {
-    return this.locker.release(this.id, this);
+  async unlock(): Promise<void> {
+    this.locker.release(this.id, this);
   }
 }

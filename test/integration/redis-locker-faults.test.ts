@@ -234,6 +234,34 @@ describe('RedisLocker when a holder dies or is cut off', () => {
   });
 });
 
+describe('RedisLocker release', () => {
+  it('answers unlock() without waiting for Redis, and the key stays until its delete has run', async () => {
+    const [server] = await redisServers(1);
+    if (!server) throw new Error('no redis');
+    const options = { prefix: `r-${randomUUID()}:`, operationTimeoutMs: 3_000, lockTtlMs: 12_000 };
+    const a = await instance([server.url], options);
+    const b = await instance([server.url], options);
+    const lock = a.newLock('u');
+    await lock.lock(never, noop);
+
+    server.freeze();
+    try {
+      expect((await within(500, lock.unlock())).error).toBeUndefined();
+      // The delete is still on its way: this instance is not idle, the other cannot take the key.
+      expect(await a.whenIdle(200)).toBe(false);
+      const other = b.newLock('u');
+      const taken = within(3_000, other.lock(never, noop));
+      await sleep(200);
+      server.thaw();
+      expect((await taken).error).toBeUndefined();
+      expect(await a.whenIdle(1_000)).toBe(true);
+      await other.unlock();
+    } finally {
+      server.thaw();
+    }
+  });
+});
+
 /** A loopback TCP proxy to a Redis port that can be cut like a failed network link. */
 async function tcpProxy(targetPort: number) {
   const sockets = new Set<net.Socket>();

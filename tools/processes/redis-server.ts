@@ -9,6 +9,9 @@ export interface RedisProcess {
   stop(): Promise<void>;
   /** Kills the server at once (SIGKILL), as a crash would. */
   kill(): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections stay open, nothing is answered until `thaw`. */
+  freeze(): void;
+  thaw(): void;
 }
 
 /** True when a redis-server binary is on PATH. */
@@ -43,6 +46,8 @@ export async function startRedis(port?: number, persistDir?: string): Promise<Re
     url: `redis://127.0.0.1:${chosen}`,
     stop: () => end('SIGTERM'),
     kill: () => end('SIGKILL'),
+    freeze: () => void child.kill('SIGSTOP'),
+    thaw: () => void child.kill('SIGCONT'),
   };
 }
 
