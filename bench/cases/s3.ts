@@ -154,7 +154,7 @@ export const s3Case: BenchCase = {
       ctx.log('S3 server and Tessera up, data ready');
       for (const v of variants) await runOne(v, warm); // untimed
       ctx.log('warm-up done');
-      const repetitions = await repeat(ctx.quick ? 1 : 3, ctx.budgetMs, async (rep) => {
+      const repetitions = await repeat(ctx.quick ? 1 : 5, ctx.budgetMs, async (rep) => {
         for (const v of rotation(variants, rep)) await runOne(v, file);
         ctx.log(`repetition ${rep + 1} done`);
       });

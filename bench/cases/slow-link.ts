@@ -64,7 +64,7 @@ export const slowLinkCase: BenchCase = {
       const variants = [1, PARTS];
       const samples = new Map<number, number[]>(variants.map((n) => [n, []]));
       // Quick: one repetition (the link is paced, so runs barely vary), leaving room in the minute for the cluster and S3 cases.
-      const repetitions = await repeat(ctx.quick ? 1 : 3, ctx.budgetMs, async (rep) => {
+      const repetitions = await repeat(ctx.quick ? 1 : 2, ctx.budgetMs, async (rep) => {
         for (const n of rotation(variants, rep)) samples.get(n)?.push(await runOne(n));
         ctx.log(`repetition ${rep + 1} done`);
       });
