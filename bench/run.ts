@@ -8,6 +8,7 @@ import path from 'node:path';
 import { parseArgs } from './lib/args.js';
 import type { BenchCase, CaseResult } from './lib/case.js';
 import { cleanupAll, onCleanup } from './lib/cleanup.js';
+import { cpuTicks, stealShare } from './lib/host-steal.js';
 import { describeMachine, writeReport, type Report } from './lib/report.js';
 import { assemblyCase } from './cases/assembly.js';
 import { clusterCase } from './cases/cluster.js';
@@ -72,6 +73,7 @@ async function main(): Promise<number> {
     const workDir = path.join(root, bench.id);
     await fs.promises.mkdir(workDir);
     const caseStart = Date.now();
+    const ticksAtStart = cpuTicks();
     log(`case ${bench.id}: start`);
     try {
       const outcome = await bench.run({
@@ -80,7 +82,8 @@ async function main(): Promise<number> {
         budgetMs: share * limitMs,
         log: (m) => log(`case ${bench.id}: ${m}`),
       });
-      results.push({ id: bench.id, title: bench.title, elapsedSeconds: (Date.now() - caseStart) / 1000, ...outcome });
+      const hostSteal = stealShare(ticksAtStart, cpuTicks());
+      results.push({ id: bench.id, title: bench.title, elapsedSeconds: (Date.now() - caseStart) / 1000, hostSteal, ...outcome });
     } catch (error) {
       log(`case ${bench.id} failed: ${(error as Error).stack ?? String(error)}`);
       results.push({ ...skipped(bench, (error as Error).message.split('\n')[0] ?? 'error'), status: 'failed', elapsedSeconds: (Date.now() - caseStart) / 1000 });

@@ -53,6 +53,8 @@ export interface CaseResult extends CaseOutcome {
   readonly id: string;
   readonly title: string;
   readonly elapsedSeconds: number;
+  /** Share (0–1) of the machine's CPU time the hypervisor took while the case ran. */
+  readonly hostSteal?: number;
 }
 
 export interface BenchCase {
@@ -67,17 +69,18 @@ export interface BenchCase {
  * How many times faster `samples` is than `baseline`: the median of per-repetition ratios,
  * since both ran in the same repetition under the same conditions.
  */
-export const speedRatio = (samples: readonly number[], baseline: readonly number[]): number =>
-  pairedMedian(baseline, samples);
+export const speedRatio = (samples: readonly number[], baseline: readonly number[], only?: readonly number[]): number =>
+  pairedMedian(baseline, samples, only);
 
 /** `samples`' time as a multiple of `baseline`'s (≤ 1 means faster), per repetition, median. */
-export const timeRatio = (samples: readonly number[], baseline: readonly number[]): number =>
-  pairedMedian(samples, baseline);
+export const timeRatio = (samples: readonly number[], baseline: readonly number[], only?: readonly number[]): number =>
+  pairedMedian(samples, baseline, only);
 
-function pairedMedian(numerators: readonly number[], denominators: readonly number[]): number {
+/** Over the repetitions listed in `only` (see quietRepetitions), or all of them. */
+function pairedMedian(numerators: readonly number[], denominators: readonly number[], only?: readonly number[]): number {
   const n = Math.min(numerators.length, denominators.length);
-  const ratios: number[] = [];
-  for (let i = 0; i < n; i += 1) ratios.push((numerators[i] as number) / (denominators[i] as number));
+  const reps = only ?? Array.from({ length: n }, (_, i) => i);
+  const ratios = reps.filter((i) => i < n).map((i) => (numerators[i] as number) / (denominators[i] as number));
   return median(ratios);
 }
 

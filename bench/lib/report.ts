@@ -83,7 +83,8 @@ export function renderMarkdown(r: Report): string {
     out.push('', `## ${c.title}`, '');
     const params = Object.entries(c.params).map(([k, v]) => `${k} ${v}`);
     out.push(
-      `Status: ${c.status}${c.reason ? ` (${c.reason})` : ''}. ${c.repetitions} interleaved repetition(s), ${c.elapsedSeconds.toFixed(0)} s.` +
+      `Status: ${c.status}${c.reason ? ` (${c.reason})` : ''}. ${c.repetitions} interleaved repetition(s), ${c.elapsedSeconds.toFixed(0)} s` +
+        (c.hostSteal === undefined ? '.' : `; the host took ${(c.hostSteal * 100).toFixed(1)}% of the CPU time (steal).`) +
         (params.length ? ` ${params.join(', ')}.` : ''),
     );
     if (c.rows.length > 0) out.push('', ...table(c.rows));
