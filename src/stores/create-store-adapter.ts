@@ -1,7 +1,7 @@
 import type { Config } from '../config/config.js';
 import type { Coordination } from '../coordination/coordination.js';
 import type { Logger } from '../logging/logger.js';
-import { FileStoreAdapter } from './file-store-adapter.js';
+import { FileStoreAdapter } from './file/file-store-adapter.js';
 import { S3StoreAdapter } from './s3/s3-store-adapter.js';
 import type { StoreAdapter } from './store-adapter.js';
 

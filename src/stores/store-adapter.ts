@@ -19,8 +19,9 @@ export interface StoreAdapter {
   checkWritable(): Promise<void>;
   /**
    * Optional: stores a body all-or-nothing, changing nothing unless the stream ends without
-   * an error. For stores that cannot `truncate` to an arbitrary offset (S3 cannot remove a
-   * multipart part); the checksum guard asks for it and `truncate` is then a no-op.
+   * an error; the checksum guard asks for it. S3 needs it because it cannot `truncate` (a
+   * multipart part cannot be taken back; `truncate` is a no-op there); the file store uses it
+   * so that a chunk cut short by a crash is never counted as stored.
    */
   writeAllOrNothing?(stream: Readable, id: string, offset: number): Promise<number>;
   /**

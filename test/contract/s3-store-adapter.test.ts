@@ -6,7 +6,7 @@ import { pipeline, Readable, Transform } from 'node:stream';
 import { ERRORS, Upload } from '@tus/utils';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileStoreAdapter } from '../../src/stores/file-store-adapter.js';
+import { FileStoreAdapter } from '../../src/stores/file/file-store-adapter.js';
 import { S3StoreAdapter } from '../../src/stores/s3/s3-store-adapter.js';
 import type { StoreAdapter } from '../../src/stores/store-adapter.js';
 import { TesseraDataStore, type WriteGuard } from '../../src/tus/tessera-datastore.js';

@@ -80,10 +80,7 @@ describe('kill -9 mid-PATCH', () => {
     expect(digestOf(await storedBytes(dataDir, url))).toBe(digestOf(source));
   });
 
-  it('with Upload-Checksum: the offset never passes the stored bytes, and the whole-file SHA-256 still vouches for the result', async () => {
-    // The checksum guard cannot roll back a chunk when the process dies under it: the
-    // bytes that reached the disk stay (they are the client's bytes, unverified). The
-    // declared whole-file SHA-256 is what catches a corrupted remainder.
+  it('with Upload-Checksum: the unverified part of the chunk is never counted, and the client resumes from the last verified byte', async () => {
     const source = randomData(6 * MiB);
     const digest = sha256Hex(source);
     const first = source.subarray(0, 2 * MiB);
@@ -98,11 +95,39 @@ describe('kill -9 mid-PATCH', () => {
     await crashAndRestart();
     await cut.answer;
 
-    const offset = await reportedOffset(url);
-    expect(offset).toBeGreaterThanOrEqual(first.length);
-    expect(digestOf(await storedBytes(dataDir, url))).toBe(digestOf(source.subarray(0, offset)));
+    // The bytes of the cut chunk reached the disk, but were never verified: not reported.
+    expect(await storedSize(dataDir, url)).toBeGreaterThanOrEqual(3 * MiB);
+    expect(await reportedOffset(url)).toBe(first.length);
+    // A PATCH from there replaces them (shorter than what was left, so the tail must go too).
+    const next = rest.subarray(0, 512 * 1024);
+    const resumed = await patch(url, first.length, next, { 'Upload-Checksum': checksum(next) });
+    expect(resumed.status).toBe(204);
+    expect(await storedSize(dataDir, url)).toBe(first.length + next.length);
+    expect(digestOf(await storedBytes(dataDir, url))).toBe(digestOf(source.subarray(0, first.length + next.length)));
+
     expect(await resumeWithTusJs(source, url)).toBe(url);
     expect((await head(url)).headers.get('tessera-sha256')).toBe(digest);
+    expect(fs.readdirSync(dataDir).filter((name) => name.endsWith('.unverified'))).toEqual([]);
+  });
+
+  it('during a chunk without a checksum after such a crash: the unverified bytes are dropped first', async () => {
+    const source = randomData(4 * MiB);
+    const first = source.subarray(0, MiB);
+    const checksum = (data: Buffer) => `sha256 ${createHash('sha256').update(data).digest('base64')}`;
+    const { url } = await create(endpoint, { length: source.length });
+    expect((await patch(url, 0, first, { 'Upload-Checksum': checksum(first) })).status).toBe(204);
+    const cut = controlledPatch(url, MiB, 3 * MiB, { 'Upload-Checksum': checksum(source.subarray(MiB)) });
+    await cut.send(source.subarray(MiB, 3 * MiB));
+    await waitFor('3 MiB stored', async () => ((await storedSize(dataDir, url)) >= 3 * MiB ? true : undefined));
+    await crashAndRestart();
+    await cut.answer;
+
+    expect(await reportedOffset(url)).toBe(MiB);
+    const plain = source.subarray(MiB, MiB + 1000);
+    const res = await patch(url, MiB, plain);
+    expect(res.status).toBe(204);
+    expect(res.headers.get('upload-offset')).toBe(String(MiB + 1000));
+    expect(digestOf(await storedBytes(dataDir, url))).toBe(digestOf(source.subarray(0, MiB + 1000)));
   });
 });
 

@@ -1,10 +1,11 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { createHash, randomUUID } from 'node:crypto';
-import { FileStore } from '@tus/file-store';
 import { ERRORS, FileKvStore, isPathInsideDirectory, type KvStore, type Upload } from '@tus/utils';
-import type { StoreAdapter } from './store-adapter.js';
+import type { StoreAdapter } from '../store-adapter.js';
+import { VerifiedFileStore } from './verified-file-store.js';
 
 // Big enough that per-chunk overhead vanishes, small enough to keep memory flat.
 const ASSEMBLY_CHUNK = 4 * 1024 * 1024;
@@ -19,13 +20,13 @@ export interface FileStoreAdapterOptions {
 /** Local-disk storage through @tus/file-store (the embedded default). */
 export class FileStoreAdapter implements StoreAdapter {
   readonly kind = 'file' as const;
-  readonly datastore: FileStore;
+  readonly datastore: VerifiedFileStore;
   private readonly infoStore: KvStore<Upload>;
 
   constructor(private readonly options: FileStoreAdapterOptions) {
     fs.mkdirSync(options.directory, { recursive: true });
     this.infoStore = options.infoStore ?? new FileKvStore(options.directory);
-    this.datastore = new FileStore({
+    this.datastore = new VerifiedFileStore({
       directory: options.directory,
       configstore: this.infoStore,
       expirationPeriodInMilliseconds: options.expiryMs,
@@ -37,8 +38,12 @@ export class FileStoreAdapter implements StoreAdapter {
     return this.infoStore.list();
   }
 
-  async truncate(id: string, offset: number): Promise<void> {
-    await fsp.truncate(this.pathOf(id), offset);
+  truncate(id: string, offset: number): Promise<void> {
+    return this.datastore.truncate(id, offset);
+  }
+
+  writeAllOrNothing(stream: Readable, id: string, offset: number): Promise<number> {
+    return this.datastore.writeAllOrNothing(stream, id, offset);
   }
 
   read(id: string): fs.ReadStream {
