@@ -17,6 +17,11 @@ export interface RequestContext {
   owner?: string;
   /** Set by the concatenation layer on `Upload-Concat: partial` creations. */
   creatingPartial?: boolean;
+  /**
+   * Set when this request's body starts being stored and its length is declared
+   * (Content-Length): lets a store send whole parts of it without staging them (S3).
+   */
+  body?: { readonly id: string; readonly offset: number; readonly length: number };
 }
 
 export const requestContext = new AsyncLocalStorage<RequestContext>();

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { DataStore, ERRORS, type Upload } from '@tus/utils';
 import type { StoreAdapter } from '../stores/store-adapter.js';
 import type { TusExtension, UploadLifecycle } from './extension.js';
+import { requestContext } from './request-context.js';
 
 /** How a guard asks for a body to be stored. */
 export interface WriteOptions {
@@ -69,7 +70,9 @@ export class TesseraDataStore extends DataStore {
     for (const lifecycle of this.lifecycles) await lifecycle.afterRemove?.(id);
   }
 
+  /** @tus/server calls this with a request's body (other writers use the adapter's store). */
   override write(stream: Readable, id: string, offset: number): Promise<number> {
+    noteDeclaredBody(id, offset);
     type Write = (s: Readable, options?: WriteOptions) => Promise<number>;
     const base: Write = (s, options) =>
       options?.allOrNothing && this.adapter.writeAllOrNothing
@@ -132,4 +135,11 @@ export class TesseraDataStore extends DataStore {
     }
     return removed;
   }
+}
+
+function noteDeclaredBody(id: string, offset: number): void {
+  const ctx = requestContext.getStore();
+  const declared = ctx?.request.headers.get('content-length');
+  const length = Number(declared);
+  if (ctx && declared && Number.isSafeInteger(length)) ctx.body = { id, offset, length };
 }

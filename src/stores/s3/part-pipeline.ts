@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { sendWholeParts, type DirectPartOptions } from './direct-parts.js';
 import { PartFileSplitter } from './part-files.js';
 
 /** Bytes read from a part file per socket write towards S3. */
@@ -17,6 +18,8 @@ export interface PartPipelineOptions {
   uploadPart(body: Readable, partNumber: number): Promise<unknown>;
   /** The short tail, kept as the `.part` object until the next PATCH. */
   uploadTail(body: Readable): Promise<unknown>;
+  /** When the source's length is known: its whole parts go straight to S3 (see direct-parts). */
+  readonly direct?: Pick<DirectPartOptions, 'expectedBytes' | 'uploadPart'>;
 }
 
 /**
@@ -62,7 +65,25 @@ export async function pipeParts(source: Readable, firstPartNumber: number, offse
     },
   });
   try {
-    await pipeline(source, splitter);
+    let rest = source;
+    if (options.direct) {
+      const direct = await sendWholeParts(source, partNumber, {
+        ...options.direct,
+        partSize: options.partSize,
+        acquire: options.acquire,
+        track: (upload) => {
+          const counted = upload.then((bytes) => {
+            stored += bytes;
+          });
+          counted.catch(() => undefined);
+          uploads.push(counted);
+        },
+      });
+      partNumber = direct.nextPartNumber;
+      position += direct.sent;
+      rest = direct.rest;
+    }
+    await pipeline(rest, splitter);
   } catch (error) {
     uploads.push(Promise.reject(error));
   } finally {

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import type { S3 } from '@aws-sdk/client-s3';
 import { S3Store, type MetadataValue } from '@tus/s3-store';
 import { ERRORS, TUS_RESUMABLE } from '@tus/utils';
+import { requestContext } from '../../tus/request-context.js';
 import { isMissingUpload, isS3NotFound, S3TruncateError } from './s3-errors.js';
 import type { PartFile } from './part-files.js';
 import { pipeParts, PART_READ_SIZE } from './part-pipeline.js';
@@ -47,8 +48,12 @@ export class TesseraS3Store extends S3Store {
     return (await this.getMetadata(id))['upload-id'];
   }
 
-  /** The stock part pipeline's behaviour with cheaper I/O (see pipeParts). */
+  /**
+   * The stock part pipeline's behaviour with cheaper I/O (see pipeParts); whole parts of a
+   * request body of declared length go straight to S3 (see direct-parts).
+   */
   protected override uploadParts(metadata: MetadataValue, readStream: Readable, currentPartNumber: number, offset: number): Promise<number> {
+    const expectedBytes = this.expectedBytes(metadata.file.id, offset);
     return pipeParts(readStream, currentPartNumber, offset, {
       partSize: this.calcOptimalPartSize(metadata.file.size),
       minPartSize: this.minPartSize,
@@ -56,7 +61,29 @@ export class TesseraS3Store extends S3Store {
       acquire: () => this.partUploadSemaphore.acquire(),
       uploadPart: (body, partNumber) => this.uploadPart(metadata, body, partNumber),
       uploadTail: (body) => this.uploadIncompletePart(metadata.file.id, body),
+      direct:
+        expectedBytes === undefined
+          ? undefined
+          : {
+              expectedBytes,
+              uploadPart: (body, partNumber, size, signal) =>
+                this.client.uploadPart(
+                  { Bucket: this.bucket, Key: metadata.file.id, UploadId: metadata['upload-id'], PartNumber: partNumber, Body: body, ContentLength: size },
+                  { abortSignal: signal },
+                ),
+            },
     });
+  }
+
+  /**
+   * Bytes of the stream that starts at `streamStart`: the `.part` tail @tus/s3-store carries
+   * in front of the body, plus the body, when the body being stored is this request's and its
+   * length is declared.
+   */
+  private expectedBytes(id: string, streamStart: number): number | undefined {
+    const body = requestContext.getStore()?.body;
+    if (body?.id !== id || body.offset < streamStart) return undefined;
+    return body.offset - streamStart + body.length;
   }
 
   override async read(id: string): Promise<Readable> {
