@@ -24,9 +24,9 @@ const CASES: readonly { readonly bench: BenchCase; readonly share: number }[] = 
   { bench: throughputCase, share: 0.25 },
   { bench: parallelCase, share: 0.06 },
   { bench: assemblyCase, share: 0.15 },
-  { bench: slowLinkCase, share: 0.2 },
+  { bench: slowLinkCase, share: 0.19 },
   { bench: concurrencyCase, share: 0.1 },
-  { bench: locksCase, share: 0.03 },
+  { bench: locksCase, share: 0.04 },
   { bench: clusterCase, share: 0.08 },
   { bench: s3Case, share: 0.12 },
 ];
