@@ -23,7 +23,7 @@ const CASES: readonly { readonly bench: BenchCase; readonly share: number }[] = 
   // share: the part of the run's time budget a case may use before it stops repeating.
   { bench: throughputCase, share: 0.25 },
   { bench: parallelCase, share: 0.06 },
-  { bench: assemblyCase, share: 0.15 },
+  { bench: assemblyCase, share: 0.12 },
   { bench: slowLinkCase, share: 0.19 },
   { bench: concurrencyCase, share: 0.1 },
   { bench: locksCase, share: 0.04 },
