@@ -88,7 +88,9 @@ function pairedMedian(numerators: readonly number[], denominators: readonly numb
 export function goal(text: string, value: number | undefined, op: '>=' | '<=' | '<', target: number, unit = '×'): Goal {
   if (value === undefined || !Number.isFinite(value)) return { text, measured: 'not measured', met: null };
   const met = op === '>=' ? value >= target : op === '<=' ? value <= target : value < target;
-  return { text, measured: `${value.toFixed(2)}${unit}`, met };
+  // A value that rounds to the target would show "0.90× missed": one more decimal says why.
+  const digits = value.toFixed(2) === target.toFixed(2) ? 3 : 2;
+  return { text, measured: `${value.toFixed(digits)}${unit}`, met };
 }
 
 export const notMeasured = (text: string, why: string): Goal => ({ text, measured: why, met: null });
