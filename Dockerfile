@@ -3,9 +3,10 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm run build:web
+# Compiled JavaScript: no TypeScript loader at run time (about 30 MiB less memory per instance).
+RUN npm run build
 ENV HOST=0.0.0.0 PORT=1080 DATA_DIR=/data
 EXPOSE 1080
 RUN mkdir -p /data && chown node:node /data
 USER node
-CMD ["npm", "start"]
+CMD ["node", "dist/src/cli/index.js", "serve"]

@@ -16,11 +16,16 @@ export interface TesseraInstance {
 
 /**
  * Runs `src/main.ts` as ONE node process (`node --import tsx`, not the tsx CLI, which would
- * put a wrapper process in between and make SIGKILL miss the server) and waits for /healthz.
+ * put a wrapper process in between and make SIGKILL miss the server) and waits for /readyz.
+ * `nodeArgs` runs something else instead (e.g. the compiled build).
  */
-export async function startTesseraInstance(port: number, env: Record<string, string>): Promise<TesseraInstance> {
+export async function startTesseraInstance(
+  port: number,
+  env: Record<string, string>,
+  nodeArgs: readonly string[] = ['--import', 'tsx', 'src/main.ts'],
+): Promise<TesseraInstance> {
   const launch = () =>
-    spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    spawn(process.execPath, nodeArgs, {
       cwd: root,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
       stdio: ['ignore', 'ignore', 'inherit'],
