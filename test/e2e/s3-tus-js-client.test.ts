@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { S3 } from '@aws-sdk/client-s3';
 import * as tus from 'tus-js-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -88,6 +89,28 @@ describe('tus-js-client 4.3.1 → Tessera → S3', () => {
     const id = idOf(first);
     expect((await head(first)).headers.get('upload-offset')).toBe(String(source.length));
     expect(digestOf(await objectBytes(client, bucket, id))).toBe(digestOf(source));
+    expect(await objectsOf([id])).toEqual({ objects: [id, `${id}.info`], uploads: [] });
+  });
+
+  it('a stream of unknown length in chunks of several parts (uploadLengthDeferred): S3 holds exactly the file', async () => {
+    // 11 MiB chunks over 5 MiB parts: whole parts go straight to S3, each chunk's tail becomes
+    // the `.part` object that the next chunk continues, and the length arrives with the last one.
+    const pieces = [randomBytes(7 * MiB), randomBytes(9 * MiB), randomBytes(3 * MiB + 17)];
+    const whole = Buffer.concat(pieces);
+    const url = await new Promise<string>((resolve, reject) => {
+      const u = new tus.Upload(Readable.from(pieces), {
+        endpoint: server.endpoint,
+        uploadLengthDeferred: true,
+        chunkSize: 11 * MiB,
+        retryDelays: [],
+        onSuccess: () => resolve(u.url ?? ''),
+        onError: reject,
+      });
+      u.start();
+    });
+    const id = idOf(url);
+    expect((await head(url)).headers.get('upload-length')).toBe(String(whole.length));
+    expect(digestOf(await objectBytes(client, bucket, id))).toBe(digestOf(whole));
     expect(await objectsOf([id])).toEqual({ objects: [id, `${id}.info`], uploads: [] });
   });
 
