@@ -97,17 +97,7 @@ describe('tus-js-client 4.3.1 → Tessera → S3', () => {
     // the `.part` object that the next chunk continues, and the length arrives with the last one.
     const pieces = [randomBytes(7 * MiB), randomBytes(9 * MiB), randomBytes(3 * MiB + 17)];
     const whole = Buffer.concat(pieces);
-    const url = await new Promise<string>((resolve, reject) => {
-      const u = new tus.Upload(Readable.from(pieces), {
-        endpoint: server.endpoint,
-        uploadLengthDeferred: true,
-        chunkSize: 11 * MiB,
-        retryDelays: [],
-        onSuccess: () => resolve(u.url ?? ''),
-        onError: reject,
-      });
-      u.start();
-    });
+    const url = await uploadWithTusJs(Readable.from(pieces), { endpoint: server.endpoint, uploadLengthDeferred: true, chunkSize: 11 * MiB });
     const id = idOf(url);
     expect((await head(url)).headers.get('upload-length')).toBe(String(whole.length));
     expect(digestOf(await objectBytes(client, bucket, id))).toBe(digestOf(whole));
