@@ -3,12 +3,11 @@ import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Lock } from '@tus/utils';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TusError } from '../../src/errors.js';
 import type { RedisLocker, RedisLockerOptions } from '../../src/locking/redis-locker.js';
 import { startRedis, type RedisProcess } from '../support/redis.js';
-import { lockerInstance } from '../support/redis-locker.js';
+import { holdUntilAsked, lockerInstance } from '../support/redis-locker.js';
 
 const never = new AbortController().signal;
 const noop = () => undefined;
@@ -49,16 +48,11 @@ describe('RedisLocker quorum faults', () => {
     await servers[2]?.stop();
 
     const holder = a.newLock('one-down');
-    let asked = 0;
-    const release = unlockOnceAsked(holder, 20);
-    await holder.lock(never, () => {
-      asked += 1;
-      release();
-    });
+    const held = await holdUntilAsked(holder, 20);
     const waiter = b.newLock('one-down');
     const outcome = await within(5_000, waiter.lock(never, noop));
     expect(outcome.error).toBeUndefined();
-    expect(asked).toBeGreaterThanOrEqual(1);
+    expect(held.asked()).toBeGreaterThanOrEqual(1);
     await waiter.unlock();
   });
 
@@ -298,12 +292,3 @@ async function tcpProxy(targetPort: number) {
   };
 }
 
-/** Like a request cut by @tus/server: however often it is asked, it unlocks once, `ms` later. */
-function unlockOnceAsked(lock: Lock, ms: number): () => void {
-  let asked = false;
-  return () => {
-    if (asked) return;
-    asked = true;
-    setTimeout(() => void lock.unlock(), ms);
-  };
-}

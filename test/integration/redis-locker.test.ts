@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Lock } from '@tus/utils';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { describeLockerContract } from '../support/locker-contract.js';
 import { startRedis, type RedisProcess } from '../support/redis.js';
 import type { RedisLocker } from '../../src/locking/redis-locker.js';
-import { lockerInstance } from '../support/redis-locker.js';
+import { holdUntilAsked, lockerInstance, unlockOnceAsked } from '../support/redis-locker.js';
 
 const instance = lockerInstance;
 
@@ -50,19 +49,14 @@ describe('RedisLocker across instances', () => {
     it(`excludes and asks the holder on the other instance to release (${name})`, async () => {
       const [a, b] = await pair(urls());
       const holder = a.newLock('upload');
-      let asked = 0;
-      const release = unlockOnceAsked(holder, 50);
-      await holder.lock(never, () => {
-        asked += 1;
-        release();
-      });
+      const held = await holdUntilAsked(holder, 50);
 
       let granted = false;
       const waiter = b.newLock('upload');
       const done = waiter.lock(never, noop).then(() => {
         granted = true;
       });
-      await expect.poll(() => asked, { timeout: 5_000, interval: 10 }).toBeGreaterThanOrEqual(1);
+      await expect.poll(() => held.asked(), { timeout: 5_000, interval: 10 }).toBeGreaterThanOrEqual(1);
       await done;
       expect(granted).toBe(true);
       expect(a.heldCount).toBe(0);
@@ -205,12 +199,3 @@ function track(lock: ReturnType<RedisLocker['newLock']>) {
   return { lock, done, settled: () => settled, error: () => error };
 }
 
-/** Like a request cut by @tus/server: however often it is asked, it unlocks once, `ms` later. */
-function unlockOnceAsked(lock: Lock, ms: number): () => void {
-  let asked = false;
-  return () => {
-    if (asked) return;
-    asked = true;
-    setTimeout(() => void lock.unlock(), ms);
-  };
-}

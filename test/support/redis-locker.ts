@@ -1,3 +1,4 @@
+import type { Lock } from '@tus/utils';
 import { Redis } from 'ioredis';
 import { RedisLocker, type RedisLockerOptions } from '../../src/locking/redis-locker.js';
 
@@ -28,4 +29,25 @@ export async function lockerInstance(urls: readonly string[], options: Partial<R
       for (const client of clients) client.disconnect();
     },
   };
+}
+
+/** Like a request cut by @tus/server: however often it is asked, it unlocks once, `ms` later. */
+export function unlockOnceAsked(lock: Lock, ms: number): () => void {
+  let asked = false;
+  return () => {
+    if (asked) return;
+    asked = true;
+    setTimeout(() => void lock.unlock(), ms);
+  };
+}
+
+/** Takes `lock` as such a request would; `asked()` says how often it was asked to release. */
+export async function holdUntilAsked(lock: Lock, ms: number): Promise<{ asked(): number }> {
+  let asked = 0;
+  const release = unlockOnceAsked(lock, ms);
+  await lock.lock(new AbortController().signal, () => {
+    asked += 1;
+    release();
+  });
+  return { asked: () => asked };
 }
