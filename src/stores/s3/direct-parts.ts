@@ -1,4 +1,5 @@
 import { PassThrough, Readable } from 'node:stream';
+import { drainedOrClosed } from './part-files.js';
 
 export interface DirectPartOptions {
   readonly partSize: number;
@@ -93,7 +94,7 @@ async function fill(body: PassThrough, size: number, next: () => Promise<Buffer 
     if (body.destroyed) throw new Error('the part upload stopped');
     const take = Math.min(chunk.length, size - written);
     written += take;
-    if (!body.write(take === chunk.length ? chunk : chunk.subarray(0, take))) await drained(body);
+    if (!body.write(take === chunk.length ? chunk : chunk.subarray(0, take))) await drainedOrClosed(body);
     if (take < chunk.length) {
       body.end();
       return chunk.subarray(take);
@@ -101,16 +102,4 @@ async function fill(body: PassThrough, size: number, next: () => Promise<Buffer 
   }
   body.end();
   return undefined;
-}
-
-function drained(stream: PassThrough): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
 }

@@ -106,7 +106,7 @@ export class PartFileSplitter extends Writable {
 }
 
 /** Resolves on `event`, or when the stream closes first (destroyed), whichever comes first. */
-function drainedOrClosed(stream: fs.WriteStream, event: 'drain' | 'close' = 'drain'): Promise<void> {
+export function drainedOrClosed(stream: Writable, event: 'drain' | 'close' = 'drain'): Promise<void> {
   return new Promise((resolve) => {
     if (stream.closed) return resolve();
     const done = () => {
