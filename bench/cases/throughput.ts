@@ -94,7 +94,6 @@ export const throughputCase: BenchCase = {
       const quietOf = (a: Server, b: Server, mode: Mode) => quietRepetitions(steal.get(`${a}/${mode}`) ?? [], steal.get(`${b}/${mode}`) ?? []);
       // Enough once every comparison has 5 repetitions run on a quiet host (see host-steal.ts).
       const enough = (done: number) => done >= 5 && MODES.every((m) => compared.every(([a, b]) => (quietOf(a, b, m)?.length ?? 0) >= 5));
-      let done = 0;
       const repetitions = await repeat(ctx.quick ? 3 : 10, ctx.budgetMs, async (rep) => {
         for (const v of rotation(variants, rep)) {
           const { seconds, cpu, stolen } = await runOne(v.server, v.mode);
@@ -102,9 +101,8 @@ export const throughputCase: BenchCase = {
           samples.get(v.key)?.push(seconds);
           serverCpu.set(v.key, [...(serverCpu.get(v.key) ?? []), cpu]);
         }
-        done = rep + 1;
         ctx.log(`repetition ${rep + 1} done`);
-      }, () => !ctx.quick && enough(done));
+      }, (done) => !ctx.quick && enough(done));
 
       const rows: Row[] = [];
       const goals: Goal[] = [];

@@ -29,15 +29,15 @@ export function rotation<T>(items: readonly T[], rep: number): T[] {
 /**
  * Runs `body(rep)` at most `reps` times, and stops early (after at least one repetition) once
  * `budgetMs` has passed, so every case stays bounded in count and in time; also once
- * `enough()` says the samples so far suffice.
+ * `enough(done)` says the samples of the `done` repetitions so far suffice.
  */
-export async function repeat(reps: number, budgetMs: number, body: (rep: number) => Promise<void>, enough?: () => boolean): Promise<number> {
+export async function repeat(reps: number, budgetMs: number, body: (rep: number) => Promise<void>, enough?: (done: number) => boolean): Promise<number> {
   const end = Date.now() + budgetMs;
   let done = 0;
   while (done < reps && (done === 0 || Date.now() < end)) {
     await body(done);
     done += 1;
-    if (enough?.()) break;
+    if (enough?.(done)) break;
   }
   return done;
 }
