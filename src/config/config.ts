@@ -74,6 +74,11 @@ export interface S3Config {
   /** Preferred multipart part size in bytes (5 MiB to 5 GiB). */
   readonly partSize: number;
   /**
+   * Whether part uploads ask for `100 Continue` before sending their bytes (the SDK's
+   * default). Off by default: see S3_EXPECT_CONTINUE in README.
+   */
+  readonly expectContinue: boolean;
+  /**
    * For embedders and tests only: from the environment the AWS SDK reads its credentials
    * itself (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE...).
    */
@@ -192,6 +197,7 @@ const envSchema = z.object({
   AWS_REGION: z.string().trim().optional(),
   S3_FORCE_PATH_STYLE: boolean(false),
   S3_PART_SIZE: integer(8 * 1024 * 1024, 5 * 1024 * 1024, 5 * 1024 ** 3),
+  S3_EXPECT_CONTINUE: boolean(false),
   // Unset means "on where it fits": a TUS_PATH covering the page turns it off quietly.
   WEB_UI: z
     .string()
@@ -303,6 +309,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           region: e.S3_REGION || e.AWS_REGION || 'us-east-1',
           forcePathStyle: e.S3_FORCE_PATH_STYLE,
           partSize: e.S3_PART_SIZE,
+          expectContinue: e.S3_EXPECT_CONTINUE,
         })
       : undefined,
   });

@@ -10,6 +10,7 @@ import {
   idOf,
   newBucket,
   s3ClientFor,
+  s3ConfigFor,
   startS3Server,
   startTesseraOnS3,
   type S3ServerProcess,
@@ -73,6 +74,26 @@ describe('Tessera on S3 (a real S3-compatible server process)', () => {
     server = undefined;
   });
   afterAll(() => s3.stop());
+
+  describe('part uploads', () => {
+    it('send their bytes at once unless S3_EXPECT_CONTINUE asks S3 for 100 Continue first', async () => {
+      const bucket = await newBucket(client, 'expect');
+      // Three parts of 5 MiB: each big enough for the SDK to ask for 100 Continue when allowed to.
+      const data = randomBytes(15 * MiB);
+      const parts = async () => {
+        const before = (await s3.stats()).UploadPart;
+        const { url } = await create(server!.endpoint, { length: data.length });
+        expect((await patch(url, 0, data)).status).toBe(204);
+        const after = (await s3.stats()).UploadPart;
+        return { requests: (after?.requests ?? 0) - (before?.requests ?? 0), expectContinue: (after?.expectContinue ?? 0) - (before?.expectContinue ?? 0) };
+      };
+      server = await startTesseraOnS3(s3, bucket);
+      expect(await parts()).toEqual({ requests: 3, expectContinue: 0 });
+      await server.stop();
+      server = await startTesseraOnS3(s3, bucket, { s3: { ...s3ConfigFor(s3, bucket), expectContinue: true } });
+      expect(await parts()).toEqual({ requests: 3, expectContinue: 3 });
+    });
+  });
 
   describe('checksum', () => {
     it('a mismatching or interrupted checksummed PATCH leaves parts, .part and offset exactly as before', async () => {

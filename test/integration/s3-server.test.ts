@@ -149,6 +149,21 @@ describe('S3 test server', () => {
       expect(await s3Error(client.headObject({ Bucket: bucket, Key: 'missing' }))).toMatchObject({ code: 'NotFound', status: 404 });
     });
 
+    it('answers Expect: 100-continue and stores the body; /_test/stats counts such requests per operation', async () => {
+      const bucket = await newBucket(client, 'expect');
+      const body = randomBytes(3 * MiB);
+      // The SDK's own default: 100-continue for bodies of 2 MiB or more.
+      const sdkDefault = new S3({ endpoint: server.endpoint, region: server.region, credentials: server.credentials, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED' });
+      const before = (await server.stats()).PutObject?.expectContinue ?? 0;
+      const asked = await sdkDefault.putObject({ Bucket: bucket, Key: 'asked', Body: body });
+      expect((await server.stats()).PutObject?.expectContinue).toBe(before + 1);
+      expect(asked.ETag).toBe(`"${md5(body)}"`);
+      await client.putObject({ Bucket: bucket, Key: 'not-asked', Body: body });
+      expect((await server.stats()).PutObject?.expectContinue).toBe(before + 1);
+      expect(digestOf(await bytesOf((await client.getObject({ Bucket: bucket, Key: 'asked' })).Body))).toBe(digestOf(body));
+      sdkDefault.destroy();
+    });
+
     it('GetObject ranges: first-last, open-ended, suffix (206 with Content-Range), unsatisfiable 416', async () => {
       const bucket = await newBucket(client, 'ranges');
       const body = randomBytes(1000);

@@ -16,6 +16,7 @@ export function s3ConfigFor(server: S3ServerProcess, bucket: string, partSize = 
     region: server.region,
     forcePathStyle: true,
     partSize,
+    expectContinue: false,
     credentials: server.credentials,
   };
 }

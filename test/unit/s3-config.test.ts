@@ -20,7 +20,7 @@ describe('S3 configuration', () => {
 
   it('S3_BUCKET alone means AWS with the defaults', () => {
     const { s3 } = loadConfig({ S3_BUCKET: 'uploads' });
-    expect(s3).toEqual({ bucket: 'uploads', endpoint: undefined, region: 'us-east-1', forcePathStyle: false, partSize: 8 * MiB });
+    expect(s3).toEqual({ bucket: 'uploads', endpoint: undefined, region: 'us-east-1', forcePathStyle: false, partSize: 8 * MiB, expectContinue: false });
     expect(Object.isFrozen(s3)).toBe(true);
     // Credentials are the SDK's business (AWS_ACCESS_KEY_ID and friends), never copied into config.
     expect(loadConfig({ S3_BUCKET: 'uploads', AWS_ACCESS_KEY_ID: 'AKIA', AWS_SECRET_ACCESS_KEY: 's' }).s3?.credentials).toBeUndefined();
@@ -34,8 +34,9 @@ describe('S3 configuration', () => {
       AWS_REGION: 'us-west-2',
       S3_FORCE_PATH_STYLE: 'true',
       S3_PART_SIZE: String(16 * MiB),
+      S3_EXPECT_CONTINUE: 'true',
     });
-    expect(s3).toEqual({ bucket: 'tus', endpoint: 'http://minio:9000', region: 'eu-central-1', forcePathStyle: true, partSize: 16 * MiB });
+    expect(s3).toEqual({ bucket: 'tus', endpoint: 'http://minio:9000', region: 'eu-central-1', forcePathStyle: true, partSize: 16 * MiB, expectContinue: true });
   });
 
   it('falls back to AWS_REGION when S3_REGION is not set', () => {
@@ -46,6 +47,7 @@ describe('S3 configuration', () => {
     expect(errorOf({ S3_BUCKET: 'tus', S3_PART_SIZE: String(5 * MiB - 1) })).toMatch(/^Invalid configuration: S3_PART_SIZE must be an integer from 5242880 to 5368709120/);
     expect(errorOf({ S3_BUCKET: 'tus', S3_PART_SIZE: '8MiB' })).toMatch(/S3_PART_SIZE/);
     expect(errorOf({ S3_BUCKET: 'tus', S3_ENDPOINT: 'minio:9000' })).toMatch(/S3_ENDPOINT must be an http:\/\/ or https:\/\/ URL/);
+    expect(errorOf({ S3_BUCKET: 'tus', S3_EXPECT_CONTINUE: 'sometimes' })).toMatch(/S3_EXPECT_CONTINUE must be true or false/);
     expect(errorOf({ S3_BUCKET: 'a/b' })).toMatch(/S3_BUCKET must be a bucket name/);
     expect(errorOf({ S3_ENDPOINT: 'http://minio:9000' })).toMatch(/S3_ENDPOINT and S3_REGION need S3_BUCKET/);
   });

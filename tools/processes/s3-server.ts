@@ -15,7 +15,7 @@ export interface S3ServerProcess {
   readonly region: string;
   readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
   /** Requests and body bytes per S3 operation since the server started. */
-  stats(): Promise<Record<string, { requests: number; bytesIn: number; bytesOut: number; bytesCopied: number }>>;
+  stats(): Promise<Record<string, { requests: number; bytesIn: number; bytesOut: number; bytesCopied: number; expectContinue: number }>>;
   stop(): Promise<void>;
 }
 

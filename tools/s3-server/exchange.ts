@@ -11,13 +11,15 @@ export interface OperationStats {
   bytesOut: number;
   /** Bytes copied inside the server (UploadPartCopy): they cross no connection. */
   bytesCopied: number;
+  /** Requests that sent `Expect: 100-continue` (Node's server answers 100 Continue itself). */
+  expectContinue: number;
 }
 
 export class ServerStats {
   readonly operations: Record<string, OperationStats> = {};
 
   of(operation: string): OperationStats {
-    this.operations[operation] ??= { requests: 0, bytesIn: 0, bytesOut: 0, bytesCopied: 0 };
+    this.operations[operation] ??= { requests: 0, bytesIn: 0, bytesOut: 0, bytesCopied: 0, expectContinue: 0 };
     return this.operations[operation];
   }
 }

@@ -125,6 +125,7 @@ export function createS3Server(options: S3ServerOptions): { server: http.Server;
       const [name, operation] = route(method, key, query, req.headers);
       const opStats = stats.of(name);
       opStats.requests += 1;
+      if (req.headers.expect?.toLowerCase() === '100-continue') opStats.expectContinue += 1;
       await operation({ req, res, bucketName, key, query, payload, storage, region: options.region, stats: opStats });
     } catch (error) {
       const s3 = error instanceof S3Error ? error : new S3Error('InternalError', 500, 'We encountered an internal error. Please try again.');

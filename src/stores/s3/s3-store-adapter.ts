@@ -43,6 +43,11 @@ export function s3ClientConfig(s3: S3Config): S3ClientConfig & { bucket: string 
     // servers store that framing verbatim. Checksums only where an operation requires one.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // The SDK's default makes every part of 2 MiB or more wait for `100 Continue` before its
+    // first byte: a round trip per part while the client's bytes queue up behind it, and up
+    // to 6 s per part behind a proxy that swallows the expectation. What it saves (a body
+    // sent in vain when S3 refuses the request) Tessera pays anyway: the bytes are arriving.
+    ...(s3.expectContinue ? {} : { expectContinueHeader: false }),
   };
 }
 
