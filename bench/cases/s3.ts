@@ -12,7 +12,7 @@ import { cpuTicks, QUIET_STEAL, quietRepetitions, stealShare } from '../lib/host
 import { emptyBucket, objectSize, s3ClientFor, statsDiff, tesseraS3Env, type S3Stats } from '../lib/s3-client.js';
 import { MiB, median, repeat, rotation, timed } from '../lib/stats.js';
 import { tusJsUpload } from '../lib/tus-js.js';
-import { tusCapabilities, tusCreate, tusPatchFile } from '../lib/tus-raw.js';
+import { barePostFile, tusCapabilities, tusCreate, tusPatchFile } from '../lib/tus-raw.js';
 import { uploadIdOf } from '../lib/uploads.js';
 import { expectComplete } from '../lib/verify.js';
 
@@ -24,10 +24,11 @@ const WARM_UP_SIZE = PARTS * 5 * MiB;
 const SPEED_GOAL = 'Tessera on S3, one PATCH ≥ 0.8× a direct PutObject stream of the same file';
 const BYTES_GOAL = `assembly of ${PARTS} partials ≥ 5 MiB sends 0 data bytes through Tessera (UploadPart during the final POST)`;
 
-type Variant = 'put' | 'tus' | 'tus-sha256' | 'parallel';
+type Variant = 'put' | 'relay' | 'tus' | 'tus-sha256' | 'parallel';
 
 const labels: Record<Variant, string> = {
   put: 'direct PutObject stream (SDK → S3 server)',
+  relay: 'naive relay: a bare Node server streams the body into one SDK PutObject (no tus)',
   tus: 'Tessera, one PATCH',
   'tus-sha256': 'Tessera, 8 MiB PATCHes with Upload-Checksum sha256',
   parallel: `tus-js-client parallelUploads: ${PARTS} + sha256, assembled inside S3`,
@@ -59,11 +60,14 @@ export const s3Case: BenchCase = {
     const size = (ctx.quick ? 32 : 256) * MiB;
     const s3 = await managedS3Server([BUCKET]);
     let tessera: RunningServer | undefined;
+    let relay: RunningServer | undefined;
     const client = s3ClientFor(s3);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
       tessera = await startServer('tessera', ctx.workDir, { env: { ...tesseraS3Env(s3, BUCKET), LOG_LEVEL: 'warn', WEB_UI: 'false' } });
       const server = tessera;
+      relay = await startServer('s3-relay', ctx.workDir, { env: tesseraS3Env(s3, BUCKET) });
+      const bare = relay;
       const caps = await tusCapabilities(server.endpoint);
       if (!caps.extensions.includes('concatenation')) return unavailable('no `concatenation` in Tus-Extension on S3', [SPEED_GOAL, BYTES_GOAL]);
       const checksum = caps.extensions.includes('checksum') && (caps.checksumAlgorithms.length === 0 || caps.checksumAlgorithms.includes('sha256'));
@@ -73,13 +77,19 @@ export const s3Case: BenchCase = {
       };
       const file = await source('data.bin', size);
       const warm = await source('warm-up.bin', WARM_UP_SIZE);
-      const cpuNow = (): Cpu => [cpuSeconds(s3.pid), cpuSeconds(server.pid), ownCpuSeconds()];
+      // The middle process is whichever relays the bytes: Tessera, or the naive relay.
+      const cpuNow = (): Cpu => [cpuSeconds(s3.pid), cpuSeconds(server.pid) + cpuSeconds(bare.pid), ownCpuSeconds()];
       let counter = 0;
 
       const upload: Record<Variant, (src: Source) => Promise<{ key: string; url?: string; assembly?: Assembly }>> = {
         put: async (src) => {
           const key = `direct-${(counter += 1)}`;
           await client.putObject({ Bucket: BUCKET, Key: key, Body: fileRange(src.path, 0, src.size), ContentLength: src.size });
+          return { key };
+        },
+        relay: async (src) => {
+          const key = `relayed-${(counter += 1)}`;
+          await barePostFile(bare.endpoint, key, { file: src.path, start: 0, length: src.size }, agent);
           return { key };
         },
         tus: async (src) => {
@@ -132,7 +142,7 @@ export const s3Case: BenchCase = {
 
       // Quick runs keep the two variants the goals judge, and the parallel one: the checksummed row is a full-run extra.
       const withChecksumRow = checksum && !ctx.quick;
-      const variants: Variant[] = ['put', 'tus', ...(withChecksumRow ? (['tus-sha256'] as const) : []), 'parallel'];
+      const variants: Variant[] = ['put', 'relay', 'tus', ...(withChecksumRow ? (['tus-sha256'] as const) : []), 'parallel'];
       const seconds = new Map<Variant, number[]>(variants.map((v) => [v, []]));
       const cpu = new Map<Variant, Cpu[]>(variants.map((v) => [v, []]));
       const steal = new Map<Variant, number[]>(variants.map((v) => [v, []]));
@@ -178,17 +188,20 @@ export const s3Case: BenchCase = {
         label: labels[v],
         seconds: seconds.get(v) ?? [],
         bytes: size,
-        ratios: v === 'put' ? [] : [{ value: speedRatio(seconds.get(v) ?? [], put, quietVsPut(v)), vs: 'direct PutObject', kind: 'speed' }],
+        ratios: [
+          ...(v === 'put' ? [] : [{ value: speedRatio(seconds.get(v) ?? [], put, quietVsPut(v)), vs: 'direct PutObject', kind: 'speed' as const }]),
+          ...(v === 'tus' ? [{ value: speedRatio(seconds.get(v) ?? [], seconds.get('relay') ?? []), vs: 'the naive relay', kind: 'speed' as const }] : []),
+        ],
         extra: {
           'CPU s/GiB: S3 server': cpuCell(v, 0),
-          Tessera: cpuCell(v, 1),
+          'Tessera or relay': cpuCell(v, 1),
           client: cpuCell(v, 2),
           'host steal % per sample': (steal.get(v) ?? []).map((x) => (x * 100).toFixed(0)).join(', '),
         },
       }));
       if (!withChecksumRow) {
         const why = checksum ? 'not run in quick mode' : 'not available (no `checksum` in Tus-Extension)';
-        rows.splice(2, 0, { label: labels['tus-sha256'], seconds: [], unavailable: why });
+        rows.splice(3, 0, { label: labels['tus-sha256'], seconds: [], unavailable: why });
       }
 
       const during = (op: string, field: Parameters<typeof statsDiff>[3]) => assemblies.map((x) => statsDiff(x.stats.before, x.stats.after, op, field));
@@ -214,10 +227,10 @@ export const s3Case: BenchCase = {
         rows,
         goals,
         notes: [
-          'S3 = tools/s3-server (S3-compatible test server, its own Node process on 127.0.0.1, objects on local disk); Tessera runs with S3_BUCKET against it. Client, Tessera and the S3 server share the same cores: the CPU columns say where the time goes (per GiB uploaded, medians).',
+          'S3 = tools/s3-server (S3-compatible test server, its own Node process on 127.0.0.1, objects on local disk); Tessera runs with S3_BUCKET against it. Client, Tessera (or the relay) and the S3 server share the same 2 cores: the CPU columns say where the time goes (per GiB uploaded, medians). A direct PutObject keeps 2 processes busy, every relay 3: the naive relay row shows what an extra hop costs here without any tus work.',
           `Ratios vs PutObject are medians over the repetitions in which both samples ran while the host took ≤ ${QUIET_STEAL * 100}% of the machine's CPU time (steal), when there are at least 3 such (Tessera, one PATCH: ${quietVsPut('tus')?.length ?? 'too few, so all'} of ${seconds.get('tus')?.length ?? 0}); otherwise over all.`,
           `Each variant first runs once untimed with ${WARM_UP_SIZE / MiB} MiB (${PARTS} partials of ${WARM_UP_SIZE / PARTS / MiB} MiB), so no timed run meets a cold process or connection.`,
-          'PutObject streams the data file with the AWS SDK (WHEN_REQUIRED checksums, as Tessera is configured); the Tessera rows stream the same file with the raw HTTP client (POST, then PATCH); the parallel row is tus-js-client from memory, its time running until the final POST (assembly + SHA-256 verification) answered. Every result is checked: object size in the bucket, and for tus uploads HEAD (and Tessera-Sha256 when reported).',
+          'PutObject streams the data file with the AWS SDK (WHEN_REQUIRED checksums, as Tessera is configured); the Tessera rows stream the same file with the raw HTTP client (POST, then PATCH), the naive relay row with the same client (one POST, answered once its PutObject is); the parallel row is tus-js-client from memory, its time running until the final POST (assembly + SHA-256 verification) answered. Every result is checked: object size in the bucket, and for tus uploads HEAD (and Tessera-Sha256 when reported).',
           `Final POST (assembly inside S3 + SHA-256 read-back): median ${median(assemblies.map((x) => x.ms)).toFixed(0)} ms (${(size / 1e6 / (median(assemblies.map((x) => x.ms)) / 1000)).toFixed(0)} MB/s of final object).`,
           `S3 operations during each final POST (S3 server counters): UploadPartCopy ${perRun(during('UploadPartCopy', 'requests'))} requests, ${perRunBytes(during('UploadPartCopy', 'bytesCopied'))} copied; ` +
             `UploadPart ${perRun(during('UploadPart', 'requests'))} requests, ${perRunBytes(during('UploadPart', 'bytesIn'))}; ` +
@@ -231,6 +244,7 @@ export const s3Case: BenchCase = {
       agent.destroy();
       client.destroy();
       await tessera?.stop();
+      await relay?.stop();
       await s3.stop();
     }
   },

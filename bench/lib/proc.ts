@@ -8,12 +8,13 @@ import { onCleanup } from './cleanup.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-export type ServerKind = 'bare' | 'vanilla' | 'tessera';
+export type ServerKind = 'bare' | 'vanilla' | 'tessera' | 's3-relay';
 
 const entryPoints: Record<ServerKind, { script: string; path: string }> = {
   bare: { script: 'bench/servers/bare-pipe.ts', path: '/upload' },
   vanilla: { script: 'bench/servers/vanilla-tus.ts', path: '/files' },
   tessera: { script: 'src/main.ts', path: '/files' },
+  's3-relay': { script: 'bench/servers/s3-relay.ts', path: '/upload' },
 };
 
 export interface RunningServer {
