@@ -1,13 +1,14 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type { S3 } from '@aws-sdk/client-s3';
+import type { Part, S3 } from '@aws-sdk/client-s3';
 import { S3Store, type MetadataValue } from '@tus/s3-store';
-import { ERRORS, TUS_RESUMABLE } from '@tus/utils';
+import { ERRORS, TUS_RESUMABLE, type Upload } from '@tus/utils';
 import { requestContext } from '../../tus/request-context.js';
 import { isMissingUpload, isS3NotFound, S3TruncateError } from './s3-errors.js';
 import type { PartFile } from './part-files.js';
 import { pipeParts, PART_READ_SIZE } from './part-pipeline.js';
+import { forgetOnWrites, requestReads } from './request-reads.js';
 import { discardStaged, joinStreams, stageBody } from './staged-body.js';
 
 /** What S3 holds for an upload right now. */
@@ -36,6 +37,11 @@ export interface MultipartListing {
  * size, between PATCHes), and finally the object `<id>`.
  */
 export class TesseraS3Store extends S3Store {
+  constructor(options: ConstructorParameters<typeof S3Store>[0]) {
+    super(options);
+    forgetOnWrites(this.client);
+  }
+
   get s3(): S3 {
     return this.client;
   }
@@ -46,6 +52,54 @@ export class TesseraS3Store extends S3Store {
 
   async uploadIdOf(id: string): Promise<string> {
     return (await this.getMetadata(id))['upload-id'];
+  }
+
+  // getUpload and the write after it in one request share their S3 reads: see request-reads.
+  override getUpload(id: string): Promise<Upload> {
+    const reads = requestReads();
+    return reads ? reads.recordDuring(id, () => super.getUpload(id)) : super.getUpload(id);
+  }
+
+  override write(src: Readable, id: string, offset: number): Promise<number> {
+    const reads = requestReads();
+    return reads ? reads.replayDuring(id, () => super.write(src, id, offset)) : super.write(src, id, offset);
+  }
+
+  protected override async getMetadata(id: string): Promise<MetadataValue> {
+    const active = requestReads()?.of(id);
+    if (active?.reads.info) return active.reads.info;
+    const info = await super.getMetadata(id);
+    if (active?.mode === 'record') active.reads.info = info;
+    return info;
+  }
+
+  protected override async retrieveParts(id: string, partNumberMarker?: string): Promise<Part[]> {
+    if (partNumberMarker) return super.retrieveParts(id, partNumberMarker);
+    const active = requestReads()?.of(id);
+    if (active?.mode === 'replay' && active.reads.parts) {
+      const { parts } = active.reads;
+      active.reads.parts = undefined;
+      return parts;
+    }
+    const parts = await super.retrieveParts(id);
+    if (active?.mode === 'record') active.reads.parts = parts;
+    return parts;
+  }
+
+  protected override async getIncompletePartSize(id: string): Promise<number | undefined> {
+    const size = await super.getIncompletePartSize(id);
+    const active = requestReads()?.of(id);
+    if (active?.mode === 'record') active.reads.tail = size ?? null;
+    return size;
+  }
+
+  protected override downloadIncompletePart(id: string): ReturnType<S3Store['downloadIncompletePart']> {
+    const active = requestReads()?.of(id);
+    if (active?.mode === 'replay' && active.reads.tail === null) {
+      active.reads.tail = undefined;
+      return Promise.resolve(undefined);
+    }
+    return super.downloadIncompletePart(id);
   }
 
   /**
@@ -101,7 +155,12 @@ export class TesseraS3Store extends S3Store {
    * uploaded once it has ended. A checksum guard that fails the stream at its end (or a
    * client that disconnects) therefore leaves parts, `.part` and offset exactly as they were.
    */
-  async writeAllOrNothing(src: Readable, id: string, offset: number): Promise<number> {
+  writeAllOrNothing(src: Readable, id: string, offset: number): Promise<number> {
+    const reads = requestReads();
+    return reads ? reads.replayDuring(id, () => this.stageThenCommit(src, id, offset)) : this.stageThenCommit(src, id, offset);
+  }
+
+  private async stageThenCommit(src: Readable, id: string, offset: number): Promise<number> {
     const metadata = await this.getMetadata(id);
     const parts = await this.retrieveParts(id);
     const incomplete = await this.downloadIncompletePart(id);
