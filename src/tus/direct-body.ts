@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ERRORS, EVENTS, StreamLimiter, type CancellationContext, type DataStore, type Upload } from '@tus/utils';
 import type { TusHandler } from './handler-layers.js';
@@ -65,26 +64,26 @@ async function writeNodeBody(
   context: CancellationContext,
 ): Promise<number> {
   if (context.signal.aborted) throw ERRORS.ABORTED;
-  // The store reads a proxy, so a failing store never destroys the request (the client
-  // still gets an answer) and an abort can end the body early, keeping what arrived.
-  const proxy = new PassThrough();
+  // The store reads the limiter, never the request itself: a failing store never destroys
+  // the request (the client still gets an answer), and an abort can end the body early,
+  // keeping what arrived.
+  const limited = new StreamLimiter(maxFileSize);
   let sourceError: unknown;
   const onSourceError = (error: unknown) => {
     sourceError = error;
-    source.unpipe(proxy);
-    if (!context.signal.aborted) proxy.destroy(error as Error);
+    source.unpipe(limited);
+    if (!context.signal.aborted) limited.destroy(error as Error);
   };
   const onAbort = () => {
-    source.unpipe(proxy);
-    if (!proxy.destroyed) proxy.end();
+    source.unpipe(limited);
+    if (!limited.destroyed) limited.end();
   };
   source.on('error', onSourceError);
   context.signal.addEventListener('abort', onAbort, { once: true });
   try {
-    const limited = new StreamLimiter(maxFileSize);
-    return await pipeline(source.pipe(proxy), limited, () => store.write(limited, upload.id, upload.offset));
+    return await pipeline(source.pipe(limited), () => store.write(limited, upload.id, upload.offset));
   } catch (error) {
-    source.unpipe(proxy);
+    source.unpipe(limited);
     const aborted = (sourceError !== undefined && error === sourceError) || (error instanceof Error && error.name === 'AbortError');
     throw aborted ? ERRORS.ABORTED : error;
   } finally {
