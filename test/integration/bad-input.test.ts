@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rawRequest, type RawAnswer } from '../support/fault-http.js';
@@ -175,10 +176,13 @@ const idRequests = (method: string): readonly Header[] =>
 const ID_METHODS = ['HEAD', 'PATCH', 'DELETE', 'GET'] as const;
 
 async function withServer(auth: boolean): Promise<{ server: RunningTessera; fixtures: Fixtures }> {
-  const server = await startTessera(
-    { maxSize: MiB, maxPartials: 4, uploadExpiryMs: HOUR, expirySweepIntervalMs: HOUR },
-    auth ? { authenticate: async (req) => { const owner = req.headers.get('x-user'); return owner ? { owner } : undefined; } } : {},
-  );
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'tessera-bad-input-'));
+  const start = () =>
+    startTessera(
+      { dataDir, maxSize: MiB, maxPartials: 4, uploadExpiryMs: HOUR, expirySweepIntervalMs: HOUR },
+      auth ? { authenticate: async (req) => { const owner = req.headers.get('x-user'); return owner ? { owner } : undefined; } } : {},
+    );
+  const server = await start();
   const as = (who: Header) => ({ [who[0]]: who[1] });
   const id = (url: string) => url.split('/').pop() as string;
   const make = async (who: Header, length: number, extra: Record<string, string> = {}, body?: Buffer) => {
@@ -199,6 +203,9 @@ async function withServer(auth: boolean): Promise<{ server: RunningTessera; fixt
   const info = JSON.parse(await fs.readFile(infoFile, 'utf8')) as { creation_date: string };
   info.creation_date = new Date(Date.now() - 2 * HOUR).toISOString();
   await fs.writeFile(infoFile, JSON.stringify(info));
+  // The server reads an info file only when the upload's info is not in its memory: restart it.
+  await server.stop();
+  const restarted = await start();
   const fixtures: Fixtures = {
     single: id(single),
     complete: id(complete),
@@ -208,7 +215,11 @@ async function withServer(auth: boolean): Promise<{ server: RunningTessera; fixt
     bobsPartial: id(bobsPartial),
     expired: id(expired),
   };
-  return { server, fixtures };
+  const stop = async () => {
+    await restarted.stop();
+    await fs.rm(dataDir, { recursive: true, force: true });
+  };
+  return { server: { ...restarted, stop }, fixtures };
 }
 
 async function expectUnchanged(server: RunningTessera, send: () => Promise<RawAnswer>): Promise<RawAnswer> {

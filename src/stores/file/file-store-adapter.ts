@@ -5,15 +5,21 @@ import type { Readable } from 'node:stream';
 import { createHash, randomUUID } from 'node:crypto';
 import { ERRORS, FileKvStore, isPathInsideDirectory, type KvStore, type Upload } from '@tus/utils';
 import type { StoreAdapter } from '../store-adapter.js';
+import { CachedInfoStore } from './cached-info-store.js';
 import { VerifiedFileStore } from './verified-file-store.js';
 
 // Big enough that per-chunk overhead vanishes, small enough to keep memory flat.
 const ASSEMBLY_CHUNK = 4 * 1024 * 1024;
+// Upload info of this many recently used uploads stays in memory (a few hundred bytes each).
+const INFO_CACHE_ENTRIES = 10_000;
 
 export interface FileStoreAdapterOptions {
   readonly directory: string;
   readonly expiryMs: number;
-  /** Where upload info lives; a file next to the data by default, Redis in shared mode. */
+  /**
+   * Where upload info lives: Redis in shared mode. By default a file next to the data, read
+   * through an in-memory cache, which assumes this process alone writes the directory.
+   */
   readonly infoStore?: KvStore<Upload>;
 }
 
@@ -25,7 +31,7 @@ export class FileStoreAdapter implements StoreAdapter {
 
   constructor(private readonly options: FileStoreAdapterOptions) {
     fs.mkdirSync(options.directory, { recursive: true });
-    this.infoStore = options.infoStore ?? new FileKvStore(options.directory);
+    this.infoStore = options.infoStore ?? new CachedInfoStore(new FileKvStore(options.directory), INFO_CACHE_ENTRIES);
     this.datastore = new VerifiedFileStore({
       directory: options.directory,
       configstore: this.infoStore,
