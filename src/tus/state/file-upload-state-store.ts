@@ -2,17 +2,25 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { UploadState, UploadStateStore } from './upload-state.js';
 
 const reSafeKey = /^[A-Za-z0-9._-]+$/;
+// Records (or their absence) of this many recently used keys stay in memory.
+const REMEMBERED_KEYS = 10_000;
 
 /**
  * Upload state as one JSON file per key, for the single-instance embedded mode. Writes go
  * to a temp file and are renamed into place, so a crash never leaves half a record.
+ * Every request reads its upload's record, and most uploads have none: what was read or
+ * written last is remembered (this process is the directory's only writer), so a request
+ * pays no file-system round trips for it (an absent file alone costs ~0.1 ms of CPU).
  */
 export class FileUploadStateStore implements UploadStateStore {
   private readonly mutex = new KeyedMutex();
+  /** Last known JSON text per key; null when there is no record. */
+  private readonly known = new LRUCache<string, { readonly json: string | null }>({ max: REMEMBERED_KEYS });
 
   constructor(private readonly directory: string) {
     fs.mkdirSync(directory, { recursive: true });
@@ -67,22 +75,37 @@ export class FileUploadStateStore implements UploadStateStore {
   }
 
   private async read<T>(key: string): Promise<T | undefined> {
+    const remembered = this.known.get(key);
+    const json = remembered ? remembered.json : await this.readFile(key);
+    return json === null ? undefined : (JSON.parse(json) as T);
+  }
+
+  private async readFile(key: string): Promise<string | null> {
+    let json: string | null;
     try {
-      return JSON.parse(await fsp.readFile(this.pathOf(key), 'utf8')) as T;
+      json = await fsp.readFile(this.pathOf(key), 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      json = null;
     }
+    this.known.set(key, { json });
+    return json;
   }
 
   private async write(key: string, value: unknown): Promise<void> {
     const target = this.pathOf(key);
     const temp = `${target}.${randomUUID()}.tmp`;
-    await fsp.writeFile(temp, JSON.stringify(value));
+    const json = JSON.stringify(value);
+    // Unknown until the file says otherwise: a failed write may or may not have landed.
+    this.known.delete(key);
+    await fsp.writeFile(temp, json);
     await fsp.rename(temp, target);
+    this.known.set(key, { json });
   }
 
   private async remove(key: string): Promise<void> {
+    this.known.delete(key);
     await fsp.rm(this.pathOf(key), { force: true });
+    this.known.set(key, { json: null });
   }
 }
