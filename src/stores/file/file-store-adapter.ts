@@ -17,8 +17,10 @@ export interface FileStoreAdapterOptions {
   readonly directory: string;
   readonly expiryMs: number;
   /**
-   * Where upload info lives: Redis in shared mode. By default a file next to the data, read
-   * through an in-memory cache, which assumes this process alone writes the directory.
+   * Where upload info lives in shared mode (Redis), where several instances write one
+   * directory. Without it this process is taken to be the directory's only writer: the info
+   * is a file next to the data, read through an in-memory cache, and so are the notes of
+   * unverified chunks.
    */
   readonly infoStore?: KvStore<Upload>;
 }
@@ -36,6 +38,7 @@ export class FileStoreAdapter implements StoreAdapter {
       directory: options.directory,
       configstore: this.infoStore,
       expirationPeriodInMilliseconds: options.expiryMs,
+      soleWriter: options.infoStore === undefined,
     });
   }
 

@@ -17,9 +17,10 @@ type FileStoreOptions = ConstructorParameters<typeof FileStore>[0];
 export class VerifiedFileStore extends FileStore {
   private readonly pending: PendingVerification;
 
-  constructor(options: FileStoreOptions & { directory: string }) {
+  /** `soleWriter`: this process alone writes the directory (embedded mode). */
+  constructor(options: FileStoreOptions & { directory: string; soleWriter: boolean }) {
     super(options);
-    this.pending = new PendingVerification(options.directory);
+    this.pending = new PendingVerification(options.directory, options.soleWriter);
   }
 
   override async getUpload(id: string): Promise<Upload> {
