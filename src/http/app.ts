@@ -1,10 +1,10 @@
 import express, { type Express } from 'express';
-import { pinoHttp } from 'pino-http';
 import type { Registry } from 'prom-client';
 import type { Server as TusServer } from '@tus/server';
 import type { Logger } from '../logging/logger.js';
 import { taggedRequestUpload } from '../logging/request-upload-id.js';
 import { uploadIdFromUrl } from '../tus/upload-id.js';
+import { requestLog } from './request-log.js';
 import { tusPreconditions } from './tus-preconditions.js';
 import { mountWebUi, type WebUiOptions } from './web-ui.js';
 
@@ -42,27 +42,12 @@ export function createApp({ tusPath, tus, log, corsOrigin, checkReady, metrics, 
     }
   });
 
-  const requestLog = pinoHttp({
-    logger: log,
-    // Progress of big uploads is logged by the tus layer; probes would only add noise.
-    autoLogging: { ignore: (req) => ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '') },
-    quietReqLogger: true,
-    // Keep request lines lean and never log credentials.
-    serializers: {
-      req: (req: { method?: string; url?: string }) => ({ method: req.method, url: req.url }),
-      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
-    },
-    // Called again when the response is done, when a creation's new id is known too.
-    customProps: (req) => {
-      const id = uploadIdFromUrl(req.url ?? '/', tusPath) ?? taggedRequestUpload(req);
-      return id ? { uploadId: id } : {};
-    },
-  });
+  const logRequest = requestLog(log, (req) => uploadIdFromUrl(req.originalUrl, tusPath) ?? taggedRequestUpload(req));
   const handleTus = (req: express.Request, res: express.Response) => {
     void tus.handle(req, res);
   };
   const tusRoutes = tusPath === '/' ? ['/', '/{*splat}'] : [tusPath, `${tusPath}/{*splat}`];
-  app.all(tusRoutes, requestLog, tusPreconditions(corsOrigin), handleTus);
+  app.all(tusRoutes, logRequest, tusPreconditions(corsOrigin), handleTus);
   if (webUi) mountWebUi(app, webUi);
   return app;
 }

@@ -1,3 +1,4 @@
+import http from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { memoryLog } from '../support/memory-log.js';
 import { startTessera } from '../support/tessera.js';
@@ -61,10 +62,12 @@ describe('structured logs', () => {
 });
 
 describe('unexpected errors', () => {
-  it('answer 500 with a fixed line, never the internal message', async () => {
+  it('answer 500 with a fixed line, never the internal message, and log the request as errored', async () => {
+    const { logger, lines } = memoryLog('info');
     const server = await startTessera(
       {},
       {
+        logger,
         hooks: {
           onIncomingRequest: async () => {
             throw new Error('secret internal detail at /srv/data/x');
@@ -81,5 +84,32 @@ describe('unexpected errors', () => {
     } finally {
       await server.stop();
     }
+    const errored = lines.filter((l) => l.msg === 'request errored');
+    expect(errored.map((l) => [l.level, (l.req as { method: string }).method, (l.res as { statusCode: number }).statusCode, l.uploadId])).toEqual([
+      [50, 'HEAD', 500, 'a'.repeat(32)],
+      [50, 'DELETE', 500, 'a'.repeat(32)],
+    ]);
+  });
+
+  it('a request whose client goes away mid-body is logged as aborted', async () => {
+    const { logger, lines } = memoryLog('info');
+    const server = await startTessera({}, { logger });
+    try {
+      const { url } = await create(server.endpoint, { length: 1024 * 1024 });
+      await new Promise<void>((resolve) => {
+        const req = http.request(url, {
+          method: 'PATCH',
+          headers: { 'Tus-Resumable': '1.0.0', 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream', 'Content-Length': String(1024 * 1024) },
+        });
+        req.on('error', () => resolve());
+        req.write(randomData(1000), () => setTimeout(() => req.destroy(), 100));
+      });
+      for (let i = 0; i < 100 && !lines.some((l) => l.msg === 'request aborted'); i += 1) await new Promise((r) => setTimeout(r, 20));
+    } finally {
+      await server.stop();
+    }
+    const aborted = lines.find((l) => l.msg === 'request aborted');
+    expect(aborted).toMatchObject({ level: 40, req: { method: 'PATCH' } });
+    expect(typeof aborted?.responseTime).toBe('number');
   });
 });
