@@ -9,7 +9,8 @@ import { LRUCache } from 'lru-cache';
  *
  * Only for a directory one process owns (embedded mode): every change then goes through this
  * store, so the memory copy is never stale. Callers get copies (the stock store edits the
- * info it reads before saving it), and a failed save leaves the memory copy as it was.
+ * info it reads before saving it), and a failed save leaves nothing in memory: the next read
+ * goes to the disk, whatever the failed write left there.
  */
 export class CachedInfoStore implements KvStore<Upload> {
   private readonly recent: LRUCache<string, Upload>;
