@@ -9,4 +9,5 @@ ENV HOST=0.0.0.0 PORT=1080 DATA_DIR=/data
 EXPOSE 1080
 RUN mkdir -p /data && chown node:node /data
 USER node
-CMD ["node", "dist/src/cli/index.js", "serve"]
+# V8 flags: see src/config/node-flags.ts.
+CMD ["node", "--initial-old-space-size=128", "dist/src/cli/index.js", "serve"]

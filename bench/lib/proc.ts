@@ -5,6 +5,7 @@ import { freePort } from '../../tools/processes/ports.js';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onCleanup } from './cleanup.js';
+import { NODE_FLAGS } from '../../src/config/node-flags.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -49,7 +50,9 @@ export async function startServer(kind: ServerKind, workDir: string, options: St
   const logFile = path.join(workDir, `${kind}.log`);
   const logFd = fs.openSync(logFile, 'a');
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', entry.script], {
+  // Tessera runs with the V8 flags its own launchers use (src/config/node-flags.ts); the peers as stock.
+  const flags = kind === 'tessera' ? NODE_FLAGS : [];
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', entry.script], {
     cwd: repoRoot,
     env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', logFd, logFd],

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../src/config/node-flags.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -16,13 +17,14 @@ export interface TesseraInstance {
 
 /**
  * Runs `src/main.ts` as ONE node process (`node --import tsx`, not the tsx CLI, which would
- * put a wrapper process in between and make SIGKILL miss the server) and waits for /readyz.
+ * put a wrapper process in between and make SIGKILL miss the server), with the V8 flags of
+ * the production launchers, and waits for /readyz.
  * `nodeArgs` runs something else instead (e.g. the compiled build).
  */
 export async function startTesseraInstance(
   port: number,
   env: Record<string, string>,
-  nodeArgs: readonly string[] = ['--import', 'tsx', 'src/main.ts'],
+  nodeArgs: readonly string[] = [...NODE_FLAGS, '--import', 'tsx', 'src/main.ts'],
 ): Promise<TesseraInstance> {
   const launch = () =>
     spawn(process.execPath, nodeArgs, {
