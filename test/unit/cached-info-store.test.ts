@@ -57,6 +57,34 @@ describe('CachedInfoStore (upload info in memory in front of the info files)', (
     expect(await store.get('u4')).toBeUndefined();
   });
 
+  it('does not remember a read that overlapped a save: it may be older than the save', async () => {
+    // The read gets the old info from disk, then is held until the save has happened.
+    let readDone = () => {};
+    const readFinished = new Promise<void>((resolve) => {
+      readDone = resolve;
+    });
+    let release = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slowReads: typeof files = Object.assign(Object.create(files) as typeof files, {
+      get: async (id: string) => {
+        const value = await files.get(id);
+        readDone();
+        await held;
+        return value;
+      },
+    });
+    await files.set('r', upload('r', 1));
+    const store = new CachedInfoStore(slowReads, 10);
+    const reading = store.get('r');
+    await readFinished;
+    await store.set('r', upload('r', 2));
+    release();
+    expect((await reading)?.size).toBe(1);
+    expect((await store.get('r'))?.size).toBe(2);
+  });
+
   it('forgets the least recently used beyond its size, and deleted uploads at once', async () => {
     const store = new CachedInfoStore(files, 2);
     for (const id of ['a', 'b', 'c']) await store.set(id, upload(id, 1));

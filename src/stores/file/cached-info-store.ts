@@ -14,6 +14,8 @@ import { LRUCache } from 'lru-cache';
  */
 export class CachedInfoStore implements KvStore<Upload> {
   private readonly recent: LRUCache<string, Upload>;
+  /** Saves and deletions so far: a read that overlapped one may be older than it. */
+  private changes = 0;
 
   constructor(
     private readonly persisted: KvStore<Upload>,
@@ -25,18 +27,21 @@ export class CachedInfoStore implements KvStore<Upload> {
   async get(id: string): Promise<Upload | undefined> {
     const cached = this.recent.get(id);
     if (cached) return copy(cached);
+    const changesBefore = this.changes;
     const stored = await this.persisted.get(id);
-    if (stored) this.recent.set(id, copy(stored));
+    if (stored && this.changes === changesBefore) this.recent.set(id, copy(stored));
     return stored;
   }
 
   async set(id: string, info: Upload): Promise<void> {
+    this.changes += 1;
     this.recent.delete(id);
     await this.persisted.set(id, info);
     this.recent.set(id, copy(info));
   }
 
   async delete(id: string): Promise<void> {
+    this.changes += 1;
     this.recent.delete(id);
     await this.persisted.delete(id);
   }

@@ -21,6 +21,8 @@ export class FileUploadStateStore implements UploadStateStore {
   private readonly mutex = new KeyedMutex();
   /** Last known JSON text per key; null when there is no record. */
   private readonly known = new LRUCache<string, { readonly json: string | null }>({ max: REMEMBERED_KEYS });
+  /** Writes and removals so far: a file read that overlapped one may be older than it. */
+  private changes = 0;
 
   constructor(private readonly directory: string) {
     fs.mkdirSync(directory, { recursive: true });
@@ -81,6 +83,7 @@ export class FileUploadStateStore implements UploadStateStore {
   }
 
   private async readFile(key: string): Promise<string | null> {
+    const changesBefore = this.changes;
     let json: string | null;
     try {
       json = await fsp.readFile(this.pathOf(key), 'utf8');
@@ -88,7 +91,7 @@ export class FileUploadStateStore implements UploadStateStore {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       json = null;
     }
-    this.known.set(key, { json });
+    if (this.changes === changesBefore) this.known.set(key, { json });
     return json;
   }
 
@@ -97,6 +100,7 @@ export class FileUploadStateStore implements UploadStateStore {
     const temp = `${target}.${randomUUID()}.tmp`;
     const json = JSON.stringify(value);
     // Unknown until the file says otherwise: a failed write may or may not have landed.
+    this.changes += 1;
     this.known.delete(key);
     await fsp.writeFile(temp, json);
     await fsp.rename(temp, target);
@@ -104,6 +108,7 @@ export class FileUploadStateStore implements UploadStateStore {
   }
 
   private async remove(key: string): Promise<void> {
+    this.changes += 1;
     this.known.delete(key);
     await fsp.rm(this.pathOf(key), { force: true });
     this.known.set(key, { json: null });
