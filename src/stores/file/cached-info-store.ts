@@ -1,5 +1,5 @@
 import type { KvStore, Upload } from '@tus/utils';
-import { LRUCache } from 'lru-cache';
+import { RememberedJson } from '../../caching/remembered-json.js';
 
 /**
  * Upload info kept in memory in front of the store that persists it, for the recently used
@@ -13,45 +13,33 @@ import { LRUCache } from 'lru-cache';
  * goes to the disk, whatever the failed write left there.
  */
 export class CachedInfoStore implements KvStore<Upload> {
-  private readonly recent: LRUCache<string, Upload>;
-  /** Saves and deletions so far: a read that overlapped one may be older than it. */
-  private changes = 0;
+  private readonly remembered: RememberedJson;
 
   constructor(
     private readonly persisted: KvStore<Upload>,
     maxEntries: number,
   ) {
-    this.recent = new LRUCache({ max: maxEntries });
+    this.remembered = new RememberedJson(maxEntries);
   }
 
   async get(id: string): Promise<Upload | undefined> {
-    const cached = this.recent.get(id);
-    if (cached) return copy(cached);
-    const changesBefore = this.changes;
-    const stored = await this.persisted.get(id);
-    if (stored && this.changes === changesBefore) this.recent.set(id, copy(stored));
-    return stored;
+    // Text, parsed on every read: callers get their own copy, as from a file.
+    const json = await this.remembered.read(id, async () => {
+      const stored = await this.persisted.get(id);
+      return stored ? JSON.stringify(stored) : null;
+    });
+    return json === null ? undefined : (JSON.parse(json) as Upload);
   }
 
-  async set(id: string, info: Upload): Promise<void> {
-    this.changes += 1;
-    this.recent.delete(id);
-    await this.persisted.set(id, info);
-    this.recent.set(id, copy(info));
+  set(id: string, info: Upload): Promise<void> {
+    return this.remembered.change(id, JSON.stringify(info), () => this.persisted.set(id, info));
   }
 
-  async delete(id: string): Promise<void> {
-    this.changes += 1;
-    this.recent.delete(id);
-    await this.persisted.delete(id);
+  delete(id: string): Promise<void> {
+    return this.remembered.change(id, null, () => this.persisted.delete(id));
   }
 
   list(): Promise<string[]> {
     return this.persisted.list?.() ?? Promise.resolve([]);
   }
-}
-
-/** What a save and a later read from disk would give: JSON's view of the info. */
-function copy(info: Upload): Upload {
-  return JSON.parse(JSON.stringify(info)) as Upload;
 }

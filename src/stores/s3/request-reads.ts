@@ -96,7 +96,7 @@ export function forgetOnWrites(client: S3): void {
   client.middlewareStack.add(
     (next, context) => async (args) => {
       if (READS.has(context.commandName ?? '')) return next(args);
-      const reads = requestContext.getStore() ? requestReads() : undefined;
+      const reads = requestReads();
       reads?.forget();
       try {
         return await next(args);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
+import { RememberedJson } from '../../caching/remembered-json.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { UploadState, UploadStateStore } from './upload-state.js';
 
@@ -19,10 +19,7 @@ const REMEMBERED_KEYS = 10_000;
  */
 export class FileUploadStateStore implements UploadStateStore {
   private readonly mutex = new KeyedMutex();
-  /** Last known JSON text per key; null when there is no record. */
-  private readonly known = new LRUCache<string, { readonly json: string | null }>({ max: REMEMBERED_KEYS });
-  /** Writes and removals so far: a file read that overlapped one may be older than it. */
-  private changes = 0;
+  private readonly remembered = new RememberedJson(REMEMBERED_KEYS);
 
   constructor(private readonly directory: string) {
     fs.mkdirSync(directory, { recursive: true });
@@ -77,40 +74,30 @@ export class FileUploadStateStore implements UploadStateStore {
   }
 
   private async read<T>(key: string): Promise<T | undefined> {
-    const remembered = this.known.get(key);
-    const json = remembered ? remembered.json : await this.readFile(key);
+    const json = await this.remembered.read(key, () => this.readFile(key));
     return json === null ? undefined : (JSON.parse(json) as T);
   }
 
   private async readFile(key: string): Promise<string | null> {
-    const changesBefore = this.changes;
-    let json: string | null;
     try {
-      json = await fsp.readFile(this.pathOf(key), 'utf8');
+      return await fsp.readFile(this.pathOf(key), 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      json = null;
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
     }
-    if (this.changes === changesBefore) this.known.set(key, { json });
-    return json;
   }
 
-  private async write(key: string, value: unknown): Promise<void> {
+  private write(key: string, value: unknown): Promise<void> {
     const target = this.pathOf(key);
     const temp = `${target}.${randomUUID()}.tmp`;
     const json = JSON.stringify(value);
-    // Unknown until the file says otherwise: a failed write may or may not have landed.
-    this.changes += 1;
-    this.known.delete(key);
-    await fsp.writeFile(temp, json);
-    await fsp.rename(temp, target);
-    this.known.set(key, { json });
+    return this.remembered.change(key, json, async () => {
+      await fsp.writeFile(temp, json);
+      await fsp.rename(temp, target);
+    });
   }
 
-  private async remove(key: string): Promise<void> {
-    this.changes += 1;
-    this.known.delete(key);
-    await fsp.rm(this.pathOf(key), { force: true });
-    this.known.set(key, { json: null });
+  private remove(key: string): Promise<void> {
+    return this.remembered.change(key, null, () => fsp.rm(this.pathOf(key), { force: true }));
   }
 }
