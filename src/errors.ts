@@ -24,6 +24,7 @@ export class TusError extends Error {
 }
 
 export const errors = {
+  notFound: () => new TusError('ERR_NOT_FOUND', 404, 'Not found'),
   unsupportedVersion: () => new TusError('ERR_UNSUPPORTED_VERSION', 412, 'Unsupported Tus-Resumable version'),
   missingVersion: () => new TusError('ERR_MISSING_VERSION', 412, 'Tus-Resumable header required'),
   badContentType: () =>

@@ -4,6 +4,8 @@ import type { Express } from 'express';
 import type { Server as TusServer } from '@tus/server';
 import type { Config } from './config/config.js';
 import { corsOriginFor } from './http/cors.js';
+import { ResponseHeaders } from './http/response-headers.js';
+import { RequestTargets } from './tus/request-target.js';
 import { createApp } from './http/app.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import type { Authenticate } from './auth/authenticate.js';
@@ -25,7 +27,6 @@ import { integrityExtension } from './tus/extensions/integrity/integrity-extensi
 import { partialExpiryExtension } from './tus/extensions/expiry/partial-expiry-extension.js';
 import type { UploadStateStore } from './tus/state/upload-state.js';
 import { contextLayer } from './tus/layers/context-layer.js';
-import { uploadIdGuardLayer } from './tus/layers/upload-id-guard-layer.js';
 import { downloadLayer } from './tus/layers/download-layer.js';
 import { finishedPatchLayer } from './tus/layers/finished-patch-layer.js';
 import { creationBodyLayer } from './tus/layers/creation-body-layer.js';
@@ -62,7 +63,8 @@ export interface Tessera {
 /** The composition root: the only place that wires store, locker, extensions and @tus/server. */
 export function createTessera({ config, hooks = {}, authenticate, logger }: TesseraOptions): Tessera {
   const log = logger ?? createLogger(config.logLevel);
-  const corsOrigin = corsOriginFor(config.corsOrigins);
+  const targets = new RequestTargets(config.tusPath);
+  const responseHeaders = new ResponseHeaders(corsOriginFor(config.corsOrigins));
   const coordination = config.redis ? redisCoordination(config, config.redis, log) : embeddedCoordination(config);
   const metrics = new TesseraMetrics();
   const { state } = coordination;
@@ -79,7 +81,7 @@ export function createTessera({ config, hooks = {}, authenticate, logger }: Tess
     // First, so it is the outermost write guard and sees the checksum guard's 460s.
     metricsExtension(metrics),
     // Before everything that reads or creates uploads: they rely on the owner it sets.
-    ...(identify ? [ownershipExtension(identify, state, config.tusPath)] : []),
+    ...(identify ? [ownershipExtension(identify, state, targets)] : []),
     limitsExtension({
       maxMetadataBytes: config.maxMetadataBytes,
       requestsPerMinute: config.rateLimitPerMinute,
@@ -94,7 +96,7 @@ export function createTessera({ config, hooks = {}, authenticate, logger }: Tess
       state,
       completion,
       hooks,
-      tusPath: config.tusPath,
+      targets,
       maxSize: config.maxSize,
       maxPartials: config.maxPartials,
       trustProxy: config.trustProxy,
@@ -113,21 +115,22 @@ export function createTessera({ config, hooks = {}, authenticate, logger }: Tess
     locker,
     log,
     hooks: { ...hooks, onUploadFinish: completion.onUploadFinish },
-    commonLayers: [contextLayer(log, config.tusPath), uploadIdGuardLayer(config.tusPath)],
+    targets,
+    commonLayers: [contextLayer(log, targets, responseHeaders)],
     extensions,
     layers: {
-      GET: [downloadLayer({ store, tusPath: config.tusPath, corsOrigin })],
-      PATCH: [finishedPatchLayer(store, config.tusPath)],
+      GET: [downloadLayer({ store, targets })],
+      PATCH: [finishedPatchLayer(store, targets)],
       POST: [creationBodyLayer(config.maxSize)],
     },
   });
   observeEvents(metrics, tus, events);
   const sweeper = new ExpirySweeper(store, config.expirySweepIntervalMs, log);
   const app = createApp({
-    tusPath: config.tusPath,
+    targets,
     tus,
     log,
-    corsOrigin,
+    responseHeaders,
     metrics: metrics.registry,
     webUi: config.webUi ? { path: config.webUiPath, tusPath: config.tusPath, log } : undefined,
     checkReady: async () => {

@@ -5,7 +5,7 @@ import type { HandlerLayer } from '../tus/handler-layers.js';
 import { requestContext } from '../tus/request-context.js';
 import { addressedUploadState } from '../tus/state/addressed-state.js';
 import type { UploadStateStore } from '../tus/state/upload-state.js';
-import { uploadIdFromUrl } from '../tus/upload-id.js';
+import type { RequestTargets } from '../tus/request-target.js';
 import type { Authenticate } from './authenticate.js';
 
 const unauthorized = () =>
@@ -18,13 +18,13 @@ const unauthorized = () =>
  * and anyone else asking for it gets 404 — its existence is not revealed. (A final that
  * names a foreign partial gets 403, see final creation.)
  */
-export function ownershipExtension(authenticate: Authenticate, state: UploadStateStore, tusPath: string): TusExtension {
+export function ownershipExtension(authenticate: Authenticate, state: UploadStateStore, targets: RequestTargets): TusExtension {
   const identify: HandlerLayer = async (req, _context, _headers, next) => {
     const principal = await authenticate(req).catch(() => undefined);
     if (!principal) throw unauthorized();
     const ctx = requestContext.getStore();
     if (ctx) ctx.owner = principal.owner;
-    const id = uploadIdFromUrl(req.url, tusPath);
+    const id = targets.uploadIdOf(req);
     if (id && (await addressedUploadState(state, id))?.owner !== principal.owner) throw ERRORS.FILE_NOT_FOUND;
     return next();
   };

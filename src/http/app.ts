@@ -3,16 +3,17 @@ import type { Registry } from 'prom-client';
 import type { Server as TusServer } from '@tus/server';
 import type { Logger } from '../logging/logger.js';
 import { taggedRequestUpload } from '../logging/request-upload-id.js';
-import { uploadIdFromUrl } from '../tus/upload-id.js';
+import type { RequestTargets } from '../tus/request-target.js';
 import { requestLog } from './request-log.js';
+import type { ResponseHeaders } from './response-headers.js';
 import { tusPreconditions } from './tus-preconditions.js';
 import { mountWebUi, type WebUiOptions } from './web-ui.js';
 
 export interface AppParts {
-  readonly tusPath: string;
+  readonly targets: RequestTargets;
   readonly tus: TusServer;
   readonly log: Logger;
-  readonly corsOrigin: (origin: string | null) => string | null;
+  readonly responseHeaders: ResponseHeaders;
   /** Resolves when every dependency can serve; rejects with the reason otherwise. */
   readonly checkReady: () => Promise<void>;
   /** Prometheus registry served at /metrics. */
@@ -22,7 +23,8 @@ export interface AppParts {
 }
 
 /** The Express application: probes, then the tus endpoint (no body parsing anywhere). */
-export function createApp({ tusPath, tus, log, corsOrigin, checkReady, metrics, webUi }: AppParts): Express {
+export function createApp({ targets, tus, log, responseHeaders, checkReady, metrics, webUi }: AppParts): Express {
+  const { tusPath } = targets;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -42,12 +44,15 @@ export function createApp({ tusPath, tus, log, corsOrigin, checkReady, metrics, 
     }
   });
 
-  const logRequest = requestLog(log, (req) => uploadIdFromUrl(req.originalUrl, tusPath) ?? taggedRequestUpload(req));
+  const logRequest = requestLog(log, (req) => {
+    const target = targets.ofNode(req);
+    return target?.kind === 'upload' ? target.id : taggedRequestUpload(req);
+  });
   const handleTus = (req: express.Request, res: express.Response) => {
     void tus.handle(req, res);
   };
   const tusRoutes = tusPath === '/' ? ['/', '/{*splat}'] : [tusPath, `${tusPath}/{*splat}`];
-  app.all(tusRoutes, logRequest, tusPreconditions(corsOrigin), handleTus);
+  app.all(tusRoutes, logRequest, tusPreconditions(targets, responseHeaders), handleTus);
   if (webUi) mountWebUi(app, webUi);
   return app;
 }

@@ -1,48 +1,45 @@
 import type { NextFunction, Request, Response } from 'express';
-import { HEADERS, TUS_RESUMABLE, TUS_VERSION } from '@tus/utils';
+import { TUS_RESUMABLE, TUS_VERSION } from '@tus/utils';
 import { errors, TusError } from '../errors.js';
-import { EXTRA_EXPOSED_HEADERS } from './cors.js';
-
-const EXPOSED = [...new Set([...HEADERS, ...EXTRA_EXPOSED_HEADERS])].join(', ');
+import type { RequestTargets } from '../tus/request-target.js';
+import type { ResponseHeaders } from './response-headers.js';
 
 const OVERRIDABLE = new Set(['POST', 'HEAD', 'PATCH', 'DELETE', 'OPTIONS', 'GET']);
 
 /**
- * Checks @tus/server gets wrong, done before it sees the request:
+ * The edge of the tus path, before @tus/server sees a request:
  * - X-HTTP-Method-Override (for clients that can only send GET/POST) — not supported upstream;
+ * - a request-target that is neither the collection nor one upload is 404 here (see
+ *   request-target.ts), so no store or state is ever asked about it;
  * - a missing or unsupported Tus-Resumable is 412 with Tus-Version (upstream: 400 without it);
  * - a PATCH body that is not application/offset+octet-stream is 415 (upstream: 400/403);
  * - a PATCH without Upload-Offset is 400 (upstream: 403).
  */
-export function tusPreconditions(corsOrigin: (origin: string | null) => string | null) {
+export function tusPreconditions(targets: RequestTargets, responseHeaders: ResponseHeaders) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const override = req.get('x-http-method-override')?.toUpperCase();
     if (override && OVERRIDABLE.has(override)) req.method = override;
 
-    const failure = check(req);
+    const failure = check(req, targets);
     if (!failure) return next();
-    const origin = corsOrigin(req.get('origin') ?? null);
-    if (origin) {
-      res.set('Access-Control-Allow-Origin', origin);
-      // A browser may read Tus-Version (what to retry with) only when it is exposed.
-      res.set('Access-Control-Expose-Headers', EXPOSED);
-    }
     res
       .status(failure.status_code)
-      .set({ 'Tus-Resumable': TUS_RESUMABLE, 'Tus-Version': TUS_VERSION.join(','), ...failure.headers })
+      .set({ ...responseHeaders.for(req.get('origin') ?? null), 'Tus-Version': TUS_VERSION.join(','), ...failure.headers })
       .type('text/plain')
       .send(failure.body);
   };
 }
 
-const methodNotAllowed = () =>
-  new TusError('ERR_METHOD_NOT_ALLOWED', 405, 'Method not allowed on a tus endpoint', {
-    Allow: [...OVERRIDABLE].join(', '),
-  });
+const methodNotAllowed = (allow: readonly string[]) =>
+  new TusError('ERR_METHOD_NOT_ALLOWED', 405, 'Method not allowed on a tus endpoint', { Allow: allow.join(', ') });
 
-function check(req: Request): TusError | undefined {
+function check(req: Request, targets: RequestTargets): TusError | undefined {
   // Upstream answers 404 to PUT, TRACE, PROPFIND...: the resource exists, the method does not.
-  if (!OVERRIDABLE.has(req.method)) return methodNotAllowed();
+  if (!OVERRIDABLE.has(req.method)) return methodNotAllowed([...OVERRIDABLE]);
+  const target = targets.ofNode(req);
+  if (target === undefined) return errors.notFound();
+  // Upstream would create a new upload for a POST to an upload's URL.
+  if (target.kind === 'upload' && req.method === 'POST') return methodNotAllowed(['HEAD', 'PATCH', 'DELETE', 'GET', 'OPTIONS']);
   if (req.method === 'OPTIONS' || req.method === 'GET') return undefined;
   const version = req.get('tus-resumable');
   if (version === undefined) return errors.missingVersion();

@@ -7,6 +7,7 @@ import { addLayers, type HandlerLayer } from './handler-layers.js';
 import { readBodyDirectly } from './direct-body.js';
 import { hasTusStatus } from '../errors.js';
 import type { Method, TusExtension } from './extension.js';
+import type { RequestTargets } from './request-target.js';
 import type { TusHooks } from './hooks.js';
 import type { TesseraDataStore } from './tessera-datastore.js';
 
@@ -17,6 +18,8 @@ export interface TusServerParts {
   readonly locker: Locker;
   readonly log: Logger;
   readonly hooks: TusHooks & Pick<ServerOptions, 'onUploadFinish'>;
+  /** Decides which upload a request addresses, for @tus/server as for every layer. */
+  readonly targets: RequestTargets;
   /** Layers put in front of every method's handler, outermost first. */
   readonly commonLayers: readonly HandlerLayer[];
   /** Extensions whose layers go after the common ones, in order. */
@@ -35,7 +38,7 @@ function hideInternals(error: Error | { status_code: number; body: string }) {
 }
 
 export function createTusServer(parts: TusServerParts): Server {
-  const { config, store, locker, log, hooks } = parts;
+  const { config, store, locker, log, hooks, targets } = parts;
   const server = new Server({
     path: config.tusPath,
     datastore: store,
@@ -47,6 +50,8 @@ export function createTusServer(parts: TusServerParts): Server {
     allowedHeaders: [...EXTRA_ALLOWED_HEADERS],
     exposedHeaders: [...EXTRA_EXPOSED_HEADERS],
     ...hooks,
+    // Upstream would take the last segment of the whole URL, query included.
+    getFileIdFromRequest: (req) => targets.uploadIdOf(req),
     onResponseError: async (req, error) => (await hooks.onResponseError?.(req, error)) ?? hideInternals(error),
   });
   readBodyDirectly(server.handlers.PATCH);

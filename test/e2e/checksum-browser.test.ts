@@ -1,16 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
-import { build } from 'esbuild';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { servePage, type PageServer } from '../support/browser-page-server.js';
 import { startTessera, type RunningTessera } from '../support/tessera.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const MiB = 1024 * 1024;
 
@@ -34,35 +30,19 @@ interface PageResult {
  */
 describe('the checksum helper in Chromium', () => {
   let server: RunningTessera;
-  let pageServer: http.Server;
+  let pageServer: PageServer;
   let browser: Browser;
   let page: Page;
   const data = randomBytes(3 * MiB + 17);
 
   beforeAll(async () => {
     server = await startTessera();
-    const bundle = await build({
-      stdin: {
-        contents: `
-          import * as tus from 'tus-js-client';
-          import { withChecksum } from './src/client/index.ts';
-          globalThis.checksumTest = { tus, withChecksum };`,
-        resolveDir: root,
-        loader: 'ts',
-      },
-      bundle: true,
-      write: false,
-      format: 'esm',
-      platform: 'browser',
-      logLevel: 'silent',
-    });
-    const script = bundle.outputFiles[0]?.text ?? '';
-    pageServer = http.createServer((req, res) => {
-      if (req.url === '/app.js') res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(script);
-      else if (req.url === '/data.bin') res.writeHead(200, { 'Content-Type': 'application/octet-stream' }).end(data);
-      else res.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><script type="module" src="/app.js"></script>');
-    });
-    await new Promise<void>((resolve) => pageServer.listen(0, '127.0.0.1', resolve));
+    pageServer = await servePage(
+      `import * as tus from 'tus-js-client';
+       import { withChecksum } from './src/client/index.ts';
+       globalThis.checksumTest = { tus, withChecksum };`,
+      data,
+    );
     await fs.access(CHROMIUM).catch(() => {
       throw new Error(`Chromium not found at ${CHROMIUM} (Debian: apt-get install chromium; or set CHROMIUM_PATH)`);
     });
@@ -71,13 +51,13 @@ describe('the checksum helper in Chromium', () => {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
     });
     page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${(pageServer.address() as AddressInfo).port}/`);
+    await page.goto(`${pageServer.origin}/`);
     await page.waitForFunction(() => 'checksumTest' in globalThis);
   });
 
   afterAll(async () => {
     await browser?.close();
-    await new Promise<void>((resolve) => pageServer?.close(() => resolve()));
+    await pageServer?.close();
     await server?.stop();
   });
 

@@ -3,7 +3,7 @@ import { create as contentDisposition } from 'content-disposition';
 import { ERRORS } from '@tus/utils';
 import type { HandlerLayer } from '../handler-layers.js';
 import type { TesseraDataStore } from '../tessera-datastore.js';
-import { uploadIdFromUrl } from '../upload-id.js';
+import type { RequestTargets } from '../request-target.js';
 
 // Types a browser may render inline; anything else (HTML, SVG, PDF...) is forced to download
 // so an uploaded file can never run script in this origin.
@@ -16,25 +16,16 @@ const reMimeType = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/i;
 
 export interface DownloadLayerOptions {
   readonly store: TesseraDataStore;
-  readonly tusPath: string;
-  readonly corsOrigin: (origin: string | null) => string | null;
+  readonly targets: RequestTargets;
 }
 
 /**
  * GET streams a finished upload back. Replaces @tus/server's handler, which quotes raw
- * filenames into Content-Disposition (a non-ASCII or newline name breaks the header) and
- * sends no CORS headers on GET.
+ * filenames into Content-Disposition (a non-ASCII or newline name breaks the header).
  */
-export function downloadLayer({ store, tusPath, corsOrigin }: DownloadLayerOptions): HandlerLayer {
+export function downloadLayer({ store, targets }: DownloadLayerOptions): HandlerLayer {
   return async (req, _context, headers) => {
-    const origin = corsOrigin(req.headers.get('origin'));
-    if (origin) {
-      headers.set('Access-Control-Allow-Origin', origin);
-      // Without this a cross-origin page cannot read the filename or size of the download.
-      headers.set('Access-Control-Expose-Headers', 'Content-Disposition, Content-Length, Content-Type');
-      if (origin !== '*') headers.set('Vary', 'Origin');
-    }
-    const id = uploadIdFromUrl(req.url, tusPath);
+    const id = targets.uploadIdOf(req);
     if (!id) throw ERRORS.FILE_NOT_FOUND;
     const upload = await store.getUpload(id);
     if (upload.size === undefined || upload.offset !== upload.size) throw ERRORS.FILE_NOT_FOUND;

@@ -4,7 +4,7 @@ import { checksumErrors } from '../extensions/checksum/checksum-errors.js';
 import type { HandlerLayer } from '../handler-layers.js';
 import { requestContext } from '../request-context.js';
 import type { TesseraDataStore } from '../tessera-datastore.js';
-import { uploadIdFromUrl } from '../upload-id.js';
+import type { RequestTargets } from '../request-target.js';
 
 /**
  * An empty PATCH at the end of an upload that is already complete (a client re-sending its
@@ -13,10 +13,10 @@ import { uploadIdFromUrl } from '../upload-id.js';
  * must happen exactly once per file. A non-empty body still goes on and gets its 413; a
  * declared checksum is still checked (against the empty body).
  */
-export function finishedPatchLayer(store: TesseraDataStore, tusPath: string): HandlerLayer {
+export function finishedPatchLayer(store: TesseraDataStore, targets: RequestTargets): HandlerLayer {
   return async (req, _context, headers, next) => {
     if (req.headers.get('content-length') !== '0') return next();
-    const id = uploadIdFromUrl(req.url, tusPath);
+    const id = targets.uploadIdOf(req);
     const upload = id ? await store.getUpload(id).catch(() => undefined) : undefined;
     const finished = upload?.size !== undefined && upload.offset === upload.size;
     if (!upload || !finished || req.headers.get('upload-offset') !== String(upload.size)) return next();

@@ -9,7 +9,7 @@ import { requestContext } from '../../request-context.js';
 import type { TesseraDataStore } from '../../tessera-datastore.js';
 import { addressedUploadState } from '../../state/addressed-state.js';
 import type { UploadState, UploadStateStore } from '../../state/upload-state.js';
-import { uploadIdFromUrl } from '../../upload-id.js';
+import { ownOrigins, type RequestTargets } from '../../request-target.js';
 import { createFinal } from './final-creation.js';
 import { parseUploadConcat } from './upload-concat-header.js';
 
@@ -18,7 +18,7 @@ export interface ConcatenationOptions {
   readonly state: UploadStateStore;
   readonly completion: UploadCompletion;
   readonly hooks: Pick<TusHooks, 'onUploadCreate' | 'namingFunction'>;
-  readonly tusPath: string;
+  readonly targets: RequestTargets;
   readonly maxSize: number;
   readonly maxPartials: number;
   readonly trustProxy: boolean;
@@ -31,9 +31,9 @@ export interface ConcatenationOptions {
  * into a final upload whose SHA-256 is computed while it is assembled.
  */
 export function concatenationExtension(options: ConcatenationOptions): TusExtension {
-  const { state, tusPath } = options;
+  const { state, targets } = options;
   const stateOf = async (req: Request): Promise<UploadState | undefined> => {
-    const id = uploadIdFromUrl(req.url, tusPath);
+    const id = targets.uploadIdOf(req);
     return id ? addressedUploadState(state, id) : undefined;
   };
 
@@ -42,8 +42,8 @@ export function concatenationExtension(options: ConcatenationOptions): TusExtens
     if (header === null) return next();
     const concat = parseUploadConcat(header, {
       requestUrl: req.url,
-      tusPath,
-      ownHosts: ownHosts(req, options.trustProxy),
+      targets,
+      ownOrigins: ownOrigins(req, options.trustProxy),
       maxPartials: options.maxPartials,
     });
     if (concat.kind === 'final') return createFinal(options, req, concat.ids);
@@ -63,7 +63,7 @@ export function concatenationExtension(options: ConcatenationOptions): TusExtens
   };
 
   const head: HandlerLayer = async (req, _context, _headers, next) => {
-    const id = uploadIdFromUrl(req.url, tusPath);
+    const id = targets.uploadIdOf(req);
     let current = id ? await addressedUploadState(state, id) : undefined;
     if (id && current?.kind === 'final' && current.status === 'pending') {
       // Completes a final whose trigger was lost (e.g. a crash between the last partial and
@@ -71,7 +71,7 @@ export function concatenationExtension(options: ConcatenationOptions): TusExtens
       current = (await options.completion.completeFinal(req, id).catch(() => undefined)) ?? (await state.get(id));
     }
     const res = await next();
-    if (current) describe(res, current, tusPath);
+    if (current) describe(res, current, targets);
     if (current && current.kind !== 'partial' && current.status === 'failed') {
       // A failed upload answers 460 to HEAD too, so a resuming client learns it at once.
       res.headers.set('Tessera-Error', current.error ?? 'failed');
@@ -99,25 +99,16 @@ export function concatenationExtension(options: ConcatenationOptions): TusExtens
 }
 
 /** HEAD headers that say what kind of upload this is and how far it got. */
-function describe(res: Response, current: UploadState, tusPath: string): void {
+function describe(res: Response, current: UploadState, targets: RequestTargets): void {
   if (current.kind === 'partial') {
     res.headers.set('Upload-Concat', 'partial');
     return;
   }
   if (current.kind === 'final') {
-    const base = tusPath === '/' ? '' : tusPath;
-    res.headers.set('Upload-Concat', `final;${current.partials.map((id) => `${base}/${encodeURIComponent(id)}`).join(' ')}`);
+    res.headers.set('Upload-Concat', `final;${current.partials.map((id) => targets.pathOf(id)).join(' ')}`);
     // The spec: no Upload-Offset on a final until its concatenation has finished.
     if (current.status !== 'done') res.headers.delete('Upload-Offset');
   }
   res.headers.set('Tessera-Upload-Status', current.status);
   if (current.sha256) res.headers.set('Tessera-Sha256', current.sha256);
-}
-
-/** Hosts a partial URL may name: this request's Host, and the forwarded host when trusted. */
-function ownHosts(req: Request, trustProxy: boolean): string[] {
-  const hosts = [req.headers.get('host') ?? new URL(req.url).host];
-  const forwarded = trustProxy ? req.headers.get('x-forwarded-host') : null;
-  if (forwarded) hosts.push(forwarded);
-  return hosts;
 }

@@ -1,14 +1,14 @@
 import { TusError } from '../../../errors.js';
-import { uploadIdFromUrl } from '../../upload-id.js';
+import type { RequestTargets } from '../../request-target.js';
 
 export type UploadConcat = { readonly kind: 'partial' } | { readonly kind: 'final'; readonly ids: readonly string[] };
 
 export interface ConcatUrlContext {
-  /** The creating request's URL; relative partial URLs resolve against it. */
+  /** The creating request's own URL; relative partial URLs resolve against it. */
   readonly requestUrl: string;
-  readonly tusPath: string;
-  /** Hosts this server answers for (Host header, and forwarded host when trusted). */
-  readonly ownHosts: readonly string[];
+  readonly targets: RequestTargets;
+  /** Origins this server answers for (see ownOrigins). */
+  readonly ownOrigins: readonly string[];
   /** Upper bound on the number of partials in one final. */
   readonly maxPartials: number;
 }
@@ -17,8 +17,10 @@ const invalid = (message: string) => new TusError('ERR_INVALID_CONCAT', 400, mes
 
 /**
  * Parses `Upload-Concat: partial` or `final;<url> <url> ...` (absolute or relative URLs, in
- * order) into upload ids. A URL of another host or outside the tus path is a 400: a final
- * may only be built from this server's own uploads.
+ * order) into upload ids. Each URL is resolved by the WHATWG parser against the request's own
+ * URL (so `//host/x` and `\\host\x` are the other hosts they are to a browser) and must name
+ * one of this server's origins and an upload under its tus path: a final may only be built
+ * from this server's own uploads.
  */
 export function parseUploadConcat(value: string, ctx: ConcatUrlContext): UploadConcat {
   const trimmed = value.trim();
@@ -37,11 +39,8 @@ function idOf(raw: string, ctx: ConcatUrlContext): string {
   } catch {
     throw invalid(`Upload-Concat holds an invalid URL: ${raw}`);
   }
-  const absolute = /^[a-z][a-z0-9+.-]*:/i.test(raw);
-  if (absolute && !ctx.ownHosts.includes(url.host)) {
-    throw invalid(`Upload-Concat URL points at another server: ${raw}`);
-  }
-  const id = uploadIdFromUrl(url.toString(), ctx.tusPath);
-  if (!id || url.search || url.hash) throw invalid(`Upload-Concat URL is not an upload of this server: ${raw}`);
+  if (!ctx.ownOrigins.includes(url.origin)) throw invalid(`Upload-Concat URL points at another server: ${raw}`);
+  const id = ctx.targets.uploadIdOfUrl(url, ctx.ownOrigins);
+  if (id === undefined) throw invalid(`Upload-Concat URL is not an upload of this server: ${raw}`);
   return id;
 }

@@ -1,0 +1,171 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { final, partial } from '../support/concat.js';
+import { rawRequest } from '../support/raw-http.js';
+import { startTessera, type RunningTessera } from '../support/tessera.js';
+import { create, encodeMetadata, head, patch, randomData, TUS } from '../support/tus-http.js';
+
+/**
+ * Issue #14, finding 1: the upload a request addresses is decided once, from the path alone.
+ * Every other spelling of a URL that ends in another upload's id (a query, a fragment, dot
+ * segments, percent-escapes, empty segments) must neither read, change nor delete that upload.
+ */
+const secret = 'a-test-secret-that-is-at-least-32-characters-long';
+const token = (sub: string) =>
+  new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setExpirationTime('5m').sign(new TextEncoder().encode(secret));
+
+const idOf = (url: string) => new URL(url).pathname.split('/').pop() as string;
+
+/** Request-targets that are not `/files/<victim>` but end in the victim's id one way or another. */
+function spellings(victim: string, decoy: string): string[] {
+  const escapedFirst = `%${victim.charCodeAt(0).toString(16)}${victim.slice(1)}`;
+  return [
+    `/files/${decoy}?/files/${victim}`,
+    `/files/${decoy}?x=/${victim}`,
+    `/files/${decoy}#/${victim}`,
+    `/files/${decoy}?#/files/${victim}`,
+    `/files/${decoy}/../${victim}`,
+    `/files/${decoy}/%2e%2e/${victim}`,
+    `/files/x/../../files/${victim}`,
+    `/files/./${victim}`,
+    `/files/../files/${victim}`,
+    `/files//${victim}`,
+    `/files/${victim}/`,
+    `/files/${victim}/.`,
+    `/files/${escapedFirst}`,
+    `/files/${victim}%2F`,
+    `/files/${victim}%00`,
+    `/files/${victim};x`,
+    `/x/../files/${victim}`,
+  ];
+}
+
+describe('request resolution with authentication on', () => {
+  let server: RunningTessera;
+  let alice: Record<string, string>;
+  let bob: Record<string, string>;
+  let victimUrl: string;
+  let victim: string;
+  const data = randomData(100);
+
+  beforeAll(async () => {
+    server = await startTessera({ auth: { jwtSecret: secret } });
+    alice = { Authorization: `Bearer ${await token('alice')}` };
+    bob = { Authorization: `Bearer ${await token('bob')}` };
+    const created = await create(server.endpoint, { length: 100, headers: alice, metadata: { filename: 'alice-secret.txt' } });
+    victimUrl = created.url;
+    victim = idOf(victimUrl);
+    expect((await patch(victimUrl, 0, data.subarray(0, 40), alice)).status).toBe(204);
+  });
+  afterAll(() => server.stop());
+
+  const victimIntact = async () => {
+    const res = await head(victimUrl, alice);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('upload-offset')).toBe('40');
+    expect(await fs.readFile(path.join(server.dataDir, victim))).toEqual(data.subarray(0, 40));
+  };
+
+  it.each(['HEAD', 'GET', 'PATCH', 'DELETE'])('%s by another owner under any other spelling is a 404 and touches nothing', async (method) => {
+    for (const target of spellings(victim, 'no-such-upload')) {
+      const headers = { ...TUS, ...bob, ...(method === 'PATCH' ? { 'Upload-Offset': '40', 'Content-Type': 'application/offset+octet-stream' } : {}) };
+      const res = await rawRequest(server.baseUrl, method, target, headers, method === 'PATCH' ? data.subarray(40, 50) : undefined);
+      expect({ target, status: res.status }).toEqual({ target, status: 404 });
+      expect(res.headers['upload-metadata']).toBeUndefined();
+      expect(res.body.toString()).not.toContain('alice-secret');
+    }
+    await victimIntact();
+  });
+
+  it('a query that ends in another upload acts on the upload the path names, never on the other', async () => {
+    const own = await create(server.endpoint, { length: 10, headers: bob, metadata: { filename: 'bob.txt' } });
+    const target = `/files/${idOf(own.url)}?/files/${victim}`;
+    const seen = await rawRequest(server.baseUrl, 'HEAD', target, { ...TUS, ...bob });
+    expect(seen.status).toBe(200);
+    expect(seen.headers['upload-metadata']).toBe(encodeMetadata({ filename: 'bob.txt' }));
+    const written = await rawRequest(
+      server.baseUrl,
+      'PATCH',
+      target,
+      { ...TUS, ...bob, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' },
+      Buffer.from('0123456789'),
+    );
+    expect(written.status).toBe(204);
+    expect(await fs.readFile(path.join(server.dataDir, idOf(own.url)), 'utf8')).toBe('0123456789');
+    expect((await rawRequest(server.baseUrl, 'DELETE', target, { ...TUS, ...bob })).status).toBe(204);
+    expect((await head(own.url, bob)).status).toBe(404);
+    await victimIntact();
+  });
+});
+
+describe('request resolution without authentication', () => {
+  let server: RunningTessera;
+  beforeAll(async () => {
+    server = await startTessera();
+  });
+  afterAll(() => server.stop());
+
+  it('no spelling PATCHes bytes into a pending final', async () => {
+    const unfinished = await create(server.endpoint, { length: 10, headers: { 'Upload-Concat': 'partial' } });
+    const other = await partial(server.endpoint, Buffer.from('abc'));
+    const fin = await final(server.endpoint, [unfinished.url, other]);
+    expect(fin.res.status).toBe(201);
+    const finalId = idOf(fin.url);
+    for (const target of [...spellings(finalId, idOf(unfinished.url)), `/files/${idOf(unfinished.url)}?/files/${finalId}`]) {
+      await rawRequest(
+        server.baseUrl,
+        'PATCH',
+        target,
+        { ...TUS, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' },
+        Buffer.from('x'),
+      );
+    }
+    expect((await fs.stat(path.join(server.dataDir, finalId))).size).toBe(0);
+    const state = await head(fin.url);
+    expect(state.headers.get('tessera-upload-status')).toBe('pending');
+  });
+
+  it('answers 404 for every unresolvable path under the tus path, with Tus-Resumable', async () => {
+    for (const target of ['/files/a/b', '/files/.hidden', '/files/a%20b', '/files/%2e%2e', '/files//', '/files/a/']) {
+      const res = await rawRequest(server.baseUrl, 'HEAD', target, { ...TUS });
+      expect({ target, status: res.status }).toEqual({ target, status: 404 });
+      expect(res.headers['tus-resumable']).toBe('1.0.0');
+    }
+  });
+});
+
+describe('Upload-Concat URLs (finding 10)', () => {
+  let server: RunningTessera;
+  beforeAll(async () => {
+    server = await startTessera();
+  });
+  afterAll(() => server.stop());
+
+  it('refuses partial URLs on another host however they are written, and accepts this server’s own', async () => {
+    const p = await partial(server.endpoint, Buffer.from('hello'));
+    const id = idOf(p);
+    const host = new URL(server.baseUrl).host;
+    const foreign = [
+      `//evil.example/files/${id}`,
+      `\\\\evil.example/files/${id}`,
+      `/\\evil.example/files/${id}`,
+      `http://evil.example/files/${id}`,
+      `https://${host}/files/${id}`,
+      `http://user@${host.replace('127.0.0.1', 'evil.example')}/files/${id}`,
+      `/files/${id}?x`,
+      `/files/${id}#x`,
+      `/other/${id}`,
+      `/files/a/${id}`,
+    ];
+    for (const url of foreign) {
+      const res = await final(server.endpoint, [url]);
+      expect({ url, status: res.res.status }).toEqual({ url, status: 400 });
+    }
+    for (const url of [p, `/files/${id}`, `/x/../files/${id}`]) {
+      const res = await final(server.endpoint, [url]);
+      expect({ url, status: res.res.status }).toEqual({ url, status: 201 });
+    }
+  });
+});
