@@ -32,6 +32,12 @@ export const errors = {
   missingOffset: () => new TusError('ERR_MISSING_OFFSET', 400, 'Upload-Offset header required'),
   lockTimeout: () =>
     new TusError('ERR_LOCK_TIMEOUT', 423, 'Upload is locked by another request; retry later', { 'Retry-After': '1' }),
+  /** An upload whose verification or assembly failed: its outcome is final. */
+  uploadFailed: (state: { readonly error?: string; readonly sha256?: string }) =>
+    new TusError('ERR_UPLOAD_FAILED', 460, `Upload failed: ${state.error ?? 'verification failed'}`, {
+      'Tessera-Upload-Status': 'failed',
+      ...(state.sha256 ? { 'Tessera-Sha256': state.sha256 } : {}),
+    }),
   storageFull: () => new TusError('ERR_STORAGE_FULL', 507, 'Insufficient storage; retry once space is freed'),
   redisUnavailable: () =>
     new TusError('ERR_REDIS_UNAVAILABLE', 503, 'Shared state is unavailable (Redis unreachable); retry shortly', {

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import pLimit from 'p-limit';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Server as TusServer } from '@tus/server';
@@ -7,6 +8,7 @@ import { corsOriginFor } from './http/cors.js';
 import { ResponseHeaders } from './http/response-headers.js';
 import { RequestTargets } from './tus/request-target.js';
 import { createApp } from './http/app.js';
+import { capConnectionsPerClient, closeIdleConnections } from './http/connection-guards.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import type { Authenticate } from './auth/authenticate.js';
 import { jwtAuthenticator } from './auth/jwt-authenticator.js';
@@ -18,6 +20,8 @@ import { embeddedCoordination } from './coordination/embedded-coordination.js';
 import { redisCoordination } from './coordination/redis-coordination.js';
 import { createStoreAdapter } from './stores/create-store-adapter.js';
 import { ExpirySweeper } from './tus/expiry-sweeper.js';
+import { PeriodicPass } from './tus/periodic-pass.js';
+import { lifecycleExtension } from './tus/completion/lifecycle-extension.js';
 import type { TesseraHooks } from './tus/hooks.js';
 import { TesseraEvents } from './tus/completion/tessera-events.js';
 import { UploadCompletion } from './tus/completion/upload-completion.js';
@@ -53,6 +57,8 @@ export interface Tessera {
   readonly events: TesseraEvents;
   readonly metrics: TesseraMetrics;
   readonly sweeper: ExpirySweeper;
+  /** Finishes uploads a crash left unsettled; runs at start and on the sweep interval. */
+  readonly recovery: PeriodicPass;
   readonly log: Logger;
   /** Starts listening on config.host:config.port; resolves to the bound address. */
   listen(): Promise<{ url: string; port: number }>;
@@ -72,8 +78,10 @@ export function createTessera({ config, hooks = {}, authenticate, logger }: Tess
   const adapter = createStoreAdapter(config, coordination, log);
   const store = new TesseraDataStore(adapter);
   const events = new TesseraEvents();
-  const assembler = new FinalAssembler(store, state, locker, log);
-  const completion = new UploadCompletion(store, state, assembler, events, hooks, log);
+  // Whole-file work (assembly, read-back verification) queues beyond this many at once.
+  const heavyWork = pLimit(config.maxConcurrentAssemblies);
+  const assembler = new FinalAssembler(store, state, locker, log, { maxSize: config.maxSize, heavyWork });
+  const completion = new UploadCompletion(store, state, locker, assembler, events, hooks, log, heavyWork);
 
   const identify = authenticate ?? (config.auth ? jwtAuthenticator(config.auth) : undefined);
   let tus: TusServer | undefined;
@@ -105,6 +113,7 @@ export function createTessera({ config, hooks = {}, authenticate, logger }: Tess
       events,
     }),
     integrityExtension(),
+    lifecycleExtension({ store, state, completion, targets }),
     partialExpiryExtension(state),
   ];
   for (const extension of extensions) store.use(extension);
@@ -119,13 +128,20 @@ export function createTessera({ config, hooks = {}, authenticate, logger }: Tess
     commonLayers: [contextLayer(log, targets, responseHeaders)],
     extensions,
     layers: {
-      GET: [downloadLayer({ store, targets })],
-      PATCH: [finishedPatchLayer(store, targets)],
+      GET: [downloadLayer({ store, state, targets })],
+      PATCH: [finishedPatchLayer(store, completion, targets)],
       POST: [creationBodyLayer(config.maxSize)],
     },
   });
   observeEvents(metrics, tus, events);
   const sweeper = new ExpirySweeper(store, config.expirySweepIntervalMs, log);
+  // Finishes what a crash left: unsettled uploads, finals whose partials are complete.
+  const recovery = new PeriodicPass(
+    async () => completion.recover(await adapter.listUploadIds()),
+    config.expirySweepIntervalMs,
+    log,
+    'recovery pass',
+  );
   const app = createApp({
     targets,
     tus,
@@ -149,17 +165,21 @@ export function createTessera({ config, hooks = {}, authenticate, logger }: Tess
     events,
     metrics,
     sweeper,
+    recovery,
     log,
     async listen() {
       await coordination.connected(5_000);
       httpServer = http.createServer(app);
-      // Uploads are long requests: never cut a slow PATCH by a request timeout.
+      // Uploads are long requests: never cut a slow PATCH by a request timeout, only a silent one.
       httpServer.requestTimeout = 0;
+      closeIdleConnections(httpServer, config.networkTimeoutMs);
+      capConnectionsPerClient(httpServer, config.maxConnectionsPerClient);
       await new Promise<void>((resolve, reject) => {
         httpServer?.once('error', reject);
         httpServer?.listen(config.port, config.host, resolve);
       });
       if (config.uploadExpiryMs > 0) sweeper.start();
+      recovery.start({ now: true });
       const { port, address } = httpServer.address() as AddressInfo;
       const host = address.includes(':') ? `[${address}]` : address;
       log.info({ port, host: address, tusPath: config.tusPath }, 'tessera listening');
@@ -167,6 +187,7 @@ export function createTessera({ config, hooks = {}, authenticate, logger }: Tess
     },
     async close() {
       await sweeper.stop();
+      await recovery.stop();
       if (!httpServer) return coordination.close();
       const server = httpServer;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

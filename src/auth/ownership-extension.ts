@@ -29,15 +29,5 @@ export function ownershipExtension(authenticate: Authenticate, state: UploadStat
     return next();
   };
   const layers = [identify];
-  return {
-    names: [],
-    layers: { POST: layers, HEAD: layers, PATCH: layers, DELETE: layers, GET: layers },
-    lifecycle: {
-      async afterCreate(upload) {
-        const owner = requestContext.getStore()?.owner;
-        if (owner === undefined) return;
-        await state.update(upload.id, (s) => (s ? { ...s, owner } : { kind: 'single', status: 'pending', owner }));
-      },
-    },
-  };
+  return { names: [], layers: { POST: layers, HEAD: layers, PATCH: layers, DELETE: layers, GET: layers } };
 }

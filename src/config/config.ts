@@ -42,6 +42,12 @@ export interface Config {
   readonly rateLimitPerMinute: number;
   /** Uploads sending data at once per owner, per instance; 0 = off. */
   readonly maxConcurrentUploads: number;
+  /** Assemblies and whole-file verifications running at once in this process; more queue. */
+  readonly maxConcurrentAssemblies: number;
+  /** A connection that sends nothing for this long (idle between requests, or mid-body) is closed; ms. */
+  readonly networkTimeoutMs: number;
+  /** Open connections one client address may hold; 0 = no cap. */
+  readonly maxConnectionsPerClient: number;
   /** Shared mode: Redis for locks and upload state; undefined keeps the embedded default. */
   readonly redis?: RedisConfig;
   /** S3 storage (S3_BUCKET); undefined keeps uploads on the local disk (dataDir). */
@@ -170,6 +176,9 @@ const envSchema = z.object({
   MAX_METADATA_SIZE: integer(4096, 64, 65536),
   RATE_LIMIT_PER_MINUTE: integer(0, 0, 1_000_000),
   MAX_CONCURRENT_UPLOADS: integer(0, 0, 100_000),
+  MAX_CONCURRENT_ASSEMBLIES: integer(2, 1, 1000),
+  NETWORK_TIMEOUT: duration('60s', MAX_TIMER_MS),
+  MAX_CONNECTIONS_PER_CLIENT: integer(256, 0, 1_000_000),
   REDIS_URL: z
     .string()
     .optional()
@@ -295,6 +304,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxMetadataBytes: e.MAX_METADATA_SIZE,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     maxConcurrentUploads: e.MAX_CONCURRENT_UPLOADS,
+    maxConcurrentAssemblies: e.MAX_CONCURRENT_ASSEMBLIES,
+    networkTimeoutMs: e.NETWORK_TIMEOUT,
+    maxConnectionsPerClient: e.MAX_CONNECTIONS_PER_CLIENT,
     redis: e.REDIS_URL
       ? Object.freeze({
           url: e.REDIS_URL,

@@ -80,10 +80,14 @@ async function writeNodeBody(
   };
   source.on('error', onSourceError);
   context.signal.addEventListener('abort', onAbort, { once: true });
+  let stored: Promise<number> | undefined;
   try {
-    return await pipeline(source.pipe(limited), () => store.write(limited, upload.id, upload.offset));
+    return await pipeline(source.pipe(limited), () => (stored = store.write(limited, upload.id, upload.offset)));
   } catch (error) {
     source.unpipe(limited);
+    // pipeline rejects at the first error, while the store may still be rolling the body back:
+    // the handler must not unlock (and answer) before the store is done with the upload.
+    await stored?.catch(() => undefined);
     const aborted = (sourceError !== undefined && error === sourceError) || (error instanceof Error && error.name === 'AbortError');
     throw aborted ? ERRORS.ABORTED : error;
   } finally {

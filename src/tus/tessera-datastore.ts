@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { DataStore, ERRORS, type Upload } from '@tus/utils';
 import type { StoreAdapter } from '../stores/store-adapter.js';
 import type { TusExtension, UploadLifecycle } from './extension.js';
+import { hasTusStatus } from '../errors.js';
 import { requestContext } from './request-context.js';
 
 /** How a guard asks for a body to be stored. */
@@ -71,7 +72,24 @@ export class TesseraDataStore extends DataStore {
   }
 
   /** @tus/server calls this with a request's body (other writers use the adapter's store). */
-  override write(stream: Readable, id: string, offset: number): Promise<number> {
+  override async write(stream: Readable, id: string, offset: number): Promise<number> {
+    try {
+      return await this.guardedWrite(stream, id, offset);
+    } catch (error) {
+      // @tus/server's size limiter lets every byte up to the limit through before it fails the
+      // body that runs past Upload-Length (or MAX_SIZE): the 413 must keep none of it, or the
+      // upload would look complete with bytes the client never meant as its end.
+      const cause: unknown = stream.errored;
+      if (hasTusStatus(cause) && cause.status_code === 413) {
+        await this.adapter.truncate(id, offset);
+        // A creation-with-upload made this upload: its URL was never given out.
+        if (offset === 0 && requestContext.getStore()?.request.method === 'POST') await this.remove(id);
+      }
+      throw error;
+    }
+  }
+
+  private guardedWrite(stream: Readable, id: string, offset: number): Promise<number> {
     noteDeclaredBody(id, offset);
     type Write = (s: Readable, options?: WriteOptions) => Promise<number>;
     const base: Write = (s, options) =>

@@ -78,8 +78,7 @@ async function checkUpload(u: ModelUpload): Promise<void> {
 }
 
 async function checkFinal(f: ModelFinal): Promise<void> {
-  // A HEAD is itself a trigger: a pending final whose partials are all there completes.
-  triggerFinal(f);
+  // HEAD only reads: it never assembles or fails a final.
   const res = await head(f.url);
   if (f.deleted) return void expect(res.status, `HEAD deleted final ${f.id}`).toBe(404);
   if (f.status === 'failed') return void expect(res.status, `HEAD failed final ${f.id}`).toBe(460);
@@ -152,6 +151,8 @@ class PatchCmd implements Cmd {
 
     let expected: number;
     if (u.deleted) expected = 404;
+    // A failed upload's outcome is final: it takes no more bytes.
+    else if (u.failed) expected = 460;
     else if (offset !== u.offset) expected = 409;
     else if (length > remaining) expected = 413;
     else if (this.checksum === 'wrong') expected = 460;
@@ -199,6 +200,8 @@ class DeleteCmd implements Cmd {
     expect(res.status, `${this} of ${item.id}`).toBe(item.deleted ? 404 : 204);
     item.deleted = true;
     if (!this.final) (item as ModelUpload).seen = 0;
+    // Deleting a partial fails every pending final that waits on it, at once.
+    if (!this.final) for (const f of m.finals) if (f.partials.includes(item as ModelUpload)) triggerFinal(f);
     expect((await head(item.url)).status).toBe(404);
   }
   toString = () => `delete(${this.final ? 'final' : 'upload'} #${this.target})`;

@@ -46,7 +46,8 @@ export async function startLocalCluster(options: LocalClusterOptions = {}): Prom
     if (ownDir) await fs.rm(dataDir, { recursive: true, force: true });
   };
   try {
-    const env = { REDIS_URL: redis.url, DATA_DIR: dataDir, TRUST_PROXY: 'true', LOG_LEVEL: 'warn', ...options.env };
+    // Behind nginx every client shares its address: the per-client connection cap belongs there.
+    const env = { REDIS_URL: redis.url, DATA_DIR: dataDir, TRUST_PROXY: 'true', MAX_CONNECTIONS_PER_CLIENT: '0', LOG_LEVEL: 'warn', ...options.env };
     for (let i = 0; i < count; i++) instances.push(await startTesseraInstance(await freePort(), env));
     balancer = await startNginxBalancer(options.port ?? (await freePort()), instances.map((i) => i.port));
   } catch (error) {

@@ -1,6 +1,8 @@
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { FileStore } from '@tus/file-store';
 import { ERRORS, isPathInsideDirectory, type Upload } from '@tus/utils';
 import { PendingVerification } from './pending-verification.js';
@@ -32,7 +34,26 @@ export class VerifiedFileStore extends FileStore {
 
   override async write(readable: Readable, id: string, offset: number): Promise<number> {
     await this.dropUnverified(id);
-    return super.write(readable, id, offset);
+    return this.writeSettled(readable, id, offset);
+  }
+
+  /**
+   * @tus/file-store's write, except that a failed write rejects only once the file is closed.
+   * Upstream rejects as soon as the body fails, while writes already handed to the thread pool
+   * still land: a rollback (truncate) done at once would be overwritten by them.
+   */
+  private async writeSettled(readable: Readable, id: string, offset: number): Promise<number> {
+    const file = path.join(this.directory, id);
+    if (!isPathInsideDirectory(this.directory, file)) throw ERRORS.FILE_NOT_FOUND;
+    const target = fs.createWriteStream(file, { flags: 'r+', start: offset });
+    const closed = new Promise<void>((resolve) => target.once('close', resolve));
+    try {
+      await pipeline(readable, target);
+    } catch {
+      await closed;
+      throw ERRORS.FILE_WRITE_ERROR;
+    }
+    return offset + target.bytesWritten;
   }
 
   /** Keeps the chunk only if the stream ends without an error (the guard's verdict). */
@@ -40,7 +61,7 @@ export class VerifiedFileStore extends FileStore {
     await this.dropUnverified(id);
     await this.pending.mark(id, offset);
     try {
-      const written = await super.write(readable, id, offset);
+      const written = await this.writeSettled(readable, id, offset);
       await this.pending.clear(id);
       return written;
     } catch (error) {

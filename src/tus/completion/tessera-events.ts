@@ -13,6 +13,8 @@ export interface TesseraEventMap {
   'file-ready': [upload: FinishedUpload];
   /** A partial upload received its last byte (it is not a file of its own). */
   'partial-finished': [upload: Upload];
+  /** An ordinary upload's declared sha256 is being checked (its lock is held meanwhile). */
+  'verification-started': [upload: { readonly id: string }];
   /** Verification or assembly failed; the upload's data was discarded. */
   'upload-failed': [failure: { readonly id: string; readonly error: string }];
   /** A final upload was created (a retried POST that finds its earlier final does not count). */

@@ -1,67 +1,137 @@
 import type { ServerOptions } from '@tus/server';
-import type { Upload } from '@tus/utils';
-import { TusError } from '../../errors.js';
+import { ERRORS, type Locker, type Upload } from '@tus/utils';
+import type { LimitFunction } from 'p-limit';
+import { errors, TusError } from '../../errors.js';
 import type { Logger } from '../../logging/logger.js';
+import { lockAll } from '../../locking/lock-all.js';
 import type { FinalAssembler } from '../extensions/concatenation/final-assembler.js';
 import { expectedSha256, sha256Mismatch, sha256OfStream } from '../extensions/integrity/sha256.js';
 import type { TesseraDataStore } from '../tessera-datastore.js';
-import type { FinalState, PartialState, UploadState, UploadStateStore } from '../state/upload-state.js';
+import type { FinalState, PartialState, SingleState, UploadState, UploadStateStore } from '../state/upload-state.js';
+import { allBytesStored, lifecycleOf } from './lifecycle.js';
 import type { FinishedUpload, TesseraEvents } from './tessera-events.js';
 
 type FinishResult = Awaited<ReturnType<NonNullable<ServerOptions['onUploadFinish']>>>;
 
 export interface CompletionHooks {
-  /** Once per file (ordinary or final), after verification; receives the computed sha256. */
-  readonly onUploadFinish?: (req: Request, upload: FinishedUpload) => Promise<FinishResult>;
+  /**
+   * Once per file (ordinary or final), after verification, while the upload is locked (so
+   * never for an upload deleted meanwhile); receives the computed sha256. `req` is the
+   * request that completed the file, or undefined when the server finished it on its own
+   * (after a crash, see UploadCompletion.recover).
+   */
+  readonly onUploadFinish?: (req: Request | undefined, upload: FinishedUpload) => Promise<FinishResult>;
   /** When a partial upload received its last byte. */
   readonly onPartialFinish?: (req: Request, upload: Upload) => Promise<void>;
 }
 
-/** The 460 for a final whose assembly or verification failed. */
-export function finalFailed(state: FinalState): TusError {
-  return new TusError('ERR_UPLOAD_FAILED', 460, `Upload failed: ${state.error ?? 'verification failed'}`, {
-    'Tessera-Upload-Status': 'failed',
-    ...(state.sha256 ? { 'Tessera-Sha256': state.sha256 } : {}),
-  });
-}
 
 /**
- * Decides what "finished" means for each kind of upload and tells integrators exactly once:
- * a partial triggers the finals waiting on it; an ordinary upload with a declared sha256 is
- * verified first; a final is finished by the assembler. Plugged in as @tus/server's
- * onUploadFinish, so a failure answers the very request that completed the upload.
+ * The one owner of every upload's lifecycle record (see lifecycle.ts): it writes the record
+ * at creation, settles an ordinary upload (verify, then 'done' or 'failed') under the upload's
+ * lock, has the assembler settle finals, tells integrators exactly once, and finishes what a
+ * crash interrupted.
+ *
+ * @tus/server calls onUploadFinish after it released the upload's lock; settling and the
+ * notification therefore take the lock again here, so a DELETE, PATCH or GET can never
+ * interleave with verification, and no notification is sent for an upload deleted meanwhile.
  */
 export class UploadCompletion {
   constructor(
     private readonly store: TesseraDataStore,
     private readonly state: UploadStateStore,
+    private readonly locker: Locker,
     private readonly assembler: FinalAssembler,
     private readonly events: TesseraEvents,
     private readonly hooks: CompletionHooks,
     private readonly log: Logger,
+    /** Shared with the assembler: whole-file reads queue beyond a bound. */
+    private readonly heavyWork: LimitFunction,
   ) {}
+
+  /** Writes the record of a new upload (finals are recorded by their creation, before). */
+  async recordCreation(id: string, facts: { readonly partial: boolean; readonly owner: string | undefined }): Promise<void> {
+    const owner = facts.owner === undefined ? {} : { owner: facts.owner };
+    await this.state.update(id, (s): UploadState => {
+      if (s) return { ...s, ...owner };
+      return facts.partial ? { kind: 'partial', finals: [], ...owner } : { kind: 'single', status: 'receiving', ...owner };
+    });
+  }
 
   readonly onUploadFinish = async (req: Request, upload: Upload): Promise<FinishResult> => {
     const state = await this.state.get(upload.id);
     if (state?.kind === 'partial') return this.partialFinished(req, upload, state);
     if (state?.kind === 'final') return {};
-    return this.singleFinished(req, upload, state);
+    try {
+      return await this.finish(req, upload.id);
+    } catch (error) {
+      // The creation request itself completed the upload (zero length, or a whole body) and
+      // it failed verification: its URL was never given out, so nothing is left behind.
+      if (req.method === 'POST' && error instanceof TusError) await this.store.remove(upload.id);
+      throw error;
+    }
   };
 
+  /**
+   * Settles an ordinary upload whose bytes are all stored and notifies once, under its lock.
+   * Throws the 460 when verification failed (now or before).
+   */
+  async finish(req: Request | undefined, id: string): Promise<FinishResult> {
+    const unlock = await lockAll(this.locker, id, []);
+    try {
+      const upload = await this.store.getUpload(id);
+      const state = await this.state.get(id);
+      if (state?.kind === 'partial' || state?.kind === 'final') return {};
+      const settled = lifecycleOf(upload, state) === 'verifying' ? await this.settle(upload, state) : state;
+      if (settled?.status === 'failed') throw this.failure(upload, settled);
+      return (await this.notifyLocked(req, upload)) ?? {};
+    } catch (error) {
+      if (error === ERRORS.FILE_NOT_FOUND || error === ERRORS.FILE_NO_LONGER_EXISTS) return {};
+      throw error;
+    } finally {
+      await unlock();
+    }
+  }
+
   /** Assembles a final if it can be; notifies once; throws 460 if this call saw it fail. */
-  async completeFinal(req: Request, finalId: string): Promise<FinalState | undefined> {
+  async completeFinal(req: Request | undefined, finalId: string): Promise<FinalState | undefined> {
     const outcome = await this.assembler.tryComplete(finalId);
     if (!outcome?.transitioned) return outcome?.state;
     this.events.emit('final-assembled', { id: finalId, ok: outcome.state.status === 'done' });
     if (outcome.state.status === 'failed') {
       this.events.emit('upload-failed', { id: finalId, error: outcome.state.error ?? 'failed' });
-      throw finalFailed(outcome.state);
+      throw errors.uploadFailed(outcome.state);
     }
-    if (outcome.upload) {
-      const finished = Object.assign(outcome.upload, { sha256: outcome.state.sha256, concat: { partials: outcome.state.partials } });
-      await this.fileReady(req, finished);
-    }
+    await this.notify(req, finalId);
     return outcome.state;
+  }
+
+  /**
+   * Finishes what a crash (or a lost trigger) left undone: ordinary uploads stored but not
+   * settled, finals whose partials are all complete, files settled but never announced.
+   * Bounded: one upload at a time, each under its lock. Returns how many it finished.
+   */
+  async recover(ids: readonly string[]): Promise<number> {
+    let finished = 0;
+    for (const id of ids) {
+      try {
+        const upload = await this.store.getUpload(id);
+        const state = await this.state.get(id);
+        const lifecycle = lifecycleOf(upload, state);
+        if (state?.kind === 'final' && lifecycle === 'pending') {
+          if ((await this.completeFinal(undefined, id))?.status !== 'pending') finished += 1;
+        } else if (state?.kind !== 'partial' && (lifecycle === 'verifying' || (lifecycle === 'done' && state?.notified === false))) {
+          await (state?.kind === 'final' ? this.notify(undefined, id) : this.finish(undefined, id));
+          finished += 1;
+        }
+      } catch (error) {
+        // A failed verification is an outcome, not an error of the pass; anything else is logged.
+        if (!(error instanceof TusError)) this.log.warn({ err: error, uploadId: id }, 'recovery of an upload failed');
+        else finished += 1;
+      }
+    }
+    if (finished > 0) this.log.info({ finished }, 'recovered uploads left unfinished');
+    return finished;
   }
 
   private async partialFinished(req: Request, upload: Upload, state: PartialState): Promise<FinishResult> {
@@ -78,28 +148,66 @@ export class UploadCompletion {
     return {};
   }
 
-  private async singleFinished(req: Request, upload: Upload, state: UploadState | undefined): Promise<FinishResult> {
+  /** Verifies a stored upload against its declared sha256 and records the outcome. Locked. */
+  private async settle(upload: Upload, state: SingleState | undefined): Promise<SingleState> {
     const expected = expectedSha256(upload.metadata);
-    if (expected === undefined) {
-      // With authentication on, every upload has a record (its owner): mark it done.
-      if (state) await this.state.update(upload.id, (s) => (s?.kind === 'single' ? { ...s, status: 'done' } : s));
-      return this.fileReady(req, upload);
-    }
-    const actual = await sha256OfStream(await this.store.read(upload.id));
-    if (actual !== expected) {
-      await this.store.adapter.truncate(upload.id, 0);
-      const error = `sha256 mismatch: declared ${expected}, received ${actual}`;
-      await this.state.update(upload.id, (s) => ({ ...s, kind: 'single', status: 'failed', sha256: actual, error }));
-      this.log.warn({ uploadId: upload.id, error }, 'upload failed verification');
-      this.events.emit('upload-failed', { id: upload.id, error });
-      throw sha256Mismatch(expected, actual);
-    }
-    await this.state.update(upload.id, (s) => ({ ...s, kind: 'single', status: 'done', sha256: actual }));
-    return this.fileReady(req, Object.assign(upload, { sha256: actual }));
+    const base = { ...state, kind: 'single' as const, notified: false };
+    if (expected === undefined) return this.record(upload.id, { ...base, status: 'done' });
+    // Durable before the first byte is read: a crash from here on is finished by recover().
+    await this.record(upload.id, { ...base, status: 'verifying' });
+    this.log.info({ uploadId: upload.id, bytes: upload.size }, 'verifying upload');
+    this.events.emit('verification-started', { id: upload.id });
+    const actual = await this.heavyWork(async () => sha256OfStream(await this.store.read(upload.id)));
+    if (actual === expected) return this.record(upload.id, { ...base, status: 'done', sha256: actual });
+    const error = `sha256 mismatch: declared ${expected}, received ${actual}`;
+    // The record first: a crash before the data is dropped still reads 'failed'.
+    const failed = await this.record(upload.id, { ...base, status: 'failed', sha256: actual, error });
+    await this.store.adapter.truncate(upload.id, 0);
+    this.log.warn({ uploadId: upload.id, error }, 'upload failed verification');
+    this.events.emit('upload-failed', { id: upload.id, error });
+    return failed;
   }
 
-  private async fileReady(req: Request, upload: FinishedUpload): Promise<FinishResult> {
-    this.events.emit('file-ready', upload);
-    return (await this.hooks.onUploadFinish?.(req, upload)) ?? {};
+  private async record(id: string, next: SingleState): Promise<SingleState> {
+    await this.state.update(id, () => next);
+    return next;
+  }
+
+  private failure(upload: Upload, state: SingleState): TusError {
+    const expected = expectedSha256(upload.metadata) ?? 'none';
+    return sha256Mismatch(expected, state.sha256 ?? 'unknown');
+  }
+
+  /** Takes the upload's lock for notifyLocked (finals: their assembly released it). */
+  private async notify(req: Request | undefined, id: string): Promise<FinishResult | undefined> {
+    const unlock = await lockAll(this.locker, id, []);
+    try {
+      return await this.notifyLocked(req, await this.store.getUpload(id));
+    } catch (error) {
+      if (error === ERRORS.FILE_NOT_FOUND || error === ERRORS.FILE_NO_LONGER_EXISTS) return undefined;
+      throw error;
+    } finally {
+      await unlock();
+    }
+  }
+
+  /**
+   * "File ready", exactly once: whoever flips `notified` from false to true announces it.
+   * A deleted upload has no record any more, so it is never announced.
+   */
+  private async notifyLocked(req: Request | undefined, upload: Upload): Promise<FinishResult | undefined> {
+    let claimed: UploadState | undefined;
+    await this.state.update(upload.id, (s) => {
+      if (!s || s.kind === 'partial' || s.notified !== false || s.status !== 'done') return s;
+      claimed = s;
+      return { ...s, notified: true };
+    });
+    if (!claimed || claimed.kind === 'partial' || !allBytesStored(upload)) return undefined;
+    const finished: FinishedUpload = Object.assign(upload, {
+      ...(claimed.sha256 ? { sha256: claimed.sha256 } : {}),
+      ...(claimed.kind === 'final' ? { concat: { partials: claimed.partials } } : {}),
+    });
+    this.events.emit('file-ready', finished);
+    return this.hooks.onUploadFinish?.(req, finished);
   }
 }

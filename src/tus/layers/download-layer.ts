@@ -3,7 +3,9 @@ import { create as contentDisposition } from 'content-disposition';
 import { ERRORS } from '@tus/utils';
 import type { HandlerLayer } from '../handler-layers.js';
 import type { TesseraDataStore } from '../tessera-datastore.js';
+import { lifecycleOf } from '../completion/lifecycle.js';
 import type { RequestTargets } from '../request-target.js';
+import type { UploadStateStore } from '../state/upload-state.js';
 
 // Types a browser may render inline; anything else (HTML, SVG, PDF...) is forced to download
 // so an uploaded file can never run script in this origin.
@@ -16,6 +18,7 @@ const reMimeType = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/i;
 
 export interface DownloadLayerOptions {
   readonly store: TesseraDataStore;
+  readonly state: UploadStateStore;
   readonly targets: RequestTargets;
 }
 
@@ -23,12 +26,14 @@ export interface DownloadLayerOptions {
  * GET streams a finished upload back. Replaces @tus/server's handler, which quotes raw
  * filenames into Content-Disposition (a non-ASCII or newline name breaks the header).
  */
-export function downloadLayer({ store, targets }: DownloadLayerOptions): HandlerLayer {
+export function downloadLayer({ store, state, targets }: DownloadLayerOptions): HandlerLayer {
   return async (req, _context, headers) => {
     const id = targets.uploadIdOf(req);
     if (!id) throw ERRORS.FILE_NOT_FOUND;
     const upload = await store.getUpload(id);
-    if (upload.size === undefined || upload.offset !== upload.size) throw ERRORS.FILE_NOT_FOUND;
+    // Only a settled, verified file is ever served: not while it is received or verified,
+    // not when it failed (see lifecycle.ts).
+    if (lifecycleOf(upload, await state.get(id)) !== 'done') throw ERRORS.FILE_NOT_FOUND;
     const { filetype, filename } = upload.metadata ?? {};
     const type = filetype && reMimeType.test(filetype) ? filetype.toLowerCase() : 'application/octet-stream';
     headers.set('Content-Type', type);

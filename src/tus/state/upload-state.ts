@@ -1,11 +1,22 @@
 /**
- * What Tessera records about an upload beyond what the tus store keeps: its concatenation
- * role, the outcome of whole-file verification, and its owner when authentication is on.
- * Uploads with none of these have no record.
+ * The lifecycle record of an upload: its role (ordinary, partial, final), where it is in its
+ * lifecycle, the outcome of whole-file verification, and its owner when authentication is
+ * on. Every upload created by this version has one from its creation on (see
+ * src/tus/completion/lifecycle.ts for what each state means and who moves it).
  */
 export type UploadState = PartialState | FinalState | SingleState;
 
+/**
+ * A final's status: 'pending' while it waits for its partials or is being assembled.
+ */
 export type CompletionStatus = 'pending' | 'done' | 'failed';
+
+/**
+ * An ordinary upload's status. 'receiving' until its last byte is stored; 'verifying' while
+ * (or, after a crash, until) its declared sha256 is checked under its lock; then 'done' or
+ * 'failed'. 'pending' is what earlier versions wrote for 'receiving'.
+ */
+export type SingleStatus = 'receiving' | 'pending' | 'verifying' | 'done' | 'failed';
 
 interface IntegrityFields {
   /** Hex SHA-256 the server computed over the whole file (once complete). */
@@ -14,6 +25,11 @@ interface IntegrityFields {
   readonly error?: string;
   /** Who created it (the authenticated subject); only they may touch it. */
   readonly owner?: string;
+  /**
+   * False from the moment a file became 'done' until its "file ready" notification was
+   * claimed; absent in records of earlier versions (taken as already notified).
+   */
+  readonly notified?: boolean;
 }
 
 export interface PartialState extends IntegrityFields {
@@ -31,10 +47,10 @@ export interface FinalState extends IntegrityFields {
   readonly requestKey: string;
 }
 
-/** An ordinary upload that declared a whole-file `sha256`. */
+/** An ordinary upload (not part of a concatenation). */
 export interface SingleState extends IntegrityFields {
   readonly kind: 'single';
-  readonly status: CompletionStatus;
+  readonly status: SingleStatus;
 }
 
 /**

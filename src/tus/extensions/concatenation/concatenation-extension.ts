@@ -1,4 +1,3 @@
-import type { Upload } from '@tus/utils';
 import { TusError } from '../../../errors.js';
 import type { TesseraEvents } from '../../completion/tessera-events.js';
 import type { UploadCompletion } from '../../completion/upload-completion.js';
@@ -63,20 +62,10 @@ export function concatenationExtension(options: ConcatenationOptions): TusExtens
   };
 
   const head: HandlerLayer = async (req, _context, _headers, next) => {
-    const id = targets.uploadIdOf(req);
-    let current = id ? await addressedUploadState(state, id) : undefined;
-    if (id && current?.kind === 'final' && current.status === 'pending') {
-      // Completes a final whose trigger was lost (e.g. a crash between the last partial and
-      // its assembly); a no-op while partials are still being uploaded.
-      current = (await options.completion.completeFinal(req, id).catch(() => undefined)) ?? (await state.get(id));
-    }
+    const current = await stateOf(req);
     const res = await next();
-    if (current) describe(res, current, targets);
-    if (current && current.kind !== 'partial' && current.status === 'failed') {
-      // A failed upload answers 460 to HEAD too, so a resuming client learns it at once.
-      res.headers.set('Tessera-Error', current.error ?? 'failed');
-      return new Response(null, { status: 460, headers: res.headers });
-    }
+    if (current?.kind === 'partial') res.headers.set('Upload-Concat', 'partial');
+    if (current?.kind === 'final') res.headers.set('Upload-Concat', `final;${current.partials.map((id) => targets.pathOf(id)).join(' ')}`);
     return res;
   };
 
@@ -84,31 +73,16 @@ export function concatenationExtension(options: ConcatenationOptions): TusExtens
     names: ['concatenation', 'concatenation-unfinished'],
     layers: { POST: [post], PATCH: [patch], HEAD: [head] },
     lifecycle: {
-      async afterCreate(upload: Upload) {
-        if (requestContext.getStore()?.creatingPartial) {
-          await state.update(upload.id, (s) => ({ kind: 'partial', finals: [], ...(s?.owner ? { owner: s.owner } : {}) }));
-        }
-      },
       async afterRemove(id: string) {
         const removed = await state.get(id);
         await state.delete(id);
         if (removed?.kind === 'final') await state.release(`final-${removed.requestKey}`, id);
+        // A final waiting on this partial can never complete now: it fails at once (visibly,
+        // HEAD answers 460) instead of waiting for a byte that will never come.
+        if (removed?.kind === 'partial') {
+          for (const finalId of removed.finals) await options.completion.completeFinal(undefined, finalId).catch(() => undefined);
+        }
       },
     },
   };
-}
-
-/** HEAD headers that say what kind of upload this is and how far it got. */
-function describe(res: Response, current: UploadState, targets: RequestTargets): void {
-  if (current.kind === 'partial') {
-    res.headers.set('Upload-Concat', 'partial');
-    return;
-  }
-  if (current.kind === 'final') {
-    res.headers.set('Upload-Concat', `final;${current.partials.map((id) => targets.pathOf(id)).join(' ')}`);
-    // The spec: no Upload-Offset on a final until its concatenation has finished.
-    if (current.status !== 'done') res.headers.delete('Upload-Offset');
-  }
-  res.headers.set('Tessera-Upload-Status', current.status);
-  if (current.sha256) res.headers.set('Tessera-Sha256', current.sha256);
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ERRORS, type Locker, type Upload } from '@tus/utils';
+import type { LimitFunction } from 'p-limit';
 import type { Logger } from '../../../logging/logger.js';
 import { lockAll } from '../../../locking/lock-all.js';
 import type { TesseraDataStore } from '../../tessera-datastore.js';
@@ -11,7 +12,16 @@ export interface AssemblyOutcome {
   readonly state: FinalState;
   /** True only for the one call that moved the final out of 'pending'. */
   readonly transitioned: boolean;
-  readonly upload?: Upload;
+}
+
+export interface AssemblyLimits {
+  /** MAX_SIZE: a final whose length turns out larger fails without being assembled (0: none). */
+  readonly maxSize: number;
+  /**
+   * Slots for whole-file work (assembly, read-back verification) in this process: beyond
+   * them work queues, so memory stays flat however many finals complete at once.
+   */
+  readonly heavyWork: LimitFunction;
 }
 
 /**
@@ -28,6 +38,7 @@ export class FinalAssembler {
     private readonly state: UploadStateStore,
     private readonly locker: Locker,
     private readonly log: Logger,
+    private readonly limits: AssemblyLimits,
   ) {}
 
   async tryComplete(finalId: string): Promise<AssemblyOutcome | undefined> {
@@ -37,8 +48,18 @@ export class FinalAssembler {
     // Check first without locks: asking for the lock of a partial that is still being
     // uploaded would make @tus/server cut that partial's PATCH short.
     const partials = await this.loadPartials(before.partials);
-    if (typeof partials !== 'string' && !allComplete(partials)) return { state: before, transitioned: false };
-    const unlock = await lockAll(this.locker, finalId, before.partials);
+    if (typeof partials === 'string') return this.lockedComplete(finalId, []);
+    if (!allComplete(partials)) return { state: before, transitioned: false };
+    return this.limits.heavyWork(() => this.lockedComplete(finalId, before.partials));
+  }
+
+  /**
+   * Locks the final and `partials` and settles it. A final with a partial gone is failed
+   * under its own lock alone: a gone partial stays gone, and its lock may be held by the very
+   * request that removed it.
+   */
+  private async lockedComplete(finalId: string, partials: readonly string[]): Promise<AssemblyOutcome | undefined> {
+    const unlock = await lockAll(this.locker, finalId, partials);
     try {
       const current = await this.state.get(finalId);
       if (current?.kind !== 'final') return undefined;
@@ -55,6 +76,10 @@ export class FinalAssembler {
     if (!allComplete(partials)) return { state: final, transitioned: false };
 
     const total = final.partials.reduce((sum, id) => sum + (partials.find((p) => p.id === id)?.size ?? 0), 0);
+    // Known only now when a partial's length was deferred (one partial may be listed many times).
+    if (this.limits.maxSize > 0 && total > this.limits.maxSize) {
+      return this.fail(finalId, final, `final of ${total} bytes exceeds MAX_SIZE (${this.limits.maxSize})`);
+    }
     const upload = await this.store.getUpload(finalId);
     if (upload.size === undefined) await this.store.declareUploadLength(finalId, total);
     // A crash mid-assembly leaves a prefix behind; always start from an empty final.
@@ -73,9 +98,9 @@ export class FinalAssembler {
       await this.store.adapter.truncate(finalId, 0);
       return this.fail(finalId, final, `sha256 mismatch: declared ${expected}, assembled ${sha256}`, sha256);
     }
-    const done = await this.state.update(finalId, (s) => (s?.kind === 'final' ? { ...s, status: 'done', sha256 } : s));
+    const done = await this.state.update(finalId, (s) => (s?.kind === 'final' ? { ...s, status: 'done', sha256, notified: false } : s));
     log.info({ bytes: total, partials: final.partials.length, ms: Math.round(performance.now() - started), sha256 }, 'final assembled');
-    return { state: done as FinalState, transitioned: true, upload: await this.store.getUpload(finalId) };
+    return { state: done as FinalState, transitioned: true };
   }
 
   private async streamPartials(finalId: string, ids: readonly string[]): Promise<{ bytes: number; sha256: string }> {

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { ERRORS, Metadata, Uid, Upload } from '@tus/utils';
-import { TusError } from '../../../errors.js';
+import { errors, TusError } from '../../../errors.js';
 import type { TesseraEvents } from '../../completion/tessera-events.js';
 import type { UploadCompletion } from '../../completion/upload-completion.js';
-import { finalFailed } from '../../completion/upload-completion.js';
 import type { TusHooks } from '../../hooks.js';
 import type { TesseraDataStore } from '../../tessera-datastore.js';
 import type { UploadStateStore } from '../../state/upload-state.js';
@@ -55,7 +54,7 @@ export async function createFinal(deps: FinalCreationDeps, req: Request, partial
     throw error instanceof TusError ? error.withHeaders({ Location: location }) : error;
   });
   const headers = new Headers({ Location: location });
-  if (state?.kind === 'final' && state.status === 'failed') throw finalFailed(state).withHeaders({ Location: location });
+  if (state?.kind === 'final' && state.status === 'failed') throw errors.uploadFailed(state).withHeaders({ Location: location });
   if (state?.kind === 'final' && state.status === 'done' && state.sha256) {
     headers.set('Tessera-Upload-Status', 'done');
     headers.set('Tessera-Sha256', state.sha256);

@@ -1,0 +1,55 @@
+import type http from 'node:http';
+import type { Socket } from 'node:net';
+
+/**
+ * Closes connections that send nothing for `timeoutMs`: idle between requests, never sending
+ * a request at all, or stalled in the middle of a body (tusd's network timeout). A body cut
+ * this way ends like any interrupted one: the bytes received are kept by the usual rules and
+ * the upload's lock is released. Once a request's body is fully received the client is
+ * waiting for the server (verification, assembly): that wait is not idleness.
+ */
+export function closeIdleConnections(server: http.Server, timeoutMs: number): void {
+  if (timeoutMs <= 0) return;
+  // Without a 'timeout' listener on the server, a socket idle this long is destroyed.
+  server.timeout = timeoutMs;
+  server.headersTimeout = Math.min(server.headersTimeout, timeoutMs);
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    req.once('end', () => {
+      // A body-less request may 'end' only after its response: then the socket is idle again.
+      if (!res.writableFinished) req.socket.setTimeout(0);
+    });
+    res.once('finish', () => {
+      if (!req.socket.destroyed) req.socket.setTimeout(timeoutMs);
+    });
+  });
+}
+
+const TOO_MANY_BODY = 'Too many open connections from this address\n';
+const TOO_MANY =
+  'HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\nContent-Type: text/plain\r\n' +
+  `Content-Length: ${Buffer.byteLength(TOO_MANY_BODY)}\r\n\r\n${TOO_MANY_BODY}`;
+
+/**
+ * Refuses a connection beyond `max` open ones from the same client address with a one-line
+ * 503, so one client holding idle sockets cannot use up the server's file descriptors.
+ * Behind a proxy every client shares the proxy's address: cap at the proxy instead (0 = off).
+ */
+export function capConnectionsPerClient(server: http.Server, max: number): void {
+  if (max <= 0) return;
+  const open = new Map<string, number>();
+  // Before the HTTP parser is attached: a refused socket never reaches the application.
+  server.prependListener('connection', (socket: Socket) => {
+    const address = socket.remoteAddress ?? 'unknown';
+    const count = (open.get(address) ?? 0) + 1;
+    open.set(address, count);
+    socket.once('close', () => {
+      const left = (open.get(address) ?? 1) - 1;
+      if (left <= 0) open.delete(address);
+      else open.set(address, left);
+    });
+    if (count > max) {
+      socket.pause();
+      socket.end(TOO_MANY, () => socket.destroy());
+    }
+  });
+}

@@ -1,0 +1,94 @@
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTessera, type RunningTessera } from '../support/tessera.js';
+import { create, head, patch, randomData } from '../support/tus-http.js';
+
+/**
+ * Issue #14, finding 8: no connection may be held open forever, and one client address may
+ * not take every file descriptor. Real sockets against a real server.
+ */
+function connect(baseUrl: string): Promise<net.Socket> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host: hostname, port: Number(port) }, () => resolve(socket));
+    socket.once('error', reject);
+  });
+}
+
+const closed = (socket: net.Socket) => new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())));
+
+/** Everything the server sends until it closes the connection. */
+function received(socket: net.Socket): Promise<string> {
+  let text = '';
+  socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+  return closed(socket).then(() => text);
+}
+
+describe('NETWORK_TIMEOUT', () => {
+  let server: RunningTessera;
+  beforeAll(async () => {
+    server = await startTessera({ networkTimeoutMs: 400 });
+  });
+  afterAll(() => server.stop());
+
+  it('closes a connection that never sends a request', async () => {
+    const socket = await connect(server.baseUrl);
+    await closed(socket);
+    expect(socket.destroyed).toBe(true);
+  });
+
+  it('closes a PATCH whose body stops; the bytes received are kept and the upload is not left locked', async () => {
+    const data = randomData(1000);
+    const { url } = await create(server.endpoint, { length: 1000 });
+    const socket = await connect(server.baseUrl);
+    socket.write(
+      `PATCH ${new URL(url).pathname} HTTP/1.1\r\nHost: ${new URL(url).host}\r\nTus-Resumable: 1.0.0\r\n` +
+        'Upload-Offset: 0\r\nContent-Type: application/offset+octet-stream\r\nContent-Length: 1000\r\n\r\n',
+    );
+    socket.write(data.subarray(0, 300));
+    const answer = received(socket);
+    await closed(socket);
+    expect(await answer).not.toMatch(/^HTTP\/1\.1 2/);
+    const look = await head(url);
+    expect(look.status).toBe(200);
+    expect(look.headers.get('upload-offset')).toBe('300');
+    expect((await patch(url, 300, data.subarray(300))).status).toBe(204);
+  });
+
+  it('closes a connection left idle after a response', async () => {
+    const socket = await connect(server.baseUrl);
+    const answer = received(socket);
+    socket.write(`GET /healthz HTTP/1.1\r\nHost: ${new URL(server.baseUrl).host}\r\nConnection: keep-alive\r\n\r\n`);
+    expect(await answer).toMatch(/^HTTP\/1\.1 200/);
+  });
+});
+
+describe('MAX_CONNECTIONS_PER_CLIENT', () => {
+  let server: RunningTessera;
+  beforeAll(async () => {
+    server = await startTessera({ maxConnectionsPerClient: 3 });
+  });
+  afterAll(() => server.stop());
+
+  it('refuses the connection beyond the cap with one 503 line, and accepts again once one closes', async () => {
+    const held = await Promise.all([0, 1, 2].map(() => connect(server.baseUrl)));
+    const extra = await connect(server.baseUrl);
+    const answer = received(extra);
+    extra.write(`GET /healthz HTTP/1.1\r\nHost: ${new URL(server.baseUrl).host}\r\n\r\n`);
+    const text = await answer;
+    expect(text).toMatch(/^HTTP\/1\.1 503/);
+    expect(text).toMatch(/Retry-After: 1/);
+    expect(text.split('\r\n\r\n')[1]).toBe('Too many open connections from this address\n');
+
+    const first = held[0] as net.Socket;
+    first.destroy();
+    await closed(first);
+    // The server counts the close when it sees it; ask until the freed slot is taken.
+    let status = 0;
+    for (let attempt = 0; attempt < 50 && status !== 200; attempt++) {
+      status = await fetch(`${server.baseUrl}/healthz`, { headers: { Connection: 'close' } }).then((r) => r.status, () => 0);
+    }
+    expect(status).toBe(200);
+    for (const socket of held) socket.destroy();
+  });
+});
