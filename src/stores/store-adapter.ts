@@ -11,6 +11,12 @@ export interface StoreAdapter {
   readonly datastore: DataStore;
   /** Ids of every upload the store knows, for expiry sweeps. */
   listUploadIds(): Promise<string[]>;
+  /**
+   * Whether `truncate` can take back any suffix of what a write stored. S3 cannot (committed
+   * parts and a completed object are final): bodies whose end is not known in advance are
+   * then written all-or-nothing.
+   */
+  readonly rollsBackExactly: boolean;
   /** Drops every stored byte at and after `offset` (a chunk that failed verification). */
   truncate(id: string, offset: number): Promise<void>;
   /** Streams an upload's stored bytes from the start. */

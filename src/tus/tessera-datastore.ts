@@ -90,7 +90,10 @@ export class TesseraDataStore extends DataStore {
   }
 
   private guardedWrite(stream: Readable, id: string, offset: number): Promise<number> {
-    noteDeclaredBody(id, offset);
+    const declared = noteDeclaredBody(id, offset);
+    // Without a declared length only the end of the body tells whether it ran past the upload's
+    // length; a store that cannot take bytes back (S3) must then hold the body until its end.
+    const initial: WriteOptions = { allOrNothing: !this.adapter.rollsBackExactly && declared === undefined };
     type Write = (s: Readable, options?: WriteOptions) => Promise<number>;
     const base: Write = (s, options) =>
       options?.allOrNothing && this.adapter.writeAllOrNothing
@@ -101,7 +104,7 @@ export class TesseraDataStore extends DataStore {
       (next, guard) => (s, options) => guard((inner, own) => next(inner, { ...options, ...own }), s, { id, offset }),
       base,
     );
-    return guarded(stream);
+    return guarded(stream, initial);
   }
 
   override async getUpload(id: string): Promise<Upload> {
@@ -155,9 +158,12 @@ export class TesseraDataStore extends DataStore {
   }
 }
 
-function noteDeclaredBody(id: string, offset: number): void {
+/** The request's declared body length (Content-Length), noted in its context; undefined when chunked. */
+function noteDeclaredBody(id: string, offset: number): number | undefined {
   const ctx = requestContext.getStore();
   const declared = ctx?.request.headers.get('content-length');
   const length = Number(declared);
-  if (ctx && declared && Number.isSafeInteger(length)) ctx.body = { id, offset, length };
+  if (!ctx || !declared || !Number.isSafeInteger(length)) return undefined;
+  ctx.body = { id, offset, length };
+  return length;
 }

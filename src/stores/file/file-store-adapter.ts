@@ -27,6 +27,7 @@ export interface FileStoreAdapterOptions {
 
 /** Local-disk storage through @tus/file-store (the embedded default). */
 export class FileStoreAdapter implements StoreAdapter {
+  readonly rollsBackExactly = true;
   readonly kind = 'file' as const;
   readonly datastore: VerifiedFileStore;
   private readonly infoStore: KvStore<Upload>;

@@ -53,6 +53,7 @@ export function s3ClientConfig(s3: S3Config): S3ClientConfig & { bucket: string 
 
 /** S3 (or an S3-compatible store) through @tus/s3-store, with Tessera's capabilities. */
 export class S3StoreAdapter implements StoreAdapter {
+  readonly rollsBackExactly = false;
   readonly kind = 's3' as const;
   readonly datastore: TesseraS3Store;
   private readonly log: Logger;
