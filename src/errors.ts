@@ -1,3 +1,5 @@
+import { CHECKSUM_ALGORITHMS } from './tus/extensions/checksum/algorithms.js';
+
 /**
  * One error type with a stable code, a tus status and a short plain message.
  * It keeps @tus/server's `{status_code, body}` shape so the library's own error path
@@ -23,8 +25,71 @@ export class TusError extends Error {
   }
 }
 
+const advertisedAlgorithms = { 'Tus-Checksum-Algorithm': CHECKSUM_ALGORITHMS.join(',') };
+
+/**
+ * The catalogue: every error Tessera answers with, by stable code. Nothing else constructs a
+ * TusError; @tus/utils' own ERRORS (404, 409, 413, ...) are answered as @tus/server sends them.
+ */
 export const errors = {
   notFound: () => new TusError('ERR_NOT_FOUND', 404, 'Not found'),
+  methodNotAllowed: (allow: readonly string[]) =>
+    new TusError('ERR_METHOD_NOT_ALLOWED', 405, 'Method not allowed on a tus endpoint', { Allow: allow.join(', ') }),
+  unauthorized: () =>
+    new TusError('ERR_UNAUTHORIZED', 401, 'Authentication required: send a valid bearer token', { 'WWW-Authenticate': 'Bearer' }),
+  tooManyRequests: (message: string, retryAfterS: number) =>
+    new TusError('ERR_TOO_MANY_REQUESTS', 429, message, { 'Retry-After': String(Math.max(1, retryAfterS)) }),
+  metadataTooLarge: (maxBytes: number) => new TusError('ERR_METADATA_TOO_LARGE', 400, `Upload-Metadata is larger than ${maxBytes} bytes`),
+
+  // Per-request checksums (checksum extension); each one discards the request's bytes.
+  /** The spec's own status and reason phrase for a verified-but-wrong body. */
+  checksumMismatch: () => new TusError('ERR_CHECKSUM_MISMATCH', 460, 'Checksum Mismatch'),
+  unsupportedChecksumAlgorithm: (name: string) =>
+    new TusError(
+      'ERR_UNSUPPORTED_CHECKSUM_ALGORITHM',
+      400,
+      `Unsupported checksum algorithm "${name.slice(0, 32)}"; supported: ${CHECKSUM_ALGORITHMS.join(', ')}`,
+      advertisedAlgorithms,
+    ),
+  malformedChecksum: (why: string) => new TusError('ERR_INVALID_CHECKSUM', 400, `Malformed Upload-Checksum: ${why}`, advertisedAlgorithms),
+  checksumHeaderAndTrailer: () =>
+    new TusError('ERR_INVALID_CHECKSUM', 400, 'Upload-Checksum may be sent as a header or as a trailer, not both'),
+  checksumTrailerNeedsChunked: () =>
+    new TusError('ERR_INVALID_CHECKSUM', 400, 'An Upload-Checksum trailer needs a chunked body (no Content-Length)'),
+  checksumTrailerUnavailable: () => new TusError('ERR_INVALID_CHECKSUM', 400, 'HTTP trailers cannot be read on this runtime'),
+  checksumTrailerMissing: () =>
+    new TusError('ERR_CHECKSUM_TRAILER_MISSING', 400, 'The announced Upload-Checksum trailer was not sent; chunk discarded'),
+  /**
+   * The body was cut short (client gone, or the lock holder was asked to release): the bytes
+   * cannot be verified. 423 so a client that is still there retries after a HEAD.
+   */
+  checksumInterrupted: () =>
+    new TusError('ERR_CHECKSUM_INTERRUPTED', 423, 'The request body ended before its checksum could be verified; chunk discarded', {
+      'Retry-After': '1',
+    }),
+
+  // Whole-file integrity and the lifecycle.
+  invalidSha256: () =>
+    new TusError(
+      'ERR_INVALID_SHA256',
+      400,
+      'Upload-Metadata sha256 must be the SHA-256 of the whole file, as 64 hex digits or base64 of 32 bytes',
+    ),
+  /** The 460 a client gets when the uploaded file is not what it declared. */
+  sha256Mismatch: (expected: string, actual: string) =>
+    new TusError(
+      'ERR_SHA256_MISMATCH',
+      460,
+      `Whole-file SHA-256 mismatch: declared ${expected}, received ${actual}; the upload failed and its data was discarded`,
+      { 'Tessera-Upload-Status': 'failed', 'Tessera-Sha256': actual },
+    ),
+
+  // Concatenation.
+  invalidConcat: (message: string) => new TusError('ERR_INVALID_CONCAT', 400, message),
+  foreignPartial: (id: string) =>
+    new TusError('ERR_FOREIGN_PARTIAL', 403, `Upload ${id} belongs to someone else; a final may only join your own partials`),
+  finalPatch: () => new TusError('ERR_FINAL_PATCH', 403, 'A final upload is assembled by the server and cannot be patched'),
+
   unsupportedVersion: () => new TusError('ERR_UNSUPPORTED_VERSION', 412, 'Unsupported Tus-Resumable version'),
   missingVersion: () => new TusError('ERR_MISSING_VERSION', 412, 'Tus-Resumable header required'),
   badContentType: () =>

@@ -37,7 +37,7 @@ import { creationBodyLayer } from './tus/layers/creation-body-layer.js';
 import { checksumExtension } from './tus/extensions/checksum/index.js';
 import { storageFullExtension } from './tus/extensions/storage-full/storage-full-extension.js';
 import { TesseraDataStore } from './tus/tessera-datastore.js';
-import { createTusServer } from './tus/tus-server.js';
+import { createTusServer, uploadUrlFor } from './tus/upstream/tus-server.js';
 
 export interface TesseraOptions {
   readonly config: Config;
@@ -109,7 +109,7 @@ export function createTessera({ config, hooks = {}, authenticate, logger }: Tess
       maxPartials: config.maxPartials,
       trustProxy: config.trustProxy,
       // The POST handler owns URL generation (relative/forwarded rules); reuse it.
-      urlFor: (req, id) => (tus as TusServer).handlers.POST.generateUrl(req, id),
+      urlFor: (req, id) => uploadUrlFor(tus as TusServer, req, id),
       events,
     }),
     integrityExtension(),

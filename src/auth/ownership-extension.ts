@@ -1,17 +1,14 @@
 import { ERRORS } from '@tus/utils';
-import { TusError } from '../errors.js';
+import { errors } from '../errors.js';
 import type { TusExtension } from '../tus/extension.js';
-import type { HandlerLayer } from '../tus/handler-layers.js';
+import type { HandlerLayer } from '../tus/upstream/handler-layers.js';
 import { requestContext } from '../tus/request-context.js';
 import { addressedUploadState } from '../tus/state/addressed-state.js';
 import type { UploadStateStore } from '../tus/state/upload-state.js';
 import type { RequestTargets } from '../tus/request-target.js';
 import type { Authenticate } from './authenticate.js';
 
-const unauthorized = () =>
-  new TusError('ERR_UNAUTHORIZED', 401, 'Authentication required: send a valid bearer token', {
-    'WWW-Authenticate': 'Bearer',
-  });
+const unauthorized = errors.unauthorized;
 
 /**
  * Who may touch an upload: every request is authenticated, every upload records its owner,

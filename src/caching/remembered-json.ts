@@ -29,9 +29,15 @@ export class RememberedJson {
    * runs, and after it failed (the write may or may not have landed).
    */
   async change(key: string, json: string | null, save: () => Promise<void>): Promise<void> {
+    // Counted at both ends: a read that began while `save` ran may have loaded the old text and
+    // finish after this change remembered the new one; it must not overwrite it.
     this.changes += 1;
     this.known.delete(key);
-    await save();
+    try {
+      await save();
+    } finally {
+      this.changes += 1;
+    }
     this.known.set(key, { json });
   }
 }

@@ -30,8 +30,7 @@ export function tusPreconditions(targets: RequestTargets, responseHeaders: Respo
   };
 }
 
-const methodNotAllowed = (allow: readonly string[]) =>
-  new TusError('ERR_METHOD_NOT_ALLOWED', 405, 'Method not allowed on a tus endpoint', { Allow: allow.join(', ') });
+const methodNotAllowed = errors.methodNotAllowed;
 
 function check(req: Request, targets: RequestTargets): TusError | undefined {
   // Upstream answers 404 to PUT, TRACE, PROPFIND...: the resource exists, the method does not.

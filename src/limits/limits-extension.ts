@@ -1,7 +1,7 @@
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import { errors, TusError } from '../errors.js';
+import { errors } from '../errors.js';
 import type { TusExtension } from '../tus/extension.js';
-import type { HandlerLayer } from '../tus/handler-layers.js';
+import type { HandlerLayer } from '../tus/upstream/handler-layers.js';
 import { requestContext } from '../tus/request-context.js';
 
 export interface Limits {
@@ -15,8 +15,7 @@ export interface Limits {
   readonly rateLimiter?: RateLimiterAbstract;
 }
 
-const tooMany = (message: string, retryAfterS: number) =>
-  new TusError('ERR_TOO_MANY_REQUESTS', 429, message, { 'Retry-After': String(Math.max(1, retryAfterS)) });
+const tooMany = errors.tooManyRequests;
 
 /** Who a limit counts against: the authenticated owner, else the client address. */
 function limitKey(): string {
@@ -29,7 +28,7 @@ export function limitsExtension(limits: Limits): TusExtension {
   const metadataSize: HandlerLayer = async (req, _context, _headers, next) => {
     const metadata = req.headers.get('upload-metadata');
     if (metadata && Buffer.byteLength(metadata) > limits.maxMetadataBytes) {
-      throw new TusError('ERR_METADATA_TOO_LARGE', 400, `Upload-Metadata is larger than ${limits.maxMetadataBytes} bytes`);
+      throw errors.metadataTooLarge(limits.maxMetadataBytes);
     }
     return next();
   };

@@ -1,5 +1,5 @@
 import type { Upload } from '@tus/utils';
-import type { HandlerLayer } from './handler-layers.js';
+import type { HandlerLayer } from './upstream/handler-layers.js';
 import type { WriteGuard } from './tessera-datastore.js';
 
 export type Method = 'GET' | 'HEAD' | 'OPTIONS' | 'PATCH' | 'POST' | 'DELETE';

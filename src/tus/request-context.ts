@@ -25,10 +25,3 @@ export interface RequestContext {
 }
 
 export const requestContext = new AsyncLocalStorage<RequestContext>();
-
-/** The Node request behind a srvx web Request, when there is one. */
-export function nodeRequestOf(request: Request): IncomingMessage | undefined {
-  // srvx exposes the Node objects on `runtime.node`; not part of the web Request type.
-  const runtime = (request as Request & { runtime?: { node?: { req?: IncomingMessage } } }).runtime;
-  return runtime?.node?.req;
-}

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { nodeRequestOf } from './request-context.js';
+import { nodeRequestOf } from './upstream/node-request.js';
 
 /**
  * What a request under the tus path addresses. Decided here, once, from the request-target's

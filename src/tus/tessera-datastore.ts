@@ -4,6 +4,7 @@ import type { StoreAdapter } from '../stores/store-adapter.js';
 import type { TusExtension, UploadLifecycle } from './extension.js';
 import { hasTusStatus } from '../errors.js';
 import { requestContext } from './request-context.js';
+import { UPSTREAM_CONCATENATION_NAME } from './upstream/tus-server.js';
 
 /** How a guard asks for a body to be stored. */
 export interface WriteOptions {
@@ -51,8 +52,7 @@ export class TesseraDataStore extends DataStore {
   }
 
   override hasExtension(name: string): boolean {
-    // @tus/server's POST guard checks for the misspelled 'concatentation'.
-    return super.hasExtension(name === 'concatentation' ? 'concatenation' : name);
+    return super.hasExtension(name === UPSTREAM_CONCATENATION_NAME ? 'concatenation' : name);
   }
 
   override async create(upload: Upload): Promise<Upload> {

@@ -49,9 +49,11 @@ async function buildScene(endpoint: string): Promise<Scene> {
 }
 
 async function expectSwept(server: RunningTessera, scene: Scene, infoGone: (id: string) => Promise<boolean>): Promise<void> {
-  // The sweep runs on its own timer; wait (bounded) for its effect on disk.
+  // The sweep runs on its own timer; wait (bounded) for its effect: the data, then the info
+  // (removed after the data; in between HEAD answers 410).
   for (const url of Object.values(scene.gone)) {
     await expect.poll(() => exists(path.join(server.dataDir, idOf(url))), { timeout: 10_000, interval: 50 }).toBe(false);
+    await expect.poll(() => infoGone(idOf(url)), { timeout: 10_000, interval: 50 }).toBe(true);
   }
   for (const [name, url] of Object.entries(scene.gone)) {
     expect((await head(url)).status, name).toBe(404);

@@ -1,6 +1,6 @@
 import { errors } from '../../errors.js';
 import type { TusExtension } from '../extension.js';
-import type { HandlerLayer } from '../handler-layers.js';
+import type { HandlerLayer } from '../upstream/handler-layers.js';
 import { requestContext } from '../request-context.js';
 import type { RequestTargets } from '../request-target.js';
 import { addressedUploadState } from '../state/addressed-state.js';

@@ -5,7 +5,7 @@ import { errors, TusError } from '../../errors.js';
 import type { Logger } from '../../logging/logger.js';
 import { lockAll } from '../../locking/lock-all.js';
 import type { FinalAssembler } from '../extensions/concatenation/final-assembler.js';
-import { expectedSha256, sha256Mismatch, sha256OfStream } from '../extensions/integrity/sha256.js';
+import { expectedSha256, sha256OfStream } from '../extensions/integrity/sha256.js';
 import type { TesseraDataStore } from '../tessera-datastore.js';
 import type { FinalState, PartialState, SingleState, UploadState, UploadStateStore } from '../state/upload-state.js';
 import { allBytesStored, lifecycleOf } from './lifecycle.js';
@@ -175,7 +175,7 @@ export class UploadCompletion {
 
   private failure(upload: Upload, state: SingleState): TusError {
     const expected = expectedSha256(upload.metadata) ?? 'none';
-    return sha256Mismatch(expected, state.sha256 ?? 'unknown');
+    return errors.sha256Mismatch(expected, state.sha256 ?? 'unknown');
   }
 
   /** Takes the upload's lock for notifyLocked (finals: their assembly released it). */

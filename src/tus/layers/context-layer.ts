@@ -2,8 +2,9 @@ import type { Logger } from '../../logging/logger.js';
 import { tagRequestUpload } from '../../logging/request-upload-id.js';
 import type { ResponseHeaders } from '../../http/response-headers.js';
 import { hasTusStatus, TusError } from '../../errors.js';
-import type { HandlerLayer } from '../handler-layers.js';
-import { nodeRequestOf, requestContext } from '../request-context.js';
+import type { HandlerLayer } from '../upstream/handler-layers.js';
+import { requestContext } from '../request-context.js';
+import { nodeRequestOf } from '../upstream/node-request.js';
 import type { RequestTargets } from '../request-target.js';
 
 /**

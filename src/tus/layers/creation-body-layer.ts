@@ -1,5 +1,5 @@
 import { ERRORS } from '@tus/utils';
-import type { HandlerLayer } from '../handler-layers.js';
+import type { HandlerLayer } from '../upstream/handler-layers.js';
 
 /**
  * A creation-with-upload whose declared body cannot fit (Content-Length beyond Upload-Length,

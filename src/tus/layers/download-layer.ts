@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { create as contentDisposition } from 'content-disposition';
 import { ERRORS } from '@tus/utils';
-import type { HandlerLayer } from '../handler-layers.js';
+import type { HandlerLayer } from '../upstream/handler-layers.js';
 import type { TesseraDataStore } from '../tessera-datastore.js';
 import { lifecycleOf } from '../completion/lifecycle.js';
 import type { RequestTargets } from '../request-target.js';

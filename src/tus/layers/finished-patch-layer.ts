@@ -2,8 +2,8 @@ import { timingSafeEqual } from 'node:crypto';
 import { allBytesStored } from '../completion/lifecycle.js';
 import type { UploadCompletion } from '../completion/upload-completion.js';
 import { createDigester, isChecksumAlgorithm } from '../extensions/checksum/algorithms.js';
-import { checksumErrors } from '../extensions/checksum/checksum-errors.js';
-import type { HandlerLayer } from '../handler-layers.js';
+import { errors } from '../../errors.js';
+import type { HandlerLayer } from '../upstream/handler-layers.js';
 import { requestContext } from '../request-context.js';
 import type { RequestTargets } from '../request-target.js';
 import type { TesseraDataStore } from '../tessera-datastore.js';
@@ -25,7 +25,7 @@ export function finishedPatchLayer(store: TesseraDataStore, completion: UploadCo
     const declared = requestContext.getStore()?.expectedChecksum;
     if (declared && declared !== 'trailer' && isChecksumAlgorithm(declared.algorithm)) {
       const empty = createDigester(declared.algorithm).digest();
-      if (empty.length !== declared.digest.length || !timingSafeEqual(empty, declared.digest)) throw checksumErrors.mismatch();
+      if (empty.length !== declared.digest.length || !timingSafeEqual(empty, declared.digest)) throw errors.checksumMismatch();
     }
     await completion.finish(req, id);
     headers.set('Upload-Offset', String(upload.size));

@@ -4,7 +4,7 @@ import { hasTusStatus } from '../../../errors.js';
 import { requestContext, type RequestContext } from '../../request-context.js';
 import type { WriteGuard } from '../../tessera-datastore.js';
 import { CHECKSUM_ALGORITHMS, isChecksumAlgorithm } from './algorithms.js';
-import { checksumErrors } from './checksum-errors.js';
+import { errors } from '../../../errors.js';
 import { parseUploadChecksum, type DeclaredChecksum } from './checksum-header.js';
 import { HashingStream } from './hashing-stream.js';
 
@@ -75,17 +75,17 @@ export function checksumWriteGuard(store: ChunkDiscarder): WriteGuard {
 function narrow(declared: NonNullable<RequestContext['expectedChecksum']>): DeclaredChecksum | 'trailer' {
   if (declared === 'trailer') return declared;
   const { algorithm, digest } = declared;
-  if (!isChecksumAlgorithm(algorithm)) throw checksumErrors.unsupportedAlgorithm(algorithm);
+  if (!isChecksumAlgorithm(algorithm)) throw errors.unsupportedChecksumAlgorithm(algorithm);
   return { algorithm, digest };
 }
 
 /** The reason the body cannot be kept, or undefined when it matches its checksum. */
 function verify(ctx: RequestContext, expected: DeclaredChecksum | 'trailer', hasher: HashingStream): Error | undefined {
-  if (endedEarly(ctx, hasher.bytes)) return checksumErrors.interrupted();
+  if (endedEarly(ctx, hasher.bytes)) return errors.checksumInterrupted();
   let declared: DeclaredChecksum;
   if (expected === 'trailer') {
     const raw = ctx.nodeRequest?.trailers['upload-checksum'];
-    if (!raw) return checksumErrors.trailerMissing();
+    if (!raw) return errors.checksumTrailerMissing();
     try {
       declared = parseUploadChecksum(raw);
     } catch (error) {
@@ -94,7 +94,7 @@ function verify(ctx: RequestContext, expected: DeclaredChecksum | 'trailer', has
   } else {
     declared = expected;
   }
-  return timingSafeEqual(hasher.digest(declared.algorithm), declared.digest) ? undefined : checksumErrors.mismatch();
+  return timingSafeEqual(hasher.digest(declared.algorithm), declared.digest) ? undefined : errors.checksumMismatch();
 }
 
 /**

@@ -1,5 +1,5 @@
 import { DIGEST_LENGTH, isChecksumAlgorithm, type ChecksumAlgorithm } from './algorithms.js';
-import { checksumErrors } from './checksum-errors.js';
+import { errors } from '../../../errors.js';
 
 export interface DeclaredChecksum {
   readonly algorithm: ChecksumAlgorithm;
@@ -16,15 +16,15 @@ const reBase64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)
 export function parseUploadChecksum(value: string): DeclaredChecksum {
   const parts = value.trim().split(' ');
   if (parts.length !== 2 || !parts[0] || !parts[1]) {
-    throw checksumErrors.malformed('expected "<algorithm> <base64 digest>"');
+    throw errors.malformedChecksum('expected "<algorithm> <base64 digest>"');
   }
   const [name, encoded] = parts as [string, string];
   const algorithm = name.toLowerCase();
-  if (!isChecksumAlgorithm(algorithm)) throw checksumErrors.unsupportedAlgorithm(name);
-  if (!reBase64.test(encoded)) throw checksumErrors.malformed('digest is not base64');
+  if (!isChecksumAlgorithm(algorithm)) throw errors.unsupportedChecksumAlgorithm(name);
+  if (!reBase64.test(encoded)) throw errors.malformedChecksum('digest is not base64');
   const digest = Buffer.from(encoded, 'base64');
   if (digest.length !== DIGEST_LENGTH[algorithm]) {
-    throw checksumErrors.malformed(`a ${algorithm} digest is ${DIGEST_LENGTH[algorithm]} bytes, got ${digest.length}`);
+    throw errors.malformedChecksum(`a ${algorithm} digest is ${DIGEST_LENGTH[algorithm]} bytes, got ${digest.length}`);
   }
   return { algorithm, digest };
 }

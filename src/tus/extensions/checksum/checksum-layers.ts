@@ -1,7 +1,7 @@
-import type { HandlerLayer } from '../../handler-layers.js';
+import type { HandlerLayer } from '../../upstream/handler-layers.js';
 import { requestContext } from '../../request-context.js';
 import { CHECKSUM_ALGORITHMS } from './algorithms.js';
-import { checksumErrors } from './checksum-errors.js';
+import { errors } from '../../../errors.js';
 import { announcesChecksumTrailer, parseUploadChecksum } from './checksum-header.js';
 
 /** OPTIONS: advertise the algorithms (the extension names come from the store). */
@@ -22,13 +22,13 @@ export const checksumUploadLayer: HandlerLayer = (req, _context, _headers, next)
   const ctx = requestContext.getStore();
   // Without the context the guard could not see the expectation and would skip verification.
   if (!ctx) throw new Error('checksum layer needs the request context layer in front of it');
-  if (header !== null && trailer) throw checksumErrors.headerAndTrailer();
+  if (header !== null && trailer) throw errors.checksumHeaderAndTrailer();
   if (header !== null) {
     ctx.expectedChecksum = parseUploadChecksum(header);
   } else {
     // HTTP/1.1 carries trailers only in a chunked body.
-    if (req.headers.get('content-length') !== null) throw checksumErrors.trailerNeedsChunked();
-    if (!ctx.nodeRequest) throw checksumErrors.trailerUnavailable();
+    if (req.headers.get('content-length') !== null) throw errors.checksumTrailerNeedsChunked();
+    if (!ctx.nodeRequest) throw errors.checksumTrailerUnavailable();
     ctx.expectedChecksum = 'trailer';
   }
   return next();

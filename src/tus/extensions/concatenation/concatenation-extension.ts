@@ -1,8 +1,8 @@
-import { TusError } from '../../../errors.js';
+import { errors } from '../../../errors.js';
 import type { TesseraEvents } from '../../completion/tessera-events.js';
 import type { UploadCompletion } from '../../completion/upload-completion.js';
 import type { TusExtension } from '../../extension.js';
-import type { HandlerLayer } from '../../handler-layers.js';
+import type { HandlerLayer } from '../../upstream/handler-layers.js';
 import type { TusHooks } from '../../hooks.js';
 import { requestContext } from '../../request-context.js';
 import type { TesseraDataStore } from '../../tessera-datastore.js';
@@ -56,7 +56,7 @@ export function concatenationExtension(options: ConcatenationOptions): TusExtens
   const patch: HandlerLayer = async (req, _context, _headers, next) => {
     const current = await stateOf(req);
     if (current?.kind === 'final') {
-      throw new TusError('ERR_FINAL_PATCH', 403, 'A final upload is assembled by the server and cannot be patched');
+      throw errors.finalPatch();
     }
     return next();
   };

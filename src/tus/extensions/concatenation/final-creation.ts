@@ -19,7 +19,7 @@ export interface FinalCreationDeps {
   readonly events: TesseraEvents;
 }
 
-const badRequest = (message: string) => new TusError('ERR_INVALID_CONCAT', 400, message);
+const badRequest = errors.invalidConcat;
 
 /**
  * POST `Upload-Concat: final;...`: validates the partials, creates the final (its length is
@@ -117,7 +117,7 @@ async function partialsLength(deps: FinalCreationDeps, ids: readonly string[]): 
     if (state?.kind !== 'partial') throw badRequest(`Upload ${id} is not a partial upload (create it with Upload-Concat: partial)`);
     // Without authentication both owners are undefined.
     if (state.owner !== requestContext.getStore()?.owner) {
-      throw new TusError('ERR_FOREIGN_PARTIAL', 403, `Upload ${id} belongs to someone else; a final may only join your own partials`);
+      throw errors.foreignPartial(id);
     }
     sizes.set(id, upload.size);
   }

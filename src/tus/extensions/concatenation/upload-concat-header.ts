@@ -1,4 +1,4 @@
-import { TusError } from '../../../errors.js';
+import { errors } from '../../../errors.js';
 import type { RequestTargets } from '../../request-target.js';
 
 export type UploadConcat = { readonly kind: 'partial' } | { readonly kind: 'final'; readonly ids: readonly string[] };
@@ -13,7 +13,7 @@ export interface ConcatUrlContext {
   readonly maxPartials: number;
 }
 
-const invalid = (message: string) => new TusError('ERR_INVALID_CONCAT', 400, message);
+const invalid = errors.invalidConcat;
 
 /**
  * Parses `Upload-Concat: partial` or `final;<url> <url> ...` (absolute or relative URLs, in

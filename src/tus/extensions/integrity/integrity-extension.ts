@@ -1,6 +1,6 @@
 import { Metadata } from '@tus/utils';
 import type { TusExtension } from '../../extension.js';
-import type { HandlerLayer } from '../../handler-layers.js';
+import type { HandlerLayer } from '../../upstream/handler-layers.js';
 import { expectedSha256 } from './sha256.js';
 
 /**

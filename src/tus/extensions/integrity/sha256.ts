@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { TusError } from '../../../errors.js';
+import { errors } from '../../../errors.js';
 
 /** The metadata key a client declares the whole file's SHA-256 under. */
 export const SHA256_METADATA_KEY = 'sha256';
@@ -16,11 +16,7 @@ export function expectedSha256(metadata: Record<string, string | null> | undefin
     const bytes = Buffer.from(raw, raw.includes('-') || raw.includes('_') ? 'base64url' : 'base64');
     if (bytes.length === 32) return bytes.toString('hex');
   }
-  throw new TusError(
-    'ERR_INVALID_SHA256',
-    400,
-    'Upload-Metadata sha256 must be the SHA-256 of the whole file, as 64 hex digits or base64 of 32 bytes',
-  );
+  throw errors.invalidSha256();
 }
 
 /** SHA-256 (hex) of everything a stream yields, read once, never held in memory. */
@@ -30,12 +26,3 @@ export async function sha256OfStream(stream: AsyncIterable<Buffer>): Promise<str
   return hash.digest('hex');
 }
 
-/** The 460 a client gets when the assembled or uploaded file is not what it declared. */
-export function sha256Mismatch(expected: string, actual: string): TusError {
-  return new TusError(
-    'ERR_SHA256_MISMATCH',
-    460,
-    `Whole-file SHA-256 mismatch: declared ${expected}, received ${actual}; the upload failed and its data was discarded`,
-    { 'Tessera-Upload-Status': 'failed', 'Tessera-Sha256': actual },
-  );
-}

@@ -2,7 +2,7 @@ import fsp from 'node:fs/promises';
 import { ERRORS } from '@tus/utils';
 import { errors } from '../../../errors.js';
 import type { TusExtension } from '../../extension.js';
-import type { HandlerLayer } from '../../handler-layers.js';
+import type { HandlerLayer } from '../../upstream/handler-layers.js';
 import type { WriteGuard } from '../../tessera-datastore.js';
 
 const NO_SPACE_CODES = new Set(['ENOSPC', 'EDQUOT']);

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { ERRORS, EVENTS, StreamLimiter, type CancellationContext, type DataStore, type Upload } from '@tus/utils';
 import type { TusHandler } from './handler-layers.js';
-import { nodeRequestOf } from './request-context.js';
+import { nodeRequestOf } from './node-request.js';
 
 /**
  * The parts of @tus/server's BaseHandler this module touches; `writeToStore` is protected

@@ -1,16 +1,43 @@
 import { Server, type ServerOptions } from '@tus/server';
 import { EVENTS, type Locker } from '@tus/utils';
-import type { Config } from '../config/config.js';
-import { EXTRA_ALLOWED_HEADERS, EXTRA_EXPOSED_HEADERS } from '../http/cors.js';
-import type { Logger } from '../logging/logger.js';
+import type { Config } from '../../config/config.js';
+import { EXTRA_ALLOWED_HEADERS, EXTRA_EXPOSED_HEADERS } from '../../http/cors.js';
+import type { Logger } from '../../logging/logger.js';
 import { addLayers, type HandlerLayer } from './handler-layers.js';
 import { readBodyDirectly } from './direct-body.js';
-import { hasTusStatus } from '../errors.js';
-import type { Method, TusExtension } from './extension.js';
-import type { RequestTargets } from './request-target.js';
-import type { TusHooks } from './hooks.js';
-import type { TesseraDataStore } from './tessera-datastore.js';
+import { hasTusStatus } from '../../errors.js';
+import type { Method, TusExtension } from '../extension.js';
+import type { RequestTargets } from '../request-target.js';
+import type { TusHooks } from '../hooks.js';
+import type { TesseraDataStore } from '../tessera-datastore.js';
 
+/**
+ * The one place Tessera touches @tus/server's internals (with direct-body.ts, handler-layers.ts
+ * and node-request.ts beside it). @tus/* are pinned to exact versions in package.json, and
+ * test/unit/upstream-contract.test.ts checks every shape relied on here, so an upgrade fails
+ * loudly in CI instead of quietly in production:
+ * - `server.handlers` is a plain object of handler instances whose `send` can be replaced;
+ * - PATCH and POST handlers have the protected `writeToStore(body, upload, maxSize, context)`;
+ * - BaseHandler asks the `getFileIdFromRequest` option for every request's upload id;
+ * - PostHandler asks the store for the misspelled 'concatentation' extension;
+ * - requests arrive as srvx web Requests carrying the Node request on `runtime.node.req`;
+ * - PatchHandler calls onUploadFinish after releasing the upload's lock (which is why the
+ *   completion takes the lock again, see UploadCompletion).
+ */
+export const PINNED_VERSIONS = {
+  '@tus/server': '2.4.5',
+  '@tus/utils': '0.7.1',
+  '@tus/file-store': '2.1.1',
+  '@tus/s3-store': '2.0.7',
+} as const;
+
+/** The extension name @tus/server's POST handler checks before it allows Upload-Concat (sic). */
+export const UPSTREAM_CONCATENATION_NAME = 'concatentation';
+
+/** An upload's URL as @tus/server's POST handler builds it (relative / forwarded rules). */
+export function uploadUrlFor(server: Server, req: Request, id: string): string {
+  return server.handlers.POST.generateUrl(req, id);
+}
 
 export interface TusServerParts {
   readonly config: Config;
@@ -28,7 +55,6 @@ export interface TusServerParts {
   readonly layers: Partial<Record<Method, readonly HandlerLayer[]>>;
 }
 
-/** Builds @tus/server over Tessera's store and locker, with the handler layers in place. */
 /**
  * @tus/server appends an unexpected error's message to the 500 body, which can leak paths or
  * internals to clients; answer those with a fixed line instead (the error is logged).
@@ -37,6 +63,7 @@ function hideInternals(error: Error | { status_code: number; body: string }) {
   return hasTusStatus(error) ? undefined : { status_code: 500, body: 'Internal server error\n' };
 }
 
+/** Builds @tus/server over Tessera's store and locker, with the handler layers in place. */
 export function createTusServer(parts: TusServerParts): Server {
   const { config, store, locker, log, hooks, targets } = parts;
   const server = new Server({
