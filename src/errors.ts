@@ -33,6 +33,9 @@ const advertisedAlgorithms = { 'Tus-Checksum-Algorithm': CHECKSUM_ALGORITHMS.joi
  */
 export const errors = {
   notFound: () => new TusError('ERR_NOT_FOUND', 404, 'Not found'),
+  badRequest: () => new TusError('ERR_BAD_REQUEST', 400, 'Bad request'),
+  /** Anything unexpected: details go to the log, never to the client. */
+  internal: () => new TusError('ERR_INTERNAL', 500, 'Internal server error'),
   methodNotAllowed: (allow: readonly string[]) =>
     new TusError('ERR_METHOD_NOT_ALLOWED', 405, 'Method not allowed on a tus endpoint', { Allow: allow.join(', ') }),
   unauthorized: () =>
@@ -74,6 +77,12 @@ export const errors = {
       'ERR_INVALID_SHA256',
       400,
       'Upload-Metadata sha256 must be the SHA-256 of the whole file, as 64 hex digits or base64 of 32 bytes',
+    ),
+  sha256OnPartial: () =>
+    new TusError(
+      'ERR_SHA256_ON_PARTIAL',
+      400,
+      'A partial upload is not a file and is never verified alone: declare sha256 on the final upload',
     ),
   /** The 460 a client gets when the uploaded file is not what it declared. */
   sha256Mismatch: (expected: string, actual: string) =>

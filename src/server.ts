@@ -34,6 +34,7 @@ import { contextLayer } from './tus/layers/context-layer.js';
 import { downloadLayer } from './tus/layers/download-layer.js';
 import { finishedPatchLayer } from './tus/layers/finished-patch-layer.js';
 import { creationBodyLayer } from './tus/layers/creation-body-layer.js';
+import { declaredLengthLayer } from './tus/layers/declared-length-layer.js';
 import { checksumExtension } from './tus/extensions/checksum/index.js';
 import { storageFullExtension } from './tus/extensions/storage-full/storage-full-extension.js';
 import { TesseraDataStore } from './tus/tessera-datastore.js';
@@ -129,7 +130,7 @@ export function createTessera({ config, hooks = {}, authenticate, logger }: Tess
     extensions,
     layers: {
       GET: [downloadLayer({ store, state, targets })],
-      PATCH: [finishedPatchLayer(store, completion, targets)],
+      PATCH: [declaredLengthLayer(store, targets), finishedPatchLayer(store, completion, targets)],
       POST: [creationBodyLayer(config.maxSize)],
     },
   });
@@ -169,7 +170,9 @@ export function createTessera({ config, hooks = {}, authenticate, logger }: Tess
     log,
     async listen() {
       await coordination.connected(5_000);
-      httpServer = http.createServer(app);
+      // Node checks header and request deadlines only this often (30 s by default).
+      const connectionsCheckingInterval = config.networkTimeoutMs > 0 ? Math.max(100, Math.min(30_000, config.networkTimeoutMs / 2)) : 30_000;
+      httpServer = http.createServer({ connectionsCheckingInterval }, app);
       // Uploads are long requests: never cut a slow PATCH by a request timeout, only a silent one.
       httpServer.requestTimeout = 0;
       closeIdleConnections(httpServer, config.networkTimeoutMs);

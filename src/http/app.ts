@@ -4,9 +4,10 @@ import type { Server as TusServer } from '@tus/server';
 import type { Logger } from '../logging/logger.js';
 import { taggedRequestUpload } from '../logging/request-upload-id.js';
 import type { RequestTargets } from '../tus/request-target.js';
+import { errors } from '../errors.js';
 import { requestLog } from './request-log.js';
 import type { ResponseHeaders } from './response-headers.js';
-import { tusPreconditions } from './tus-preconditions.js';
+import { sendPlain, tusPreconditions } from './tus-preconditions.js';
 import { mountWebUi, type WebUiOptions } from './web-ui.js';
 
 export interface AppParts {
@@ -54,5 +55,28 @@ export function createApp({ targets, tus, log, responseHeaders, checkReady, metr
   const tusRoutes = tusPath === '/' ? ['/', '/{*splat}'] : [tusPath, `${tusPath}/{*splat}`];
   app.all(tusRoutes, logRequest, tusPreconditions(targets, responseHeaders), handleTus);
   if (webUi) mountWebUi(app, webUi);
+  app.use(answerErrors(tusPath, responseHeaders, log));
   return app;
+}
+
+/**
+ * Errors Express meets before a handler answers (a path whose percent-escapes do not decode,
+ * say) get one plain-text line, never Express's HTML page with a stack trace; under the tus
+ * path with the common tus headers, and a target that cannot be decoded is a 404 like any
+ * other unresolvable one.
+ */
+function answerErrors(tusPath: string, responseHeaders: ResponseHeaders, log: Logger): express.ErrorRequestHandler {
+  const base = tusPath === '/' ? '' : tusPath;
+  return (error: unknown, req, res, _next) => {
+    const path = req.originalUrl.split('?')[0] ?? '';
+    const onTusPath = tusPath === '/' || path === base || path.startsWith(`${base}/`);
+    const undecodable = error instanceof URIError;
+    if (!undecodable) log.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
+    if (res.headersSent) {
+      req.socket.destroy();
+      return;
+    }
+    const failure = undecodable ? (onTusPath ? errors.notFound() : errors.badRequest()) : errors.internal();
+    sendPlain(res, failure, onTusPath ? responseHeaders.for(req.get('origin') ?? null) : {});
+  };
 }

@@ -2,24 +2,35 @@ import type http from 'node:http';
 import type { Socket } from 'node:net';
 
 /**
- * Closes connections that send nothing for `timeoutMs`: idle between requests, never sending
- * a request at all, or stalled in the middle of a body (tusd's network timeout). A body cut
- * this way ends like any interrupted one: the bytes received are kept by the usual rules and
- * the upload's lock is released. Once a request's body is fully received the client is
- * waiting for the server (verification, assembly): that wait is not idleness.
+ * Closes connections on which nothing moves for `timeoutMs` (tusd's network timeout): a
+ * client that never sends a request, sits idle between requests, stalls in the middle of a
+ * body, trickles its headers, or stops reading a response it is being sent. A body cut this
+ * way ends like any interrupted one: the bytes received are kept by the usual rules and the
+ * upload's lock is released. The time between the end of a request and the start of its
+ * response is the server's own work (verification, assembly, a hook): it is never idleness.
  */
 export function closeIdleConnections(server: http.Server, timeoutMs: number): void {
   if (timeoutMs <= 0) return;
   // Without a 'timeout' listener on the server, a socket idle this long is destroyed.
   server.timeout = timeoutMs;
   server.headersTimeout = Math.min(server.headersTimeout, timeoutMs);
+  server.keepAliveTimeout = Math.min(server.keepAliveTimeout, timeoutMs);
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    req.once('end', () => {
-      // A body-less request may 'end' only after its response: then the socket is idle again.
-      if (!res.writableFinished) req.socket.setTimeout(0);
-    });
+    const { socket } = req;
+    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    const serverAtWork = () => {
+      if (!res.headersSent && !socket.destroyed) socket.setTimeout(0);
+    };
+    if (hasBody) req.once('end', serverAtWork);
+    else serverAtWork();
+    // From the first byte of the response on, the client must keep reading it.
+    const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => http.ServerResponse;
+    res.writeHead = ((...args: unknown[]) => {
+      if (!socket.destroyed) socket.setTimeout(timeoutMs);
+      return writeHead(...args);
+    }) as typeof res.writeHead;
     res.once('finish', () => {
-      if (!req.socket.destroyed) req.socket.setTimeout(timeoutMs);
+      if (!socket.destroyed) socket.setTimeout(server.keepAliveTimeout);
     });
   });
 }

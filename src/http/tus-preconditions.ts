@@ -22,15 +22,26 @@ export function tusPreconditions(targets: RequestTargets, responseHeaders: Respo
 
     const failure = check(req, targets);
     if (!failure) return next();
-    res
-      .status(failure.status_code)
-      .set({ ...responseHeaders.for(req.get('origin') ?? null), 'Tus-Version': TUS_VERSION.join(','), ...failure.headers })
-      .type('text/plain')
-      .send(failure.body);
+    sendPlain(res, failure, { ...responseHeaders.for(req.get('origin') ?? null), 'Tus-Version': TUS_VERSION.join(',') });
   };
 }
 
 const methodNotAllowed = errors.methodNotAllowed;
+
+/**
+ * Answers with the error's one line, framed for the method on the wire. Not Express's send:
+ * after an X-HTTP-Method-Override to HEAD it would drop the body but keep its Content-Length
+ * while Node frames the answer for the GET or POST that was sent, breaking the connection.
+ */
+export function sendPlain(res: Response, failure: TusError, headers: Readonly<Record<string, string>>): void {
+  res.writeHead(failure.status_code, {
+    ...headers,
+    ...failure.headers,
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': String(Buffer.byteLength(failure.body)),
+  });
+  res.end(failure.body);
+}
 
 function check(req: Request, targets: RequestTargets): TusError | undefined {
   // Upstream answers 404 to PUT, TRACE, PROPFIND...: the resource exists, the method does not.

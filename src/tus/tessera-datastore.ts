@@ -36,6 +36,8 @@ export class TesseraDataStore extends DataStore {
   private readonly inner: DataStore;
   private readonly writeGuards: WriteGuard[] = [];
   private readonly lifecycles: UploadLifecycle[] = [];
+  /** Uploads whose length a request declared, under its lock, before writing its body. */
+  private readonly declaredBeforeWrite = new Map<string, number>();
 
   constructor(adapter: StoreAdapter) {
     super();
@@ -73,9 +75,15 @@ export class TesseraDataStore extends DataStore {
 
   /** @tus/server calls this with a request's body (other writers use the adapter's store). */
   override async write(stream: Readable, id: string, offset: number): Promise<number> {
+    const declaredAt = this.declaredBeforeWrite.get(id);
+    this.declaredBeforeWrite.delete(id);
     try {
       return await this.guardedWrite(stream, id, offset);
     } catch (error) {
+      // The request that declared the length failed: the length goes with it (a length left
+      // declared would refuse the client's retry, or complete the upload at a length nobody
+      // confirmed). A declaration whose request failed before writing is undone here too.
+      if (declaredAt === offset) await this.undeclareUploadLength(id);
       // @tus/server's size limiter lets every byte up to the limit through before it fails the
       // body that runs past Upload-Length (or MAX_SIZE): the 413 must keep none of it, or the
       // upload would look complete with bytes the client never meant as its end.
@@ -115,8 +123,23 @@ export class TesseraDataStore extends DataStore {
     return upload;
   }
 
-  override declareUploadLength(id: string, length: number): Promise<void> {
-    return this.inner.declareUploadLength(id, length);
+  /**
+   * @tus/server declares a PATCH's Upload-Length before it reads the body: remembered (with
+   * the offset it was declared at) so that a write that then fails can take it back.
+   */
+  override async declareUploadLength(id: string, length: number): Promise<void> {
+    await this.inner.declareUploadLength(id, length);
+    const upload = await this.inner.getUpload(id);
+    this.declaredBeforeWrite.set(id, upload.offset);
+  }
+
+  /**
+   * Makes an upload's length deferred again. Both stores' declareUploadLength rewrite the
+   * upload's info with the size given; without one the info says "deferred" (checked by
+   * test/unit/upstream-contract.test.ts and the lifecycle tests on each store).
+   */
+  private undeclareUploadLength(id: string): Promise<void> {
+    return this.inner.declareUploadLength(id, undefined as unknown as number);
   }
 
   override getExpiration(): number {

@@ -167,7 +167,7 @@ const trickyIds: { readonly name: string; readonly path: (f: Fixtures) => string
   { name: 'a 300-character id', path: () => `/files/${'a'.repeat(300)}` },
   { name: 'a 12 000-character id', path: () => `/files/${'a'.repeat(12_000)}` },
   { name: 'a 20 000-character id (over the header limit)', path: () => `/files/${'a'.repeat(20_000)}`, status: 431 },
-  { name: 'a broken percent-escape', path: () => '/files/%', status: 400 },
+  { name: 'a broken percent-escape', path: () => '/files/%', status: 404 },
 ];
 
 const idRequests = (method: string): readonly Header[] =>

@@ -1,5 +1,9 @@
 import net from 'node:net';
+import { setTimeout } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { final, partial } from '../support/concat.js';
+import { waitFor } from '../support/fault-wait.js';
+import { memoryLog } from '../support/memory-log.js';
 import { startTessera, type RunningTessera } from '../support/tessera.js';
 import { create, head, patch, randomData } from '../support/tus-http.js';
 
@@ -25,9 +29,24 @@ function received(socket: net.Socket): Promise<string> {
 }
 
 describe('NETWORK_TIMEOUT', () => {
+  const TIMEOUT = 400;
   let server: RunningTessera;
+  const log = memoryLog('info');
   beforeAll(async () => {
-    server = await startTessera({ networkTimeoutMs: 400 });
+    server = await startTessera(
+      { networkTimeoutMs: TIMEOUT },
+      {
+        logger: log.logger,
+        hooks: {
+          // Server-side work that takes three timeouts (a big assembly or verification, a slow
+          // hook): the client waiting for it is not idle. The wait is the scenario, not a sync.
+          onUploadFinish: async () => {
+            await setTimeout(3 * TIMEOUT);
+            return {};
+          },
+        },
+      },
+    );
   });
   afterAll(() => server.stop());
 
@@ -53,6 +72,52 @@ describe('NETWORK_TIMEOUT', () => {
     expect(look.status).toBe(200);
     expect(look.headers.get('upload-offset')).toBe('300');
     expect((await patch(url, 300, data.subarray(300))).status).toBe(204);
+  });
+
+  it('never cuts a request while the server works on its answer: a final POST, a zero-length POST, a last PATCH', async () => {
+    const p1 = await partial(server.endpoint, randomData(100));
+    const p2 = await partial(server.endpoint, randomData(100));
+    expect((await final(server.endpoint, [p1, p2])).res.status).toBe(201);
+    expect((await create(server.endpoint, { length: 0 })).res.status).toBe(201);
+    const { url } = await create(server.endpoint, { length: 10 });
+    expect((await patch(url, 0, randomData(10))).status).toBe(204);
+  });
+
+  it('closes a download the client stopped reading', async () => {
+    const data = randomData(32 * 1024 * 1024);
+    const { url } = await create(server.endpoint, { length: data.length });
+    expect((await patch(url, 0, data)).status).toBe(204);
+    const path = new URL(url).pathname;
+    const socket = await connect(server.baseUrl);
+    let received = 0;
+    socket.on('data', (chunk: Buffer) => (received += chunk.length));
+    const ended = closed(socket);
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: ${new URL(url).host}\r\n\r\n`);
+    // Read the first bytes, then stop reading: the kernel buffers fill and the server's writes stall.
+    await waitFor('the first bytes', async () => (received > 0 ? true : undefined));
+    socket.pause();
+    // The server gives up on the response (its access log says so)...
+    await waitFor('the download to be cut', async () =>
+      log.lines.some((l) => l.msg === 'request aborted' && (l.req as { url?: string } | undefined)?.url === path) ? true : undefined,
+    );
+    // ...and what the client can still read ends before the whole file.
+    socket.resume();
+    await ended;
+    expect(received).toBeLessThan(data.length);
+  });
+
+  it('closes a connection whose request headers trickle in', async () => {
+    const socket = await connect(server.baseUrl);
+    const gone = closed(socket);
+    const line = `GET /healthz HTTP/1.1\r\nHost: ${new URL(server.baseUrl).host}\r\nX-Slow: `;
+    socket.write(line);
+    // A byte every TIMEOUT / 4: never idle, never done; bounded at 200 bytes.
+    for (let i = 0; i < 200 && !socket.destroyed; i++) {
+      socket.write('a');
+      await Promise.race([setTimeout(TIMEOUT / 4), gone]);
+    }
+    await gone;
+    expect(socket.destroyed).toBe(true);
   });
 
   it('closes a connection left idle after a response', async () => {

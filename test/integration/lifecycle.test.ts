@@ -48,7 +48,8 @@ describe('upload lifecycle (file store, embedded)', () => {
   const ready: FinishedUpload[] = [];
 
   beforeAll(async () => {
-    server = await startTessera({ maxSize: 8 * MiB }, { hooks: { onUploadFinish: async (_req, upload) => (ready.push(upload), {}) } });
+    // A short lock timeout: two requests waiting on each other would answer 423 within it.
+    server = await startTessera({ maxSize: 8 * MiB, lockTimeoutMs: 2000 }, { hooks: { onUploadFinish: async (_req, upload) => (ready.push(upload), {}) } });
   });
   afterAll(() => server.stop());
 
@@ -108,6 +109,58 @@ describe('upload lifecycle (file store, embedded)', () => {
       const after = (await fs.readdir(server.dataDir)).filter((name) => !before.has(name));
       expect(after).toEqual([]);
     });
+  });
+
+  describe('a length declared by a PATCH that fails goes with it', () => {
+    const sha1 = (data: Buffer) => `sha1 ${createHash('sha1').update(data).digest('base64')}`;
+    const deferred = async (url: string) => {
+      const look = await head(url);
+      return { defer: look.headers.get('upload-defer-length'), length: look.headers.get('upload-length'), offset: look.headers.get('upload-offset') };
+    };
+
+    it('460 from a wrong Upload-Checksum: still deferred, and the retry with the right one completes', async () => {
+      const data = Buffer.from('hello world');
+      const { url } = await create(server.endpoint, { defer: true });
+      expect((await patch(url, 0, data, { 'Upload-Length': '11', 'Upload-Checksum': sha1(Buffer.from('nope')) })).status).toBe(460);
+      expect(await deferred(url)).toEqual({ defer: '1', length: null, offset: '0' });
+      expect((await patch(url, 0, data, { 'Upload-Length': '11', 'Upload-Checksum': sha1(data) })).status).toBe(204);
+      expect((await head(url)).headers.get('tessera-upload-status')).toBe('done');
+    });
+
+    it('413 for a body longer than the length it declares: nothing declared, nothing completed, nothing served', async () => {
+      const { url } = await create(server.endpoint, { defer: true });
+      expect((await patch(url, 0, Buffer.from('ab'))).status).toBe(204);
+      expect((await patch(url, 2, Buffer.from('c'), { 'Upload-Length': '2' })).status).toBe(413);
+      expect(await deferred(url)).toEqual({ defer: '1', length: null, offset: '2' });
+      expect((await head(url)).headers.get('tessera-upload-status')).toBe('receiving');
+      await server.tessera.recovery.run();
+      expect((await fetch(url)).status).toBe(404);
+    });
+
+    it('413 for a chunked body past the length it declares: nothing declared, no bytes kept', async () => {
+      const { url } = await create(server.endpoint, { defer: true });
+      const exact = async () => (await storedSize(idOf(url))) === 100;
+      const res = await chunkedRequest(url, 'PATCH', { 'Upload-Offset': '0', 'Upload-Length': '100' }, randomData(150), 100, exact);
+      expect(res.status).toBe(413);
+      expect(await deferred(url)).toEqual({ defer: '1', length: null, offset: '0' });
+    });
+
+    it('a partial may not declare a whole-file sha256 (it would never be checked): 400 at creation', async () => {
+      const res = await create(server.endpoint, { length: 5, metadata: { sha256: sha256Hex(Buffer.from('other')) }, headers: { 'Upload-Concat': 'partial' } });
+      expect(res.res.status).toBe(400);
+    });
+  });
+
+  it('a final POST racing the DELETE of one of its partials never deadlocks', async () => {
+    for (let round = 0; round < 20; round++) {
+      const p1 = await partial(server.endpoint, randomData(1000));
+      const p2 = await partial(server.endpoint, randomData(1000));
+      const [fin, removed] = await Promise.all([final(server.endpoint, [p1, p2]), del(p1)]);
+      expect(removed.status).toBe(204);
+      // 201 (assembled first), 404 (the partial was gone when the POST looked), or 460 (it went
+      // while the final waited); never 423 or 500 from two requests waiting on each other.
+      expect([201, 404, 460]).toContain(fin.res.status);
+    }
   });
 
   describe('findings 4 and 5: verification holds the upload', () => {

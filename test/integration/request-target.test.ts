@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -132,6 +133,58 @@ describe('request resolution without authentication', () => {
       const res = await rawRequest(server.baseUrl, 'HEAD', target, { ...TUS });
       expect({ target, status: res.status }).toEqual({ target, status: 404 });
       expect(res.headers['tus-resumable']).toBe('1.0.0');
+    }
+  });
+
+  it('answers a path whose escapes do not decode with one plain 404 line, never a stack trace', async () => {
+    for (const method of ['GET', 'PATCH', 'HEAD']) {
+      const res = await rawRequest(server.baseUrl, method, '/files/%ZZ', { ...TUS, Origin: 'https://app.example' });
+      expect(res.status).toBe(404);
+      expect(res.headers['content-type']).toMatch(/^text\/plain/);
+      expect(res.headers['tus-resumable']).toBe('1.0.0');
+      expect(res.headers['access-control-allow-origin']).toBe('*');
+      if (method !== 'HEAD') expect(res.body.toString()).toBe('Not found\n');
+    }
+  });
+
+  it('answers an X-HTTP-Method-Override to HEAD framed for the method on the wire', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (path: string, headers: Record<string, string>) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = http.request(`${server.baseUrl}${path}`, { agent, headers }, (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    // Two requests on one connection: the second is read right only if the first was framed right.
+    const answers = [
+      await get('/files/no-such-upload', { 'X-HTTP-Method-Override': 'HEAD' }),
+      await get('/healthz', {}),
+      await get('/files//x', { ...TUS, 'X-HTTP-Method-Override': 'HEAD' }),
+      await get('/healthz', {}),
+      await get('/files/no-such-upload', { ...TUS, 'X-HTTP-Method-Override': 'HEAD' }),
+      await get('/healthz', {}),
+    ];
+    expect(answers.map((a) => a.status)).toEqual([412, 200, 404, 200, 404, 200]);
+    expect(answers[0]?.body).toBe('Tus-Resumable header required\n');
+    expect(answers[2]?.body).toBe('Not found\n');
+    agent.destroy();
+  });
+
+  it('gives a foreign origin no Access-Control-Allow-Origin, also on @tus/server’s own header-validation 400', async () => {
+    const listed = await startTessera({ corsOrigins: ['https://ok.example'] });
+    try {
+      const { url } = await create(listed.endpoint, { length: 10 });
+      for (const origin of ['https://ok.example', 'https://evil.example']) {
+        const res = await rawRequest(listed.baseUrl, 'PATCH', new URL(url).pathname, { ...TUS, Origin: origin, 'Upload-Offset': 'x', 'Content-Type': 'application/offset+octet-stream' }, Buffer.from('a'));
+        expect(res.status).toBe(400);
+        expect(res.headers['access-control-allow-origin']).toBe(origin === 'https://ok.example' ? origin : undefined);
+      }
+    } finally {
+      await listed.stop();
     }
   });
 });

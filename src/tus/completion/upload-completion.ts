@@ -107,6 +107,29 @@ export class UploadCompletion {
   }
 
   /**
+   * A partial was removed (its DELETE still holds its lock): every final still waiting on it can
+   * never complete and fails now. No lock is taken: waiting for a final's lock here would
+   * deadlock with an assembly that holds it and waits for this partial's. None is needed: no
+   * assembly that includes this partial can be running (it would hold the partial's lock), and
+   * the change is one atomic pending → failed that an assembly re-checks under its locks.
+   */
+  async partialRemoved(partialId: string, finals: readonly string[]): Promise<void> {
+    const error = `partial upload ${partialId} no longer exists`;
+    for (const finalId of finals) {
+      let failed = false;
+      await this.state.update(finalId, (s) => {
+        if (s?.kind !== 'final' || s.status !== 'pending') return s;
+        failed = true;
+        return { ...s, status: 'failed', error };
+      });
+      if (!failed) continue;
+      this.log.warn({ uploadId: finalId, error }, 'final upload failed');
+      this.events.emit('final-assembled', { id: finalId, ok: false });
+      this.events.emit('upload-failed', { id: finalId, error });
+    }
+  }
+
+  /**
    * Finishes what a crash (or a lost trigger) left undone: ordinary uploads stored but not
    * settled, finals whose partials are all complete, files settled but never announced.
    * Bounded: one upload at a time, each under its lock. Returns how many it finished.

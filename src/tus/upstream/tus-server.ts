@@ -5,7 +5,7 @@ import { EXTRA_ALLOWED_HEADERS, EXTRA_EXPOSED_HEADERS } from '../../http/cors.js
 import type { Logger } from '../../logging/logger.js';
 import { addLayers, type HandlerLayer } from './handler-layers.js';
 import { readBodyDirectly } from './direct-body.js';
-import { hasTusStatus } from '../../errors.js';
+import { errors, hasTusStatus } from '../../errors.js';
 import type { Method, TusExtension } from '../extension.js';
 import type { RequestTargets } from '../request-target.js';
 import type { TusHooks } from '../hooks.js';
@@ -60,7 +60,7 @@ export interface TusServerParts {
  * internals to clients; answer those with a fixed line instead (the error is logged).
  */
 function hideInternals(error: Error | { status_code: number; body: string }) {
-  return hasTusStatus(error) ? undefined : { status_code: 500, body: 'Internal server error\n' };
+  return hasTusStatus(error) ? undefined : { status_code: 500, body: errors.internal().body };
 }
 
 /** Builds @tus/server over Tessera's store and locker, with the handler layers in place. */
@@ -73,7 +73,9 @@ export function createTusServer(parts: TusServerParts): Server {
     maxSize: config.maxSize > 0 ? config.maxSize : undefined,
     lockDrainTimeout: config.lockDrainTimeoutMs,
     respectForwardedHeaders: config.trustProxy,
-    allowedOrigins: config.corsOrigins.length > 0 ? [...config.corsOrigins] : undefined,
+    // A function, not the list: with a list, upstream answers a foreign origin with the first
+    // allowed one on the answers it builds before any layer runs (header validation 400s).
+    allowedOrigins: config.corsOrigins.length > 0 ? (origin: string) => config.corsOrigins.includes(origin) : undefined,
     allowedHeaders: [...EXTRA_ALLOWED_HEADERS],
     exposedHeaders: [...EXTRA_EXPOSED_HEADERS],
     ...hooks,

@@ -79,9 +79,7 @@ export function concatenationExtension(options: ConcatenationOptions): TusExtens
         if (removed?.kind === 'final') await state.release(`final-${removed.requestKey}`, id);
         // A final waiting on this partial can never complete now: it fails at once (visibly,
         // HEAD answers 460) instead of waiting for a byte that will never come.
-        if (removed?.kind === 'partial') {
-          for (const finalId of removed.finals) await options.completion.completeFinal(undefined, finalId).catch(() => undefined);
-        }
+        if (removed?.kind === 'partial') await options.completion.partialRemoved(id, removed.finals);
       },
     },
   };

@@ -1,4 +1,5 @@
 import { Metadata } from '@tus/utils';
+import { errors } from '../../../errors.js';
 import type { TusExtension } from '../../extension.js';
 import type { HandlerLayer } from '../../upstream/handler-layers.js';
 import { expectedSha256 } from './sha256.js';
@@ -18,7 +19,9 @@ export function integrityExtension(): TusExtension {
       } catch {
         return next(); // @tus/server answers malformed metadata itself
       }
-      expectedSha256(metadata);
+      const declared = expectedSha256(metadata);
+      // Partials are served only as part of their final; a digest on one would never be checked.
+      if (declared !== undefined && req.headers.get('upload-concat')?.trim() === 'partial') throw errors.sha256OnPartial();
     }
     return next();
   };
