@@ -1,4 +1,3 @@
-import type { KvStore, Upload } from '@tus/utils';
 import type { RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { ManagedLocker } from '../locking/managed-locker.js';
 import type { UploadStateStore } from '../tus/state/upload-state.js';
@@ -12,8 +11,6 @@ export interface Coordination {
   readonly mode: 'embedded' | 'redis';
   readonly locker: ManagedLocker;
   readonly state: UploadStateStore;
-  /** Where the file store keeps upload info; undefined keeps it next to the data. */
-  readonly infoStore?: KvStore<Upload>;
   /** A request-rate limiter shared by every instance (`points` per minute), if this mode has one. */
   rateLimiter?(points: number): RateLimiterAbstract;
   /** Resolves once connected, or after `timeoutMs` (the server then starts not-ready). */

@@ -6,7 +6,7 @@ import type { Coordination } from './coordination.js';
 
 /** One instance: in-process locks, upload state on the data disk. */
 export function embeddedCoordination(config: Config): Coordination {
-  const state = new FileUploadStateStore(path.join(config.dataDir, '.tessera-state'));
+  const state = new FileUploadStateStore({ directory: path.join(config.dataDir, '.tessera-state'), soleWriter: true });
   return {
     mode: 'embedded',
     locker: new InProcessLocker({ acquireTimeoutMs: config.lockTimeoutMs }),

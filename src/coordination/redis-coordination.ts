@@ -3,11 +3,12 @@ import type { Logger } from '../logging/logger.js';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { RedisLocker } from '../locking/redis-locker.js';
 import { connectRedis } from '../redis/redis-clients.js';
-import { RedisInfoStore } from '../redis/redis-info-store.js';
+import path from 'node:path';
+import { FileUploadStateStore } from '../tus/state/file-upload-state-store.js';
 import { RedisUploadStateStore } from '../redis/redis-upload-state-store.js';
 import type { Coordination } from './coordination.js';
 
-/** Many instances: locks, upload state and upload info in Redis (REDIS_URL). */
+/** Many instances: locks and rate counters in Redis (REDIS_URL); upload info and state beside the data. */
 export function redisCoordination(config: Config, redis: RedisConfig, log: Logger): Coordination {
   const clients = connectRedis(redis, log);
   const locker = new RedisLocker({
@@ -21,8 +22,11 @@ export function redisCoordination(config: Config, redis: RedisConfig, log: Logge
   return {
     mode: 'redis',
     locker,
-    state: new RedisUploadStateStore(clients.main, redis.prefix),
-    infoStore: new RedisInfoStore(clients.main, redis.prefix),
+    // Beside the data on the shared volume: a Redis that restarts empty loses locks, rate
+    // counters and nothing else. S3 instances share no volume; their records stay in Redis.
+    state: config.s3
+      ? new RedisUploadStateStore(clients.main, redis.prefix)
+      : new FileUploadStateStore({ directory: path.join(config.dataDir, '.tessera-state'), soleWriter: false }),
     rateLimiter: (points) =>
       new RateLimiterRedis({ storeClient: clients.main, keyPrefix: `${redis.prefix}rate`, points, duration: 60 }),
     async connected(timeoutMs) {

@@ -8,7 +8,9 @@ const MAX_ATTEMPTS = 20;
 const RELEASE_IF_EQUAL = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
 /**
- * Upload state shared by every instance. `update` is optimistic (WATCH/MULTI, retried), so
+ * Upload state shared by every instance, for S3 in shared mode (instances there share no
+ * volume to keep it beside the data: a Redis that restarts empty loses the lifecycle records
+ * of S3 uploads, not their data; see README). `update` is optimistic (WATCH/MULTI, retried), so
  * two instances registering finals on one partial never lose each other's write.
  */
 export class RedisUploadStateStore implements UploadStateStore {
@@ -50,7 +52,26 @@ export class RedisUploadStateStore implements UploadStateStore {
 
   delete(id: string): Promise<void> {
     return viaRedis(async () => {
-      await this.redis.del(this.key(id));
+      await this.redis.del(this.key(id), this.linksKey(id));
+    });
+  }
+
+  private linksKey(partialId: string): string {
+    return `${this.prefix}links:${partialId}`;
+  }
+
+  link(partialId: string, finalId: string): Promise<void> {
+    return viaRedis(async () => {
+      await this.redis.sadd(this.linksKey(partialId), finalId);
+    });
+  }
+
+  linkedFinals(partialId: string): Promise<string[]> {
+    return viaRedis(async () => {
+      const [linked, raw] = await Promise.all([this.redis.smembers(this.linksKey(partialId)), this.redis.get(this.key(partialId))]);
+      const state = parse(raw);
+      const older = state?.kind === 'partial' ? (state.finals ?? []) : [];
+      return [...new Set([...older, ...linked])];
     });
   }
 

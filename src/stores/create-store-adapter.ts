@@ -18,6 +18,6 @@ export function createStoreAdapter(config: Config, coordination: Coordination, l
   return new FileStoreAdapter({
     directory: config.dataDir,
     expiryMs: config.uploadExpiryMs,
-    infoStore: coordination.infoStore,
+    soleWriter: coordination.mode === 'embedded',
   });
 }

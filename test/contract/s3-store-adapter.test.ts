@@ -32,7 +32,7 @@ const subjects: Record<string, () => Promise<Subject>> = {
   async file() {
     const directory = await fs.mkdtemp(path.join(os.tmpdir(), 'tessera-contract-'));
     return {
-      adapter: new FileStoreAdapter({ directory, expiryMs: 60_000 }),
+      adapter: new FileStoreAdapter({ directory, expiryMs: 60_000, soleWriter: true }),
       leftovers: async () => fs.readdir(directory),
       close: () => fs.rm(directory, { recursive: true, force: true }),
     };

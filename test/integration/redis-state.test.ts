@@ -1,6 +1,5 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisInfoStore } from '../../src/redis/redis-info-store.js';
 import { RedisUploadStateStore } from '../../src/redis/redis-upload-state-store.js';
 import { TusError } from '../../src/errors.js';
 import { startRedis, type RedisProcess } from '../support/redis.js';
@@ -25,16 +24,24 @@ describe('RedisUploadStateStore', () => {
   it('keeps every concurrent update (no lost writes across connections)', async () => {
     const p = prefix();
     const stores = [new RedisUploadStateStore(client, p), new RedisUploadStateStore(new Redis(redis.url), p)];
-    await stores[0]?.update('part', () => ({ kind: 'partial', finals: [] }));
+    await stores[0]?.update('counter', () => ({ kind: 'single', status: 'receiving', error: '' }));
     await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        stores[i % 2]?.update('part', (s) => (s?.kind === 'partial' ? { ...s, finals: [...s.finals, `f${i}`] } : s)),
+        stores[i % 2]?.update('counter', (s) => (s?.kind === 'single' ? { ...s, error: `${s.error ?? ''}${i},` } : s)),
       ),
     );
-    const state = await stores[0]?.get('part');
-    expect(state?.kind === 'partial' && [...state.finals].sort()).toEqual(
-      Array.from({ length: 20 }, (_, i) => `f${i}`).sort(),
-    );
+    const state = await stores[0]?.get('counter');
+    expect(state?.error?.split(',').filter(Boolean).sort()).toEqual(Array.from({ length: 20 }, (_, i) => String(i)).sort());
+  });
+
+  it('keeps every link of finals to a partial, made concurrently through two connections', async () => {
+    const p = prefix();
+    const stores = [new RedisUploadStateStore(client, p), new RedisUploadStateStore(new Redis(redis.url), p)];
+    await stores[0]?.update('part', () => ({ kind: 'partial', finals: ['older'] }));
+    await Promise.all(Array.from({ length: 20 }, (_, i) => stores[i % 2]?.link('part', `f${i}`)));
+    expect((await stores[1]?.linkedFinals('part'))?.sort()).toEqual(['older', ...Array.from({ length: 20 }, (_, i) => `f${i}`)].sort());
+    await stores[0]?.delete('part');
+    expect(await stores[1]?.linkedFinals('part')).toEqual([]);
   });
 
   it('claims a key once: the first value wins until it is released by its owner', async () => {
@@ -55,19 +62,6 @@ describe('RedisUploadStateStore', () => {
     expect(await client.keys(`${p}*`)).toEqual([`${p}state:x`]);
     await store.delete('x');
     expect(await store.get('x')).toBeUndefined();
-  });
-});
-
-describe('RedisInfoStore', () => {
-  it('stores upload info and lists bare ids', async () => {
-    const p = prefix();
-    const info = new RedisInfoStore(client, p);
-    await info.set('u1', { id: 'u1', offset: 0, size: 5 } as never);
-    await info.set('u2', { id: 'u2', offset: 0 } as never);
-    expect((await info.list()).sort()).toEqual(['u1', 'u2']);
-    expect((await info.get('u1'))?.size).toBe(5);
-    await info.delete('u1');
-    expect(await info.get('u1')).toBeUndefined();
   });
 });
 

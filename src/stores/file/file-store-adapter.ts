@@ -3,7 +3,8 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { createHash, randomUUID } from 'node:crypto';
-import { ERRORS, FileKvStore, isPathInsideDirectory, type KvStore, type Upload } from '@tus/utils';
+import { ERRORS, isPathInsideDirectory, type KvStore, type Upload } from '@tus/utils';
+import { AtomicInfoStore } from './atomic-info-store.js';
 import type { StoreAdapter } from '../store-adapter.js';
 import { CachedInfoStore } from './cached-info-store.js';
 import { VerifiedFileStore } from './verified-file-store.js';
@@ -17,12 +18,11 @@ export interface FileStoreAdapterOptions {
   readonly directory: string;
   readonly expiryMs: number;
   /**
-   * Where upload info lives in shared mode (Redis), where several instances write one
-   * directory. Without it this process is taken to be the directory's only writer: the info
-   * is a file next to the data, read through an in-memory cache, and so are the notes of
-   * unverified chunks.
+   * This process is the directory's only writer (embedded mode): upload info and the notes of
+   * unverified chunks are then remembered in memory. In shared mode several instances write
+   * one directory (a shared volume) and every read goes to it.
    */
-  readonly infoStore?: KvStore<Upload>;
+  readonly soleWriter: boolean;
 }
 
 /** Local-disk storage through @tus/file-store (the embedded default). */
@@ -34,12 +34,14 @@ export class FileStoreAdapter implements StoreAdapter {
 
   constructor(private readonly options: FileStoreAdapterOptions) {
     fs.mkdirSync(options.directory, { recursive: true });
-    this.infoStore = options.infoStore ?? new CachedInfoStore(new FileKvStore(options.directory), INFO_CACHE_ENTRIES);
+    // Beside the data in both modes: losing Redis (shared mode) must not lose an upload.
+    const persisted = new AtomicInfoStore(options.directory);
+    this.infoStore = options.soleWriter ? new CachedInfoStore(persisted, INFO_CACHE_ENTRIES) : persisted;
     this.datastore = new VerifiedFileStore({
       directory: options.directory,
       configstore: this.infoStore,
       expirationPeriodInMilliseconds: options.expiryMs,
-      soleWriter: options.infoStore === undefined,
+      soleWriter: options.soleWriter,
     });
   }
 

@@ -7,7 +7,7 @@ import { lockAll } from '../../locking/lock-all.js';
 import type { FinalAssembler } from '../extensions/concatenation/final-assembler.js';
 import { expectedSha256, sha256OfStream } from '../extensions/integrity/sha256.js';
 import type { TesseraDataStore } from '../tessera-datastore.js';
-import type { FinalState, PartialState, SingleState, UploadState, UploadStateStore } from '../state/upload-state.js';
+import type { FinalState, SingleState, UploadState, UploadStateStore } from '../state/upload-state.js';
 import { allBytesStored, lifecycleOf } from './lifecycle.js';
 import type { FinishedUpload, TesseraEvents } from './tessera-events.js';
 
@@ -60,7 +60,7 @@ export class UploadCompletion {
 
   readonly onUploadFinish = async (req: Request, upload: Upload): Promise<FinishResult> => {
     const state = await this.state.get(upload.id);
-    if (state?.kind === 'partial') return this.partialFinished(req, upload, state);
+    if (state?.kind === 'partial') return this.partialFinished(req, upload);
     if (state?.kind === 'final') return {};
     try {
       return await this.finish(req, upload.id);
@@ -157,11 +157,11 @@ export class UploadCompletion {
     return finished;
   }
 
-  private async partialFinished(req: Request, upload: Upload, state: PartialState): Promise<FinishResult> {
+  private async partialFinished(req: Request, upload: Upload): Promise<FinishResult> {
     this.events.emit('partial-finished', upload);
     await this.hooks.onPartialFinish?.(req, upload);
     let failure: unknown;
-    for (const finalId of state.finals) {
+    for (const finalId of await this.state.linkedFinals(upload.id)) {
       // Every waiting final gets its chance even if an earlier one failed.
       await this.completeFinal(req, finalId).catch((error: unknown) => {
         failure ??= error;

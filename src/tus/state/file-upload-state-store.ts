@@ -10,19 +10,32 @@ const reSafeKey = /^[A-Za-z0-9._-]+$/;
 // Records (or their absence) of this many recently used keys stay in memory.
 const REMEMBERED_KEYS = 10_000;
 
+export interface FileUploadStateStoreOptions {
+  /** The directory, beside the uploads' data (`<DATA_DIR>/.tessera-state`). */
+  readonly directory: string;
+  /**
+   * This process alone writes the directory (embedded mode): records are then remembered in
+   * memory. Instances sharing a volume read every record from it.
+   */
+  readonly soleWriter: boolean;
+}
+
 /**
- * Upload state as one JSON file per key, for the single-instance embedded mode. Writes go
- * to a temp file and are renamed into place, so a crash never leaves half a record.
- * Every request reads its upload's record, and most uploads have none: what was read or
- * written last is remembered (this process is the directory's only writer), so a request
- * pays no file-system round trips for it (an absent file alone costs ~0.1 ms of CPU).
+ * Lifecycle records as one JSON file per upload, beside the uploads' data, so that they live
+ * and die with it (losing Redis in shared mode loses none). Writes go to a temp file renamed
+ * into place: a crash or a reader on another instance never sees half a record. Links of
+ * partials to finals are empty files in a directory per partial, created at once; claims are
+ * files created exclusively ('wx'), atomic on a local disk and on NFS v3 and later.
  */
 export class FileUploadStateStore implements UploadStateStore {
   private readonly mutex = new KeyedMutex();
-  private readonly remembered = new RememberedJson(REMEMBERED_KEYS);
+  private readonly remembered: RememberedJson | undefined;
+  private readonly directory: string;
 
-  constructor(private readonly directory: string) {
-    fs.mkdirSync(directory, { recursive: true });
+  constructor(options: FileUploadStateStoreOptions) {
+    this.directory = options.directory;
+    this.remembered = options.soleWriter ? new RememberedJson(REMEMBERED_KEYS) : undefined;
+    fs.mkdirSync(path.join(this.directory, 'links'), { recursive: true });
   }
 
   async get(id: string): Promise<UploadState | undefined> {
@@ -42,25 +55,53 @@ export class FileUploadStateStore implements UploadStateStore {
     });
   }
 
-  delete(id: string): Promise<void> {
+  async delete(id: string): Promise<void> {
     const key = `upload-${id}`;
-    return this.mutex.run(key, () => this.remove(key));
+    await this.mutex.run(key, () => this.remove(key));
+    await fsp.rm(this.linksOf(id), { recursive: true, force: true });
+  }
+
+  async link(partialId: string, finalId: string): Promise<void> {
+    const links = this.linksOf(partialId);
+    await fsp.mkdir(links, { recursive: true });
+    await fsp.writeFile(path.join(links, this.safe(finalId)), '');
+  }
+
+  async linkedFinals(partialId: string): Promise<string[]> {
+    const linked = await fsp.readdir(this.linksOf(partialId)).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return [];
+      throw error;
+    });
+    const state = await this.get(partialId);
+    const older = state?.kind === 'partial' ? (state.finals ?? []) : [];
+    return [...new Set([...older, ...linked])];
   }
 
   claim(key: string, value: string): Promise<string> {
-    const file = `claim-${key}`;
+    const file = this.pathOf(`claim-${key}`);
     return this.mutex.run(file, async () => {
-      const existing = await this.read<string>(file);
-      if (existing !== undefined) return existing;
-      await this.write(file, value);
-      return value;
+      // Bounded: each round either creates the claim or reads one that exists; a claim released
+      // between the two (by another instance) sends the round again.
+      for (let round = 0; round < 10; round++) {
+        try {
+          // Exclusive create: of two instances claiming at once, exactly one succeeds.
+          await fsp.writeFile(file, JSON.stringify(value), { flag: 'wx' });
+          return value;
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        }
+        const existing = await fsp.readFile(file, 'utf8').catch(() => null);
+        if (existing !== null) return JSON.parse(existing) as string;
+      }
+      throw new Error(`claim ${key} kept changing`);
     });
   }
 
   release(key: string, value: string): Promise<void> {
-    const file = `claim-${key}`;
+    const file = this.pathOf(`claim-${key}`);
     return this.mutex.run(file, async () => {
-      if ((await this.read<string>(file)) === value) await this.remove(file);
+      const existing = await fsp.readFile(file, 'utf8').catch(() => null);
+      if (existing !== null && JSON.parse(existing) === value) await fsp.rm(file, { force: true });
     });
   }
 
@@ -68,13 +109,21 @@ export class FileUploadStateStore implements UploadStateStore {
     await fsp.access(this.directory, fs.constants.W_OK);
   }
 
+  private linksOf(partialId: string): string {
+    return path.join(this.directory, 'links', this.safe(partialId));
+  }
+
+  private safe(name: string): string {
+    if (!reSafeKey.test(name) || name.startsWith('.')) throw new Error(`unsafe state key: ${name}`);
+    return name;
+  }
+
   private pathOf(key: string): string {
-    if (!reSafeKey.test(key)) throw new Error(`unsafe state key: ${key}`);
-    return path.join(this.directory, `${key}.json`);
+    return path.join(this.directory, `${this.safe(key)}.json`);
   }
 
   private async read<T>(key: string): Promise<T | undefined> {
-    const json = await this.remembered.read(key, () => this.readFile(key));
+    const json = this.remembered ? await this.remembered.read(key, () => this.readFile(key)) : await this.readFile(key);
     return json === null ? undefined : (JSON.parse(json) as T);
   }
 
@@ -91,13 +140,15 @@ export class FileUploadStateStore implements UploadStateStore {
     const target = this.pathOf(key);
     const temp = `${target}.${randomUUID()}.tmp`;
     const json = JSON.stringify(value);
-    return this.remembered.change(key, json, async () => {
+    const save = async () => {
       await fsp.writeFile(temp, json);
       await fsp.rename(temp, target);
-    });
+    };
+    return this.remembered ? this.remembered.change(key, json, save) : save();
   }
 
   private remove(key: string): Promise<void> {
-    return this.remembered.change(key, null, () => fsp.rm(this.pathOf(key), { force: true }));
+    const unlink = () => fsp.rm(this.pathOf(key), { force: true });
+    return this.remembered ? this.remembered.change(key, null, unlink) : unlink();
   }
 }

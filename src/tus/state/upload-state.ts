@@ -34,8 +34,11 @@ interface IntegrityFields {
 
 export interface PartialState extends IntegrityFields {
   readonly kind: 'partial';
-  /** Finals that reference this partial and may complete when it does. */
-  readonly finals: readonly string[];
+  /**
+   * Finals recorded by earlier versions; now each link is its own entry (see
+   * UploadStateStore.link), so concurrent finals never rewrite one list.
+   */
+  readonly finals?: readonly string[];
 }
 
 export interface FinalState extends IntegrityFields {
@@ -54,11 +57,21 @@ export interface SingleState extends IntegrityFields {
 }
 
 /**
- * Shared per-upload state. `update` is an atomic read-modify-write per key (in-process
- * mutex on disk, WATCH/MULTI in Redis), so concurrent finals can register on one partial.
+ * Per-upload lifecycle records. `update` is an atomic read-modify-write per key within one
+ * process (and in Redis); across instances sharing a volume, a record is only ever changed at
+ * its upload's creation, under its upload's lock, or (a final failing because a partial was
+ * removed) under the lock of that partial, which no assembly of the final can hold meanwhile.
+ * `delete` removes an upload's record and its links.
  */
 export interface UploadStateStore {
   get(id: string): Promise<UploadState | undefined>;
+  /**
+   * Records that `finalId` waits on `partialId`: its own entry, created at once, so finals
+   * created concurrently (on any instance) never lose each other's link.
+   */
+  link(partialId: string, finalId: string): Promise<void>;
+  /** The finals that wait on a partial (links, and those older records list). */
+  linkedFinals(partialId: string): Promise<string[]>;
   update(id: string, change: (current: UploadState | undefined) => UploadState | undefined): Promise<UploadState | undefined>;
   delete(id: string): Promise<void>;
   /** Atomically maps `key` to `value` unless it maps to something already; returns the winner. */

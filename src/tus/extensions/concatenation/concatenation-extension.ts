@@ -75,11 +75,12 @@ export function concatenationExtension(options: ConcatenationOptions): TusExtens
     lifecycle: {
       async afterRemove(id: string) {
         const removed = await state.get(id);
+        const finals = removed?.kind === 'partial' ? await state.linkedFinals(id) : [];
         await state.delete(id);
         if (removed?.kind === 'final') await state.release(`final-${removed.requestKey}`, id);
         // A final waiting on this partial can never complete now: it fails at once (visibly,
         // HEAD answers 460) instead of waiting for a byte that will never come.
-        if (removed?.kind === 'partial') await options.completion.partialRemoved(id, removed.finals);
+        if (removed?.kind === 'partial') await options.completion.partialRemoved(id, finals);
       },
     },
   };

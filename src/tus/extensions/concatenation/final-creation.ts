@@ -96,11 +96,7 @@ async function claimRequest(deps: FinalCreationDeps, key: string, candidate: str
 }
 
 async function linkPartials(deps: FinalCreationDeps, id: string, partialIds: readonly string[]): Promise<void> {
-  for (const partialId of new Set(partialIds)) {
-    await deps.state.update(partialId, (s) =>
-      s?.kind === 'partial' && !s.finals.includes(id) ? { ...s, finals: [...s.finals, id] } : s,
-    );
-  }
+  for (const partialId of new Set(partialIds)) await deps.state.link(partialId, id);
 }
 
 /** Sum of the partials' lengths (undefined while one is deferred); 400/404 on bad references. */

@@ -14,7 +14,7 @@ export function partialExpiryExtension(state: UploadStateStore): TusExtension {
       async expiresWhenComplete(id) {
         const current = await state.get(id);
         if (current?.kind !== 'partial') return false;
-        for (const finalId of current.finals) {
+        for (const finalId of await state.linkedFinals(id)) {
           const final = await state.get(finalId);
           if (final?.kind === 'final' && final.status !== 'failed') return false;
         }
