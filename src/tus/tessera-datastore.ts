@@ -58,9 +58,18 @@ export class TesseraDataStore extends DataStore {
   }
 
   override async create(upload: Upload): Promise<Upload> {
-    const created = await this.inner.create(upload);
-    for (const lifecycle of this.lifecycles) await lifecycle.afterCreate?.(created);
-    return created;
+    try {
+      const created = await this.inner.create(upload);
+      for (const lifecycle of this.lifecycles) await lifecycle.afterCreate?.(created);
+      return created;
+    } catch (error) {
+      // A creation that fails halfway (a full disk after the data file, Redis gone before the
+      // record) leaves nothing behind: its URL was never given out, and an empty data file
+      // without info would never be listed, so never swept.
+      await this.inner.remove(upload.id).catch(() => undefined);
+      for (const lifecycle of this.lifecycles) await lifecycle.afterRemove?.(upload.id).catch(() => undefined);
+      throw error;
+    }
   }
 
   override async remove(id: string): Promise<void> {

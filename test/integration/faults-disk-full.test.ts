@@ -69,12 +69,14 @@ describe('disk full during a write', () => {
     expect(digestOf(await stored(url))).toBe(digestOf(data));
   });
 
-  it('answers 507 to a creation when not even the upload record fits', async () => {
+  it('answers 507 to a creation when not even the upload record fits, and leaves no file behind', async () => {
     const filler = await disk.fill(0);
+    const before = new Set(await fs.readdir(disk.dir));
     try {
       const { res } = await create(server.endpoint, { length: 100 });
       expect(res.status).toBe(507);
       expect(await res.text()).toMatch(/Insufficient storage/);
+      expect((await fs.readdir(disk.dir)).filter((name) => !before.has(name))).toEqual([]);
     } finally {
       await fs.rm(filler);
     }

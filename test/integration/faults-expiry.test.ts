@@ -41,10 +41,12 @@ async function buildScene(endpoint: string): Promise<Scene> {
       deferred: deferred.url,
       unfinishedPartial,
       unusedPartial,
+      // Its final is done and holds its own copy: the partial goes like any other.
+      usedPartial,
       waitingPartial,
       waitingFinal: waiting.url,
     },
-    kept: { usedPartial, final: done.url, finished: finished.url },
+    kept: { final: done.url, finished: finished.url },
   };
 }
 

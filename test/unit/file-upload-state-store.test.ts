@@ -67,10 +67,13 @@ describe('FileUploadStateStore (embedded upload state, one JSON file per record)
     expect(await b?.linkedFinals('p')).toEqual([]);
   });
 
-  it('lets exactly one of several stores sharing the directory win a claim', async () => {
-    const stores = [0, 1, 2, 3].map(() => new FileUploadStateStore({ directory: dir, soleWriter: false }));
-    const winners = await Promise.all(stores.map((store, i) => store.claim('final-9', `v${i}`)));
-    expect(new Set(winners).size).toBe(1);
+  it('lets exactly one of several stores sharing the directory win a claim, and the others read it whole', async () => {
+    const stores = [0, 1, 2, 3, 4, 5].map(() => new FileUploadStateStore({ directory: dir, soleWriter: false }));
+    for (let round = 0; round < 30; round++) {
+      // A claim written in place could be read empty by a loser (JSON.parse throws: a 500).
+      const winners = await Promise.all(stores.map((store, i) => store.claim(`final-${round}`, `v${i}`)));
+      expect(new Set(winners).size).toBe(1);
+    }
   });
 
   it('shared: reads every record from the directory (another instance may have changed it)', async () => {
@@ -81,4 +84,5 @@ describe('FileUploadStateStore (embedded upload state, one JSON file per record)
     await a?.delete('s');
     expect(await b?.get('s')).toBeUndefined();
   });
+
 });

@@ -25,7 +25,8 @@ export interface FileUploadStateStoreOptions {
  * and die with it (losing Redis in shared mode loses none). Writes go to a temp file renamed
  * into place: a crash or a reader on another instance never sees half a record. Links of
  * partials to finals are empty files in a directory per partial, created at once; claims are
- * files created exclusively ('wx'), atomic on a local disk and on NFS v3 and later.
+ * hard links of a complete temp file, which fail when the claim exists (atomic on a local disk
+ * and on NFS).
  */
 export class FileUploadStateStore implements UploadStateStore {
   private readonly mutex = new KeyedMutex();
@@ -58,13 +59,33 @@ export class FileUploadStateStore implements UploadStateStore {
   async delete(id: string): Promise<void> {
     const key = `upload-${id}`;
     await this.mutex.run(key, () => this.remove(key));
-    await fsp.rm(this.linksOf(id), { recursive: true, force: true });
+    // A final may be linking itself to this partial at this moment (on any instance): the
+    // directory can gain an entry while it is being removed. Bounded retries. A link made after
+    // the removal leaves a directory for a partial that is gone: nothing reads it, and the final
+    // that made it fails when it finds no partial.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await fsp.rm(this.linksOf(id), { recursive: true, force: true });
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOTEMPTY' || attempt === 5) throw error;
+      }
+    }
   }
 
   async link(partialId: string, finalId: string): Promise<void> {
     const links = this.linksOf(partialId);
-    await fsp.mkdir(links, { recursive: true });
-    await fsp.writeFile(path.join(links, this.safe(finalId)), '');
+    // The partial's deletion (on any instance) may remove the directory between the two steps:
+    // make it again (bounded). The final finds the partial gone when it is completed, and fails.
+    for (let attempt = 1; ; attempt++) {
+      await fsp.mkdir(links, { recursive: true });
+      try {
+        await fsp.writeFile(path.join(links, this.safe(finalId)), '');
+        return;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 5) throw error;
+      }
+    }
   }
 
   async linkedFinals(partialId: string): Promise<string[]> {
@@ -83,12 +104,18 @@ export class FileUploadStateStore implements UploadStateStore {
       // Bounded: each round either creates the claim or reads one that exists; a claim released
       // between the two (by another instance) sends the round again.
       for (let round = 0; round < 10; round++) {
+        // Written whole to a temp file, then linked into place: link() fails if the claim exists,
+        // so of two instances claiming at once exactly one succeeds, and a claim is never seen
+        // half written (an exclusive create would show the other instance an empty file).
+        const temp = `${file}.${randomUUID()}.tmp`;
+        await fsp.writeFile(temp, JSON.stringify(value));
         try {
-          // Exclusive create: of two instances claiming at once, exactly one succeeds.
-          await fsp.writeFile(file, JSON.stringify(value), { flag: 'wx' });
+          await fsp.link(temp, file);
           return value;
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        } finally {
+          await fsp.rm(temp, { force: true });
         }
         const existing = await fsp.readFile(file, 'utf8').catch(() => null);
         if (existing !== null) return JSON.parse(existing) as string;

@@ -2,10 +2,10 @@ import type { TusExtension } from '../../extension.js';
 import type { UploadStateStore } from '../../state/upload-state.js';
 
 /**
- * Partials that were never concatenated expire like unfinished uploads, even once all their
- * bytes arrived: a partial is not a file of its own, so without a final it is garbage. A
- * partial some live final (pending or done) references is kept; one whose finals all
- * failed or are gone is not.
+ * Partials expire like unfinished uploads, even once all their bytes arrived: a partial is not
+ * a file of its own. Only a final still waiting for its partials keeps them; once a final is
+ * done it holds its own copy of the bytes (on S3 too: UploadPartCopy copies), so its partials
+ * would only double the storage until UPLOAD_EXPIRY.
  */
 export function partialExpiryExtension(state: UploadStateStore): TusExtension {
   return {
@@ -16,7 +16,7 @@ export function partialExpiryExtension(state: UploadStateStore): TusExtension {
         if (current?.kind !== 'partial') return false;
         for (const finalId of await state.linkedFinals(id)) {
           const final = await state.get(finalId);
-          if (final?.kind === 'final' && final.status !== 'failed') return false;
+          if (final?.kind === 'final' && final.status === 'pending') return false;
         }
         return true;
       },
