@@ -83,6 +83,10 @@ export class RedisUploadStateStore implements UploadStateStore {
     });
   }
 
+  claimed(key: string): Promise<string | undefined> {
+    return viaRedis(async () => (await this.redis.get(`${this.prefix}claim:${key}`)) ?? undefined);
+  }
+
   release(key: string, value: string): Promise<void> {
     return viaRedis(async () => {
       await this.redis.eval(RELEASE_IF_EQUAL, 1, `${this.prefix}claim:${key}`, value);

@@ -132,7 +132,7 @@ describe('kill -9 mid-PATCH', () => {
 });
 
 describe('kill -9 mid-assembly of a 4 × 64 MiB final', () => {
-  it('never reports the final done with wrong bytes; HEAD and a retried POST complete it', async () => {
+  it('never reports the final done with wrong bytes; the recovery pass or a retried POST completes it', async () => {
     const parts = [0, 1, 2, 3].map(() => randomData(64 * MiB));
     const whole = createHash('sha256');
     for (const part of parts) whole.update(part);
@@ -146,20 +146,20 @@ describe('kill -9 mid-assembly of a 4 × 64 MiB final', () => {
       expect((await patch(url, 0, part)).status).toBe(204);
       urls.push(url);
     }
-    const known = new Set(await fsp.readdir(dataDir));
     const finalHeaders = { 'Upload-Concat': `final;${urls.join(' ')}`, 'Upload-Metadata': `sha256 ${Buffer.from(digest).toString('base64')}` };
     const firstTry = fetch(endpoint, { method: 'POST', headers: { 'Tus-Resumable': '1.0.0', ...finalHeaders } }).then(
       (r) => r.status,
       () => 0,
     );
 
-    // The final's data file appears and grows while the partials stream into it.
-    const finalId = await waitFor(
+    // The final is assembled into a temp file (renamed over the final's at the end): kill while
+    // that file grows.
+    const assemblyDir = path.join(dataDir, '.tessera-assembly');
+    const temp = await waitFor(
       'the assembly to start writing',
       async () => {
-        for (const name of await fsp.readdir(dataDir)) {
-          if (known.has(name) || name.startsWith('.') || name.endsWith('.json')) continue;
-          if ((await fsp.stat(path.join(dataDir, name)).catch(() => undefined))?.size) return name;
+        for (const name of await fsp.readdir(assemblyDir)) {
+          if ((await fsp.stat(path.join(assemblyDir, name)).catch(() => undefined))?.size) return name;
         }
         return undefined;
       },
@@ -167,13 +167,17 @@ describe('kill -9 mid-assembly of a 4 × 64 MiB final', () => {
       5,
     );
     await instance.kill('SIGKILL');
-    const sizeAtKill = (await fsp.stat(path.join(dataDir, finalId))).size;
+    const finalId = temp.split('.')[0] as string;
+    const sizeAtKill = (await fsp.stat(path.join(assemblyDir, temp))).size;
     expect(sizeAtKill, 'the kill must land while the final is being assembled').toBeLessThan(total);
+    // The final itself is untouched by a half-done assembly.
+    expect((await fsp.stat(path.join(dataDir, finalId))).size).toBe(0);
     expect(await firstTry).toBe(0);
     await instance.restart();
     const finalUrl = `${endpoint}/${finalId}`;
 
-    // Either still pending (retriable) or done with the right digest; never done and wrong.
+    // Either still pending (the recovery pass may not have reached it) or done with the right
+    // digest; never done and wrong.
     const look = await head(finalUrl);
     expect(look.status).toBe(200);
     const status = look.headers.get('tessera-upload-status');
@@ -191,5 +195,7 @@ describe('kill -9 mid-assembly of a 4 × 64 MiB final', () => {
     expect(Number(done.headers.get('upload-offset'))).toBe(total);
     expect(await storedSize(dataDir, finalUrl)).toBe(total);
     expect(await sha256OfFile(path.join(dataDir, finalId))).toBe(digest);
+    // The next assembly of the final cleared what the crash left.
+    expect(await fsp.readdir(assemblyDir)).toEqual([]);
   }, 120_000);
 });

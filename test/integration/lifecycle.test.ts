@@ -151,6 +151,31 @@ describe('upload lifecycle (file store, embedded)', () => {
     });
   });
 
+  it('a final POST that fails after creating its final leaves none for the recovery pass to assemble', async () => {
+    const p1 = await partial(server.endpoint, randomData(100));
+    const p2 = await partial(server.endpoint, randomData(100));
+    const requestKey = createHash('sha256').update(`${idOf(p1)} ${idOf(p2)}\n`).digest('hex');
+    // A directory where the request's claim goes: the claim fails for real (an I/O error).
+    const claim = path.join(server.dataDir, '.tessera-state', `claim-final-${requestKey}.json`);
+    await fs.mkdir(claim);
+    const uploadsBefore = new Set(await fs.readdir(server.dataDir));
+    const assembled: string[] = [];
+    const count = ({ id }: { id: string }) => assembled.push(id);
+    server.tessera.events.on('final-assembled', count);
+    try {
+      expect((await final(server.endpoint, [p1, p2])).res.status).toBe(500);
+      expect((await fs.readdir(server.dataDir)).filter((name) => !uploadsBefore.has(name))).toEqual([]);
+      await server.tessera.recovery.run();
+      expect(assembled).toEqual([]);
+      await fs.rmdir(claim);
+      const retry = await final(server.endpoint, [p1, p2]);
+      expect(retry.res.status).toBe(201);
+      expect(assembled).toEqual([idOf(retry.url)]);
+    } finally {
+      server.tessera.events.off('final-assembled', count);
+    }
+  });
+
   it('a final POST racing the DELETE of one of its partials never deadlocks', async () => {
     for (let round = 0; round < 20; round++) {
       const p1 = await partial(server.endpoint, randomData(1000));

@@ -32,8 +32,13 @@ export class FileStoreAdapter implements StoreAdapter {
   readonly datastore: VerifiedFileStore;
   private readonly infoStore: KvStore<Upload>;
 
+  /** Where finals are assembled before they are renamed into place. */
+  private readonly assemblyDir: string;
+
   constructor(private readonly options: FileStoreAdapterOptions) {
     fs.mkdirSync(options.directory, { recursive: true });
+    this.assemblyDir = path.join(options.directory, '.tessera-assembly');
+    fs.mkdirSync(this.assemblyDir, { recursive: true });
     // Beside the data in both modes: losing Redis (shared mode) must not lose an upload.
     const persisted = new AtomicInfoStore(options.directory);
     this.infoStore = options.soleWriter ? new CachedInfoStore(persisted, INFO_CACHE_ENTRIES) : persisted;
@@ -67,11 +72,18 @@ export class FileStoreAdapter implements StoreAdapter {
    * Joins complete partials into the final's file in one pass, hashing as it goes. Reading,
    * hashing and writing overlap (reads run ahead in the thread pool, one write is in flight
    * while the next chunk is hashed on the main thread), like `cat | tee | openssl` does with
-   * three processes.
+   * three processes. The bytes go to a temp file renamed over the final's at the end: a reader
+   * never sees a final half assembled, a crash leaves the final as it was, and a second
+   * assembly (a lock lost with Redis's data) can only replace it with the same bytes whole.
    */
   async concatenate(finalId: string, partialIds: readonly string[]): Promise<{ bytes: number; sha256: string }> {
     const hash = createHash('sha256');
-    const target = await fsp.open(this.pathOf(finalId), 'w');
+    const finalPath = this.pathOf(finalId);
+    await this.removeStaleAssemblies(finalId);
+    // In a dot directory of the data dir (same file system, so the rename is atomic): never
+    // listed as an upload, never addressable by a request.
+    const temp = path.join(this.assemblyDir, `${finalId}.${randomUUID()}`);
+    const target = await fsp.open(temp, 'w');
     let bytes = 0;
     let inFlight: Promise<unknown> = Promise.resolve();
     try {
@@ -85,11 +97,22 @@ export class FileStoreAdapter implements StoreAdapter {
         }
       }
       await inFlight;
-    } finally {
-      await inFlight.catch(() => undefined);
       await target.close();
+      await fsp.rename(temp, finalPath);
+    } catch (error) {
+      await inFlight.catch(() => undefined);
+      await target.close().catch(() => undefined);
+      await fsp.rm(temp, { force: true });
+      throw error;
     }
     return { bytes, sha256: hash.digest('hex') };
+  }
+
+  /** Temp files of this final's assemblies that a crash left behind. */
+  private async removeStaleAssemblies(finalId: string): Promise<void> {
+    for (const name of await fsp.readdir(this.assemblyDir)) {
+      if (name.startsWith(`${finalId}.`)) await fsp.rm(path.join(this.assemblyDir, name), { force: true });
+    }
   }
 
   private pathOf(id: string): string {

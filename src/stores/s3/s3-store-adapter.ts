@@ -98,6 +98,8 @@ export class S3StoreAdapter implements StoreAdapter {
   }
 
   async concatenate(finalId: string, partialIds: readonly string[]): Promise<{ bytes: number; sha256: string }> {
+    // A crash mid-assembly leaves parts behind; always start from an empty final.
+    await this.datastore.truncate(finalId, 0);
     const assembly = await assembleInS3(this.datastore, finalId, partialIds);
     this.log.info({ uploadId: finalId, ...assembly }, 'final assembled inside S3');
     return assembly;

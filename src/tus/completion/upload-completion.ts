@@ -13,6 +13,9 @@ import type { FinishedUpload, TesseraEvents } from './tessera-events.js';
 
 type FinishResult = Awaited<ReturnType<NonNullable<ServerOptions['onUploadFinish']>>>;
 
+/** An ordinary upload's statuses before it is settled. */
+const UNSETTLED: readonly SingleState['status'][] = ['receiving', 'pending', 'verifying'];
+
 export interface CompletionHooks {
   /**
    * Once per file (ordinary or final), after verification, while the upload is locked (so
@@ -82,7 +85,7 @@ export class UploadCompletion {
       const upload = await this.store.getUpload(id);
       const state = await this.state.get(id);
       if (state?.kind === 'partial' || state?.kind === 'final') return {};
-      const settled = lifecycleOf(upload, state) === 'verifying' ? await this.settle(upload, state) : state;
+      const settled = lifecycleOf(upload, state) === 'verifying' ? await this.settle(upload) : state;
       if (settled?.status === 'failed') throw this.failure(upload, settled);
       return (await this.notifyLocked(req, upload)) ?? {};
     } catch (error) {
@@ -142,6 +145,9 @@ export class UploadCompletion {
         const state = await this.state.get(id);
         const lifecycle = lifecycleOf(upload, state);
         if (state?.kind === 'final' && lifecycle === 'pending') {
+          // A final its creation never claimed (the process died, or the POST failed, in
+          // between) was never given to anyone: left to expiry, never assembled or announced.
+          if ((await this.state.claimed(`final-${state.requestKey}`)) !== id) continue;
           if ((await this.completeFinal(undefined, id))?.status !== 'pending') finished += 1;
         } else if (state?.kind !== 'partial' && (lifecycle === 'verifying' || (lifecycle === 'done' && state?.notified === false))) {
           await (state?.kind === 'final' ? this.notify(undefined, id) : this.finish(undefined, id));
@@ -171,29 +177,67 @@ export class UploadCompletion {
     return {};
   }
 
-  /** Verifies a stored upload against its declared sha256 and records the outcome. Locked. */
-  private async settle(upload: Upload, state: SingleState | undefined): Promise<SingleState> {
+  /**
+   * Verifies a stored upload against its declared sha256 and records the outcome. Locked; and
+   * each step is a compare-and-set on the record, so that even if the lock was lost (Redis
+   * emptied while this ran) a file is settled and announced once, and a deleted upload gets
+   * no record back.
+   */
+  private async settle(upload: Upload): Promise<SingleState | undefined> {
     const expected = expectedSha256(upload.metadata);
-    const base = { ...state, kind: 'single' as const, notified: false };
-    if (expected === undefined) return this.record(upload.id, { ...base, status: 'done' });
+    if (expected === undefined) return (await this.move(upload.id, UNSETTLED, { status: 'done', notified: false })).state;
     // Durable before the first byte is read: a crash from here on is finished by recover().
-    await this.record(upload.id, { ...base, status: 'verifying' });
+    const verifying = await this.move(upload.id, UNSETTLED, { status: 'verifying' });
+    if (verifying.state?.status !== 'verifying') return verifying.state;
     this.log.info({ uploadId: upload.id, bytes: upload.size }, 'verifying upload');
     this.events.emit('verification-started', { id: upload.id });
     const actual = await this.heavyWork(async () => sha256OfStream(await this.store.read(upload.id)));
-    if (actual === expected) return this.record(upload.id, { ...base, status: 'done', sha256: actual });
+    if (!(await this.stillStored(upload.id))) {
+      await this.state.delete(upload.id);
+      return undefined;
+    }
+    if (actual === expected) return (await this.move(upload.id, ['verifying'], { status: 'done', sha256: actual, notified: false })).state;
     const error = `sha256 mismatch: declared ${expected}, received ${actual}`;
     // The record first: a crash before the data is dropped still reads 'failed'.
-    const failed = await this.record(upload.id, { ...base, status: 'failed', sha256: actual, error });
-    await this.store.adapter.truncate(upload.id, 0);
-    this.log.warn({ uploadId: upload.id, error }, 'upload failed verification');
-    this.events.emit('upload-failed', { id: upload.id, error });
-    return failed;
+    const failed = await this.move(upload.id, ['verifying'], { status: 'failed', sha256: actual, error });
+    if (failed.applied) {
+      await this.store.adapter.truncate(upload.id, 0);
+      this.log.warn({ uploadId: upload.id, error }, 'upload failed verification');
+      this.events.emit('upload-failed', { id: upload.id, error });
+    }
+    return failed.state;
   }
 
-  private async record(id: string, next: SingleState): Promise<SingleState> {
-    await this.state.update(id, () => next);
-    return next;
+  /**
+   * Moves an ordinary upload's record from one of the statuses `from` (or, when `from` holds
+   * 'receiving', from no record at all: an upload of an earlier version) to `change`. Returns the record after the call,
+   * whoever wrote it, and whether this call did.
+   */
+  private async move(
+    id: string,
+    from: readonly SingleState['status'][],
+    change: Pick<SingleState, 'status'> & Partial<SingleState>,
+  ): Promise<{ state: SingleState | undefined; applied: boolean }> {
+    let applied = false;
+    const after = await this.state.update(id, (s) => {
+      // No record: an upload of an earlier version, which may only start being settled; a record
+      // gone later means the upload was deleted meanwhile and gets none back.
+      const movable = s === undefined ? from.includes('receiving') : s.kind === 'single' && from.includes(s.status);
+      if (!movable) return s;
+      applied = true;
+      return { ...s, kind: 'single', ...change };
+    });
+    return { state: after?.kind === 'single' ? after : undefined, applied };
+  }
+
+  private async stillStored(id: string): Promise<boolean> {
+    return this.store.getUpload(id).then(
+      () => true,
+      (error: unknown) => {
+        if (error === ERRORS.FILE_NOT_FOUND || error === ERRORS.FILE_NO_LONGER_EXISTS) return false;
+        throw error;
+      },
+    );
   }
 
   private failure(upload: Upload, state: SingleState): TusError {

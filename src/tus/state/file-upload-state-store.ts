@@ -124,6 +124,11 @@ export class FileUploadStateStore implements UploadStateStore {
     });
   }
 
+  async claimed(key: string): Promise<string | undefined> {
+    const existing = await fsp.readFile(this.pathOf(`claim-${key}`), 'utf8').catch(() => null);
+    return existing === null ? undefined : (JSON.parse(existing) as string);
+  }
+
   release(key: string, value: string): Promise<void> {
     const file = this.pathOf(`claim-${key}`);
     return this.mutex.run(file, async () => {

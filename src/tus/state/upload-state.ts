@@ -76,6 +76,8 @@ export interface UploadStateStore {
   delete(id: string): Promise<void>;
   /** Atomically maps `key` to `value` unless it maps to something already; returns the winner. */
   claim(key: string, value: string): Promise<string>;
+  /** What `key` is claimed for, if anything. */
+  claimed(key: string): Promise<string | undefined>;
   /** Drops a claim, if it still maps to `value`. */
   release(key: string, value: string): Promise<void>;
   /** Probe for readiness. */

@@ -82,8 +82,6 @@ export class FinalAssembler {
     }
     const upload = await this.store.getUpload(finalId);
     if (upload.size === undefined) await this.store.declareUploadLength(finalId, total);
-    // A crash mid-assembly leaves a prefix behind; always start from an empty final.
-    await this.store.adapter.truncate(finalId, 0);
 
     const started = performance.now();
     // A store that can join the partials itself (S3) does; otherwise they stream through here.
@@ -95,12 +93,29 @@ export class FinalAssembler {
 
     const expected = expectedSha256(upload.metadata);
     if (expected !== undefined && expected !== sha256) {
-      await this.store.adapter.truncate(finalId, 0);
-      return this.fail(finalId, final, `sha256 mismatch: declared ${expected}, assembled ${sha256}`, sha256);
+      const outcome = await this.fail(finalId, final, `sha256 mismatch: declared ${expected}, assembled ${sha256}`, sha256);
+      if (outcome.transitioned) await this.store.adapter.truncate(finalId, 0);
+      return outcome;
     }
-    const done = await this.state.update(finalId, (s) => (s?.kind === 'final' ? { ...s, status: 'done', sha256, notified: false } : s));
-    log.info({ bytes: total, partials: final.partials.length, ms: Math.round(performance.now() - started), sha256 }, 'final assembled');
-    return { state: done as FinalState, transitioned: true };
+    // Compare-and-set: only a final still pending becomes done, so a second assembly (a lock
+    // lost with Redis's data) never announces the file again.
+    const outcome = await this.transition(finalId, { status: 'done', sha256, notified: false });
+    if (outcome.transitioned) {
+      log.info({ bytes: total, partials: final.partials.length, ms: Math.round(performance.now() - started), sha256 }, 'final assembled');
+    }
+    return outcome;
+  }
+
+  /** Moves a pending final to `change`; says whether this call did (a final is settled once). */
+  private async transition(finalId: string, change: Pick<FinalState, 'status'> & Partial<FinalState>): Promise<AssemblyOutcome> {
+    let applied = false;
+    const after = await this.state.update(finalId, (s) => {
+      if (s?.kind !== 'final' || s.status !== 'pending') return s;
+      applied = true;
+      return { ...s, ...change };
+    });
+    if (after?.kind !== 'final') throw ERRORS.FILE_NOT_FOUND;
+    return { state: after, transitioned: applied };
   }
 
   private async streamPartials(finalId: string, ids: readonly string[]): Promise<{ bytes: number; sha256: string }> {
@@ -108,6 +123,8 @@ export class FinalAssembler {
     // Straight to the backing store: request-scoped write guards (per-PATCH checksums) must
     // not judge bytes the server assembles itself.
     const source = Readable.from(this.concatenate(ids, hash), { objectMode: false });
+    // A crash mid-assembly leaves a prefix behind; always start from an empty final.
+    await this.store.adapter.truncate(finalId, 0);
     const bytes = await this.store.adapter.datastore.write(source, finalId, 0);
     return { bytes, sha256: hash.digest('hex') };
   }
@@ -137,12 +154,10 @@ export class FinalAssembler {
     return uploads;
   }
 
-  private async fail(finalId: string, final: FinalState, error: string, sha256?: string): Promise<AssemblyOutcome> {
-    const failed = await this.state.update(finalId, (s) =>
-      s?.kind === 'final' ? { ...s, status: 'failed', error, ...(sha256 ? { sha256 } : {}) } : s,
-    );
-    this.log.warn({ uploadId: finalId, error }, 'final upload failed');
-    return { state: (failed as FinalState | undefined) ?? { ...final, status: 'failed', error }, transitioned: true };
+  private async fail(finalId: string, _final: FinalState, error: string, sha256?: string): Promise<AssemblyOutcome> {
+    const outcome = await this.transition(finalId, { status: 'failed', error, ...(sha256 ? { sha256 } : {}) });
+    if (outcome.transitioned) this.log.warn({ uploadId: finalId, error }, 'final upload failed');
+    return outcome;
   }
 }
 

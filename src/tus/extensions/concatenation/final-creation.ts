@@ -42,11 +42,18 @@ export async function createFinal(deps: FinalCreationDeps, req: Request, partial
   // Fully create the candidate before claiming the request key, so whoever finds the claim
   // finds a complete final behind it.
   await createFinalUpload(deps, req, candidate, { partials: partialIds, size, metadata, requestKey });
-  const id = await claimRequest(deps, `final-${requestKey}`, candidate);
-  if (id === candidate) {
-    await linkPartials(deps, id, partialIds);
-    deps.events.emit('final-created', { id, partials: partialIds });
-  } else await deps.store.remove(candidate);
+  let id: string;
+  try {
+    id = await claimRequest(deps, `final-${requestKey}`, candidate);
+    if (id === candidate) await linkPartials(deps, id, partialIds);
+    else await deps.store.remove(candidate);
+  } catch (error) {
+    // Answered with an error: no final is left behind for the recovery pass to assemble (a
+    // retry of the same request claims afresh, the claim of a removed final counting for none).
+    await deps.store.remove(candidate).catch(() => undefined);
+    throw error;
+  }
+  if (id === candidate) deps.events.emit('final-created', { id, partials: partialIds });
 
   const location = deps.urlFor(req, id);
   // A failed final keeps its URL in the 460 so the client can look at it (HEAD says why).
