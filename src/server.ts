@@ -138,7 +138,8 @@ export function createTessera({ config, hooks = {}, authenticate, logger }: Tess
   const sweeper = new ExpirySweeper(store, config.expirySweepIntervalMs, log);
   // Finishes what a crash left: unsettled uploads, finals whose partials are complete.
   const recovery = new PeriodicPass(
-    async () => completion.recover(await adapter.listUploadIds()),
+    // Uploads with a record (S3 lists only unfinished uploads itself), and those of earlier versions.
+    async () => completion.recover([...new Set([...(await state.ids()), ...(await adapter.listUploadIds())])]),
     config.expirySweepIntervalMs,
     log,
     'recovery pass',

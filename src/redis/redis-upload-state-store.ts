@@ -56,6 +56,20 @@ export class RedisUploadStateStore implements UploadStateStore {
     });
   }
 
+  ids(): Promise<string[]> {
+    return viaRedis(async () => {
+      const ids: string[] = [];
+      const start = this.key('').length;
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.key('')}*`, 'COUNT', 500);
+        cursor = next;
+        ids.push(...keys.map((k) => k.slice(start)));
+      } while (cursor !== '0');
+      return ids;
+    });
+  }
+
   private linksKey(partialId: string): string {
     return `${this.prefix}links:${partialId}`;
   }

@@ -124,6 +124,23 @@ describe.each(backends)('$name', (backend) => {
     expect(ready).not.toContain(new URL(bad.url).pathname.split('/').pop());
   });
 
+  it('an upload a crash left verifying is settled by the recovery pass, and served only then', async () => {
+    const data = randomData(MiB + 3);
+    const { url } = await create(a.endpoint, { length: data.length, metadata: { sha256: sha256Hex(data) } });
+    expect((await patch(url, 0, data)).status).toBe(204);
+    const id = new URL(url).pathname.split('/').pop() as string;
+    // What kill -9 during verification leaves (see faults-verification-kill.test.ts): every byte
+    // stored (S3: the object completed), the record 'verifying', nothing announced.
+    await a.tessera.state.update(id, (s) => (s?.kind === 'single' ? { kind: 'single', status: 'verifying', ...(s.owner ? { owner: s.owner } : {}) } : s));
+    const announcedBefore = ready.filter((r) => r === id).length;
+    expect((await fetch(on(b, url))).status).toBe(404);
+    expect((await head(on(b, url))).headers.get('tessera-upload-status')).toBe('verifying');
+    await a.tessera.recovery.run();
+    expect((await head(on(b, url))).headers.get('tessera-upload-status')).toBe('done');
+    expect(Buffer.from(await (await fetch(on(b, url))).arrayBuffer()).equals(data)).toBe(true);
+    expect(ready.filter((r) => r === id).length - announcedBefore).toBe(1);
+  });
+
   it('a query ending in another upload acts on the upload the path names', async () => {
     const victim = await create(a.endpoint, { length: 10 });
     const own = await create(a.endpoint, { length: 10 });

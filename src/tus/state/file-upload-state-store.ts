@@ -73,6 +73,15 @@ export class FileUploadStateStore implements UploadStateStore {
     }
   }
 
+  async ids(): Promise<string[]> {
+    const ids: string[] = [];
+    for (const name of await fsp.readdir(this.directory)) {
+      const match = /^upload-(.+)\.json$/.exec(name);
+      if (match?.[1]) ids.push(match[1]);
+    }
+    return ids;
+  }
+
   async link(partialId: string, finalId: string): Promise<void> {
     const links = this.linksOf(partialId);
     // The partial's deletion (on any instance) may remove the directory between the two steps:

@@ -65,6 +65,8 @@ export interface SingleState extends IntegrityFields {
  */
 export interface UploadStateStore {
   get(id: string): Promise<UploadState | undefined>;
+  /** Ids of every upload that has a record (what the recovery pass looks at). */
+  ids(): Promise<string[]>;
   /**
    * Records that `finalId` waits on `partialId`: its own entry, created at once, so finals
    * created concurrently (on any instance) never lose each other's link.
