@@ -13,6 +13,7 @@ import { describeMachine, writeReport, type Report } from './lib/report.js';
 import { assemblyCase } from './cases/assembly.js';
 import { clusterCase } from './cases/cluster.js';
 import { concurrencyCase } from './cases/concurrency.js';
+import { finalsCase } from './cases/finals.js';
 import { locksCase } from './cases/locks.js';
 import { parallelCase } from './cases/parallel.js';
 import { s3Case } from './cases/s3.js';
@@ -29,6 +30,7 @@ const CASES: readonly { readonly bench: BenchCase; readonly share: number }[] = 
   { bench: locksCase, share: 0.04 },
   { bench: clusterCase, share: 0.08 },
   { bench: s3Case, share: 0.12 },
+  { bench: finalsCase, share: 0.04 },
 ];
 
 /** Cases the issues ask for that the harness does not measure yet (shown in the report's notes). */

@@ -81,6 +81,7 @@ export function createTessera({ config, hooks = {}, authenticate, logger }: Tess
   const events = new TesseraEvents();
   // Whole-file work (assembly, read-back verification) queues beyond this many at once.
   const heavyWork = pLimit(config.maxConcurrentAssemblies);
+  metrics.observeHeavyWork(heavyWork);
   const assembler = new FinalAssembler(store, state, locker, log, { maxSize: config.maxSize, heavyWork });
   const completion = new UploadCompletion(store, state, locker, assembler, events, hooks, log, heavyWork);
 

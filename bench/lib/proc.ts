@@ -54,7 +54,8 @@ export async function startServer(kind: ServerKind, workDir: string, options: St
   const flags = kind === 'tessera' ? NODE_FLAGS : [];
   const child = spawn(process.execPath, [...flags, '--import', 'tsx', entry.script], {
     cwd: repoRoot,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', ...env },
+    // The harness is one client address standing for many clients: no per-client connection cap.
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: 'info', MAX_CONNECTIONS_PER_CLIENT: '0', ...env },
     stdio: ['ignore', logFd, logFd],
   });
   fs.closeSync(logFd);

@@ -1,4 +1,4 @@
-import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * Prometheus metrics of one instance. Every series counts only this instance's own work,
@@ -55,7 +55,25 @@ export class TesseraMetrics {
     registers: [this.registry],
   });
 
+  /** Where the whole-file work gauge reads from (set once the limiter exists). */
+  private heavyWorkSource: { readonly activeCount: number; readonly pendingCount: number } | undefined;
+  readonly heavyWork = new Gauge({
+    name: 'tessera_whole_file_work',
+    help: 'Assemblies and read-back verifications in this instance: running (at most MAX_CONCURRENT_ASSEMBLIES) and queued',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+    collect: () => {
+      this.heavyWork.set({ state: 'running' }, this.heavyWorkSource?.activeCount ?? 0);
+      this.heavyWork.set({ state: 'queued' }, this.heavyWorkSource?.pendingCount ?? 0);
+    },
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tessera_' });
+  }
+
+  /** Reports the limiter of whole-file work in `tessera_whole_file_work`. */
+  observeHeavyWork(source: { readonly activeCount: number; readonly pendingCount: number }): void {
+    this.heavyWorkSource = source;
   }
 }
