@@ -18,7 +18,10 @@ import { instrumentLocker, metricsExtension, observeEvents } from './metrics/ins
 import { TesseraMetrics } from './metrics/metrics.js';
 import { embeddedCoordination } from './coordination/embedded-coordination.js';
 import { redisCoordination } from './coordination/redis-coordination.js';
+import { S3 } from '@aws-sdk/client-s3';
 import { createStoreAdapter } from './stores/create-store-adapter.js';
+import { s3ClientConfig } from './stores/s3/s3-store-adapter.js';
+import { S3UploadStateStore } from './stores/s3/s3-upload-state-store.js';
 import { ExpirySweeper } from './tus/expiry-sweeper.js';
 import { PeriodicPass } from './tus/periodic-pass.js';
 import { lifecycleExtension } from './tus/completion/lifecycle-extension.js';
@@ -67,6 +70,16 @@ export interface Tessera {
   close(): Promise<void>;
 }
 
+/**
+ * S3 uploads' records in their bucket, with a client of their own. Retry claims stay where the
+ * coordination keeps them (they need an atomic create), and records earlier versions kept there
+ * are still read.
+ */
+function bucketState(s3: NonNullable<Config['s3']>, soleWriter: boolean, coordinationState: UploadStateStore): UploadStateStore {
+  const { bucket, ...clientConfig } = s3ClientConfig(s3);
+  return new S3UploadStateStore({ client: new S3(clientConfig), bucket, soleWriter, claims: coordinationState, earlier: coordinationState });
+}
+
 /** The composition root: the only place that wires store, locker, extensions and @tus/server. */
 export function createTessera({ config, hooks = {}, authenticate, logger }: TesseraOptions): Tessera {
   const log = logger ?? createLogger(config.logLevel);
@@ -74,9 +87,10 @@ export function createTessera({ config, hooks = {}, authenticate, logger }: Tess
   const responseHeaders = new ResponseHeaders(corsOriginFor(config.corsOrigins));
   const coordination = config.redis ? redisCoordination(config, config.redis, log) : embeddedCoordination(config);
   const metrics = new TesseraMetrics();
-  const { state } = coordination;
   const locker = instrumentLocker(coordination.locker, metrics);
   const adapter = createStoreAdapter(config, coordination, log);
+  // Lifecycle records live with the data: beside the files (coordination's store), or in the bucket.
+  const state = config.s3 ? bucketState(config.s3, !config.redis, coordination.state) : coordination.state;
   const store = new TesseraDataStore(adapter);
   const events = new TesseraEvents();
   // Whole-file work (assembly, read-back verification) queues beyond this many at once.

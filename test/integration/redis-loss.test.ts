@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { final, partial, sha256Hex } from '../support/concat.js';
 import { waitFor } from '../support/fault-wait.js';
 import { startRedis, type RedisProcess } from '../support/redis.js';
+import { newBucket, s3ClientFor, startS3Server, startTesseraOnS3, type S3ServerProcess } from '../support/s3.js';
 import { startTessera, type RunningTessera } from '../support/tessera.js';
 import { create, head, patch, randomData } from '../support/tus-http.js';
 
@@ -75,6 +76,54 @@ describe('shared mode (file store) when Redis loses everything', () => {
     expect((await patch(on(b, second.url), 0, Buffer.from('world'))).status).toBe(204);
     const assembled = await head(on(a, fin.url));
     expect(assembled.headers.get('tessera-upload-status')).toBe('done');
+    expect(await (await fetch(on(a, fin.url))).text()).toBe('hello world');
+  });
+});
+
+describe('shared mode on S3 when Redis loses everything', () => {
+  let redis: RedisProcess;
+  let s3: S3ServerProcess;
+  let a: RunningTessera;
+  let b: RunningTessera;
+
+  beforeAll(async () => {
+    [redis, s3] = await Promise.all([startRedis(), startS3Server()]);
+    const bucket = await newBucket(s3ClientFor(s3), 'redis-loss');
+    const shared = { redis: { url: redis.url, lockUrls: [redis.url], prefix: 'loss-s3:' } };
+    a = await startTesseraOnS3(s3, bucket, shared);
+    b = await startTesseraOnS3(s3, bucket, shared);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await Promise.all([redis?.stop(), s3?.stop()]);
+  });
+
+  it('keeps every record in the bucket: done stays done, a failed upload stays failed, a waiting final stays a final and completes', async () => {
+    const done = randomData(3000);
+    const doneUpload = await create(a.endpoint, { length: done.length, metadata: { sha256: sha256Hex(done) } });
+    expect((await patch(doneUpload.url, 0, done)).status).toBe(204);
+    const bad = await create(a.endpoint, { length: 10, metadata: { sha256: '5'.repeat(64) } });
+    expect((await patch(bad.url, 0, randomData(10))).status).toBe(460);
+    const first = await partial(a.endpoint, Buffer.from('hello '));
+    const second = await create(a.endpoint, { length: 5, headers: { 'Upload-Concat': 'partial' } });
+    const fin = await final(a.endpoint, [first, second.url]);
+    expect(fin.res.status).toBe(201);
+
+    const client = new Redis(redis.url);
+    await client.flushall();
+    client.disconnect();
+
+    for (const server of [a, b]) {
+      const look = await head(on(server, doneUpload.url));
+      expect(look.headers.get('tessera-upload-status')).toBe('done');
+      expect(look.headers.get('tessera-sha256')).toBe(sha256Hex(done));
+      expect((await head(on(server, bad.url))).status).toBe(460);
+      expect((await head(on(server, fin.url))).headers.get('tessera-upload-status')).toBe('pending');
+      // Still a final: it takes no bytes from a client.
+      expect((await patch(on(server, fin.url), 0, Buffer.alloc(11, 65))).status).toBe(403);
+    }
+    expect((await patch(on(b, second.url), 0, Buffer.from('world'))).status).toBe(204);
+    expect((await head(on(a, fin.url))).headers.get('tessera-upload-status')).toBe('done');
     expect(await (await fetch(on(a, fin.url))).text()).toBe('hello world');
   });
 });

@@ -7,6 +7,7 @@ import { final, partial, sha256Hex } from '../support/concat.js';
 import { memoryLog } from '../support/memory-log.js';
 import {
   bucketContents,
+  bucketRecords,
   idOf,
   newBucket,
   s3ClientFor,
@@ -241,8 +242,12 @@ describe('Tessera on S3 (a real S3-compatible server process)', () => {
       expect((await patch(url, 0, randomBytes(7 * MiB))).status).toBe(204);
       const id = idOf(url);
       expect(await bucketContents(client, bucket)).toEqual({ objects: [`${id}.info`, `${id}.part`], uploads: [id] });
+      // Its lifecycle record lives beside it in the bucket...
+      expect(await bucketRecords(client, bucket)).toEqual([`.tessera-state/upload-${id}.json`]);
       expect((await del(url)).status).toBe(204);
+      // ...and goes with it.
       expect(await bucketContents(client, bucket)).toEqual({ objects: [], uploads: [] });
+      expect(await bucketRecords(client, bucket)).toEqual([]);
     });
 
     it('expiry removes unfinished uploads with every helper object, aborts orphaned multipart uploads, keeps finished ones', async () => {
@@ -260,6 +265,7 @@ describe('Tessera on S3 (a real S3-compatible server process)', () => {
       expect(await server.tessera.sweeper.sweep()).toBe(1);
       const doneId = idOf(done.url);
       expect(await bucketContents(client, bucket)).toEqual({ objects: [doneId, `${doneId}.info`], uploads: [] });
+      expect(await bucketRecords(client, bucket)).toEqual([`.tessera-state/upload-${doneId}.json`]);
       expect((await head(unfinished.url)).status).toBe(404);
       expect((await head(done.url)).status).toBe(200);
     });

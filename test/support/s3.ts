@@ -44,7 +44,16 @@ export async function bucketContents(client: S3, bucket: string): Promise<{ obje
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
   const uploads = (await client.listMultipartUploads({ Bucket: bucket })).Uploads ?? [];
-  return { objects: objects.sort(), uploads: uploads.map((u) => u.Key ?? '').sort() };
+  // Lifecycle records and links (`.tessera-state/`) are listed apart: bucketRecords.
+  return { objects: objects.filter((key) => !key.startsWith(RECORDS)).sort(), uploads: uploads.map((u) => u.Key ?? '').sort() };
+}
+
+const RECORDS = '.tessera-state/';
+
+/** Tessera's lifecycle records and partial → final links in the bucket. */
+export async function bucketRecords(client: S3, bucket: string): Promise<string[]> {
+  const page = await client.listObjectsV2({ Bucket: bucket, Prefix: RECORDS });
+  return (page.Contents ?? []).map((o) => o.Key ?? '').sort();
 }
 
 /** Tessera storing in `bucket` on the test S3 server. */
