@@ -91,7 +91,7 @@ export function createTessera({ config, hooks = {}, authenticate, logger }: Tess
   const adapter = createStoreAdapter(config, coordination, log);
   // Lifecycle records live with the data: beside the files (coordination's store), or in the bucket.
   const state = config.s3 ? bucketState(config.s3, !config.redis, coordination.state) : coordination.state;
-  const store = new TesseraDataStore(adapter);
+  const store = new TesseraDataStore(adapter, locker);
   const events = new TesseraEvents();
   // Whole-file work (assembly, read-back verification) queues beyond this many at once.
   const heavyWork = pLimit(config.maxConcurrentAssemblies);

@@ -15,22 +15,39 @@ export function closeIdleConnections(server: http.Server, timeoutMs: number): vo
   server.timeout = timeoutMs;
   server.headersTimeout = Math.min(server.headersTimeout, timeoutMs);
   server.keepAliveTimeout = Math.min(server.keepAliveTimeout, timeoutMs);
+  // Requests on a socket whose body is in and whose answer has not started: while there is
+  // one (pipelining may queue several), the socket is waiting for the server, not idle.
+  const serverWork = new WeakMap<Socket, number>();
+  const rearm = (socket: Socket, ms: number) => {
+    if (!socket.destroyed && (serverWork.get(socket) ?? 0) === 0) socket.setTimeout(ms);
+  };
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const { socket } = req;
-    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
-    const serverAtWork = () => {
-      if (!res.headersSent && !socket.destroyed) socket.setTimeout(0);
+    let working = false;
+    const start = () => {
+      if (working || res.headersSent) return;
+      working = true;
+      serverWork.set(socket, (serverWork.get(socket) ?? 0) + 1);
+      if (!socket.destroyed) socket.setTimeout(0);
     };
-    if (hasBody) req.once('end', serverAtWork);
-    else serverAtWork();
+    const stop = () => {
+      if (!working) return;
+      working = false;
+      serverWork.set(socket, (serverWork.get(socket) ?? 1) - 1);
+    };
+    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+    if (hasBody) req.once('end', start);
+    else start();
     // From the first byte of the response on, the client must keep reading it.
     const writeHead = res.writeHead.bind(res) as (...args: unknown[]) => http.ServerResponse;
     res.writeHead = ((...args: unknown[]) => {
-      if (!socket.destroyed) socket.setTimeout(timeoutMs);
+      stop();
+      rearm(socket, timeoutMs);
       return writeHead(...args);
     }) as typeof res.writeHead;
-    res.once('finish', () => {
-      if (!socket.destroyed) socket.setTimeout(server.keepAliveTimeout);
+    res.once('close', () => {
+      stop();
+      rearm(socket, server.keepAliveTimeout);
     });
   });
 }

@@ -36,6 +36,8 @@ export interface StoreAdapter {
    * assembler streams the partials through the server.
    */
   concatenate?(finalId: string, partialIds: readonly string[]): Promise<{ bytes: number; sha256: string }>;
+  /** Optional: removes what a crash left of an upload's work (a half-assembled final), once it is removed. */
+  removeLeftovers?(id: string): Promise<void>;
   /** Optional: removes leftovers older than `olderThanMs` that no upload owns; returns how many. */
   sweepOrphans?(olderThanMs: number): Promise<number>;
 }

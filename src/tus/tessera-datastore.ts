@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
-import { DataStore, ERRORS, type Upload } from '@tus/utils';
+import { DataStore, ERRORS, type Locker, type Upload } from '@tus/utils';
+import { lockAll } from '../locking/lock-all.js';
 import type { StoreAdapter } from '../stores/store-adapter.js';
 import type { TusExtension, UploadLifecycle } from './extension.js';
 import { hasTusStatus } from '../errors.js';
@@ -39,7 +40,14 @@ export class TesseraDataStore extends DataStore {
   /** Uploads whose length a request declared, under its lock, before writing its body. */
   private readonly declaredBeforeWrite = new Map<string, number>();
 
-  constructor(adapter: StoreAdapter) {
+  /**
+   * `locker`: the upload locks, which the expiry sweep takes before it removes anything (an
+   * upload being assembled or written must not be removed under the work).
+   */
+  constructor(
+    adapter: StoreAdapter,
+    private readonly locker?: Locker,
+  ) {
     super();
     this.adapter = adapter;
     this.inner = adapter.datastore;
@@ -79,6 +87,7 @@ export class TesseraDataStore extends DataStore {
       if (error === ERRORS.FILE_NOT_FOUND) throw error;
     });
     await this.inner.remove(id);
+    await this.adapter.removeLeftovers?.(id);
     for (const lifecycle of this.lifecycles) await lifecycle.afterRemove?.(id);
   }
 
@@ -178,12 +187,23 @@ export class TesseraDataStore extends DataStore {
     const now = Date.now();
     let removed = 0;
     await this.adapter.sweepOrphans?.(expiry);
-    for (const id of await this.adapter.listUploadIds()) {
+    const expired = async (id: string) => {
       const upload = await this.inner.getUpload(id).catch(() => undefined);
-      if (!upload?.creation_date) continue;
-      if (now > new Date(upload.creation_date).getTime() + expiry && (await this.mayExpire(upload))) {
+      if (!upload?.creation_date) return false;
+      return now > new Date(upload.creation_date).getTime() + expiry && (await this.mayExpire(upload));
+    };
+    for (const id of await this.adapter.listUploadIds()) {
+      if (!(await expired(id))) continue;
+      // Under the upload's lock, and asked again: a final being assembled (its file still empty)
+      // or a partial it reads is locked by the assembly, and is done or used once it is over.
+      const unlock = this.locker ? await lockAll(this.locker, id, []).catch(() => undefined) : async () => undefined;
+      if (!unlock) continue; // busy past LOCK_TIMEOUT: the next sweep asks again
+      try {
+        if (!(await expired(id))) continue;
         await this.remove(id);
         removed += 1;
+      } finally {
+        await unlock();
       }
     }
     return removed;

@@ -83,6 +83,22 @@ describe('NETWORK_TIMEOUT', () => {
     expect((await patch(url, 0, randomData(10))).status).toBe(204);
   });
 
+  it('never cuts pipelined requests while the server works on one of them', async () => {
+    const { url } = await create(server.endpoint, { length: 10 });
+    const { pathname, host } = new URL(url);
+    const socket = await connect(server.baseUrl);
+    const answer = received(socket);
+    // The PATCH completes the upload (its hook takes 3 timeouts); a HEAD waits behind it.
+    socket.write(
+      `PATCH ${pathname} HTTP/1.1\r\nHost: ${host}\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n` +
+        'Content-Type: application/offset+octet-stream\r\nContent-Length: 10\r\n\r\n0123456789' +
+        `HEAD ${pathname} HTTP/1.1\r\nHost: ${host}\r\nTus-Resumable: 1.0.0\r\nConnection: close\r\n\r\n`,
+    );
+    const text = await answer;
+    expect(text).toMatch(/^HTTP\/1\.1 204/);
+    expect(text).toMatch(/\r\n\r\nHTTP\/1\.1 200/);
+  });
+
   it('closes a download the client stopped reading', async () => {
     const data = randomData(32 * 1024 * 1024);
     const { url } = await create(server.endpoint, { length: data.length });

@@ -6,6 +6,7 @@ import { digestOf } from '../support/bytes.js';
 import { patchTolerant } from '../support/fault-http.js';
 import { mountSmallDisk, type SmallDisk } from '../support/fault-tmpfs.js';
 import { startTessera, type RunningTessera } from '../support/tessera.js';
+import { final } from '../support/concat.js';
 import { create, head, offsetOf, patch, randomData } from '../support/tus-http.js';
 
 const MiB = 1024 * 1024;
@@ -83,5 +84,30 @@ describe('disk full during a write', () => {
     const again = await create(server.endpoint, { length: 3, body: Buffer.from('abc') });
     expect(again.res.status).toBe(201);
     expect((await head(again.url)).headers.get('upload-offset')).toBe('3');
+  });
+
+  it('a final assembled onto a disk that fills up is never recorded done with fewer bytes', async () => {
+    const parts = [randomData(MiB), randomData(MiB)];
+    const urls: string[] = [];
+    for (const data of parts) {
+      const { url } = await create(server.endpoint, { length: MiB, headers: { 'Upload-Concat': 'partial' } });
+      expect((await patch(url, 0, data)).status).toBe(204);
+      urls.push(url);
+    }
+    const whole = Buffer.concat(parts);
+    const metadata = { sha256: createHash('sha256').update(whole).digest('hex') };
+    // Room for the first partial's bytes and half the second's: the last write is cut short.
+    const filler = await disk.fill(1.5 * MiB);
+    try {
+      const first = await final(server.endpoint, urls, metadata);
+      expect(first.res.status).toBe(507);
+    } finally {
+      await fs.rm(filler);
+    }
+    const retry = await final(server.endpoint, urls, metadata);
+    expect(retry.res.status).toBe(201);
+    const look = await head(retry.url);
+    expect(look.headers.get('tessera-upload-status')).toBe('done');
+    expect((await stored(retry.url)).equals(whole)).toBe(true);
   });
 });

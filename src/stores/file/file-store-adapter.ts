@@ -92,7 +92,7 @@ export class FileStoreAdapter implements StoreAdapter {
         for await (const chunk of source as AsyncIterable<Buffer>) {
           hash.update(chunk);
           await inFlight;
-          inFlight = target.write(chunk, 0, chunk.length, bytes);
+          inFlight = writeWhole(target, chunk, bytes);
           bytes += chunk.length;
         }
       }
@@ -106,6 +106,10 @@ export class FileStoreAdapter implements StoreAdapter {
       throw error;
     }
     return { bytes, sha256: hash.digest('hex') };
+  }
+
+  removeLeftovers(id: string): Promise<void> {
+    return this.removeStaleAssemblies(id);
   }
 
   /** Temp files of this final's assemblies that a crash left behind. */
@@ -129,5 +133,18 @@ export class FileStoreAdapter implements StoreAdapter {
     } finally {
       await fsp.unlink(probe).catch(() => undefined);
     }
+  }
+}
+
+/**
+ * Writes all of `chunk` at `position`: write(2) may store only part of it (a file system about to
+ * fill up), and the rest must follow or the write fail, never be counted as written.
+ */
+async function writeWhole(target: fsp.FileHandle, chunk: Buffer, position: number): Promise<void> {
+  let done = 0;
+  while (done < chunk.length) {
+    const { bytesWritten } = await target.write(chunk, done, chunk.length - done, position + done);
+    if (bytesWritten === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    done += bytesWritten;
   }
 }

@@ -66,7 +66,7 @@ export class UploadCompletion {
     if (state?.kind === 'partial') return this.partialFinished(req, upload);
     if (state?.kind === 'final') return {};
     try {
-      return await this.finish(req, upload.id);
+      return await this.finish(req, upload.id, { completedNow: true });
     } catch (error) {
       // The creation request itself completed the upload (zero length, or a whole body) and
       // it failed verification: its URL was never given out, so nothing is left behind.
@@ -79,13 +79,16 @@ export class UploadCompletion {
    * Settles an ordinary upload whose bytes are all stored and notifies once, under its lock.
    * Throws the 460 when verification failed (now or before).
    */
-  async finish(req: Request | undefined, id: string): Promise<FinishResult> {
+  async finish(req: Request | undefined, id: string, options: { readonly completedNow?: boolean } = {}): Promise<FinishResult> {
     const unlock = await lockAll(this.locker, id, []);
     try {
       const upload = await this.store.getUpload(id);
       const state = await this.state.get(id);
       if (state?.kind === 'partial' || state?.kind === 'final') return {};
-      const settled = lifecycleOf(upload, state) === 'verifying' ? await this.settle(upload) : state;
+      // An upload of an earlier version (no record) that this request completed is settled and
+      // announced like any other; one completed before the upgrade was announced then.
+      const unsettled = lifecycleOf(upload, state) === 'verifying' || (state === undefined && options.completedNow === true);
+      const settled = unsettled ? await this.settle(upload) : state;
       if (settled?.status === 'failed') throw this.failure(upload, settled);
       return (await this.notifyLocked(req, upload)) ?? {};
     } catch (error) {
@@ -263,13 +266,15 @@ export class UploadCompletion {
    * A deleted upload has no record any more, so it is never announced.
    */
   private async notifyLocked(req: Request | undefined, upload: Upload): Promise<FinishResult | undefined> {
+    // Only a file whose bytes are all there is announced (and only then is the claim spent).
+    if (!allBytesStored(upload)) return undefined;
     let claimed: UploadState | undefined;
     await this.state.update(upload.id, (s) => {
       if (!s || s.kind === 'partial' || s.notified !== false || s.status !== 'done') return s;
       claimed = s;
       return { ...s, notified: true };
     });
-    if (!claimed || claimed.kind === 'partial' || !allBytesStored(upload)) return undefined;
+    if (!claimed || claimed.kind === 'partial') return undefined;
     const finished: FinishedUpload = Object.assign(upload, {
       ...(claimed.sha256 ? { sha256: claimed.sha256 } : {}),
       ...(claimed.kind === 'final' ? { concat: { partials: claimed.partials } } : {}),

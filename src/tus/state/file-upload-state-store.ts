@@ -87,8 +87,8 @@ export class FileUploadStateStore implements UploadStateStore {
     // The partial's deletion (on any instance) may remove the directory between the two steps:
     // make it again (bounded). The final finds the partial gone when it is completed, and fails.
     for (let attempt = 1; ; attempt++) {
-      await fsp.mkdir(links, { recursive: true });
       try {
+        await fsp.mkdir(links, { recursive: true });
         await fsp.writeFile(path.join(links, this.safe(finalId)), '');
         return;
       } catch (error) {
@@ -117,8 +117,8 @@ export class FileUploadStateStore implements UploadStateStore {
         // so of two instances claiming at once exactly one succeeds, and a claim is never seen
         // half written (an exclusive create would show the other instance an empty file).
         const temp = `${file}.${randomUUID()}.tmp`;
-        await fsp.writeFile(temp, JSON.stringify(value));
         try {
+          await fsp.writeFile(temp, JSON.stringify(value));
           await fsp.link(temp, file);
           return value;
         } catch (error) {
@@ -182,8 +182,14 @@ export class FileUploadStateStore implements UploadStateStore {
     const temp = `${target}.${randomUUID()}.tmp`;
     const json = JSON.stringify(value);
     const save = async () => {
-      await fsp.writeFile(temp, json);
-      await fsp.rename(temp, target);
+      try {
+        await fsp.writeFile(temp, json);
+        await fsp.rename(temp, target);
+      } catch (error) {
+        // A full disk must not leave temp files behind for good.
+        await fsp.rm(temp, { force: true });
+        throw error;
+      }
     };
     return this.remembered ? this.remembered.change(key, json, save) : save();
   }
