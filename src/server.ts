@@ -6,7 +6,7 @@ import type { Server as TusServer } from '@tus/server';
 import type { Config } from './config/config.js';
 import { corsOriginFor } from './http/cors.js';
 import { ResponseHeaders } from './http/response-headers.js';
-import { RequestTargets } from './tus/request-target.js';
+import { isUploadId, RequestTargets } from './tus/request-target.js';
 import { createApp } from './http/app.js';
 import { capConnectionsPerClient, closeIdleConnections } from './http/connection-guards.js';
 import { createLogger, type Logger } from './logging/logger.js';
@@ -80,8 +80,26 @@ function bucketState(s3: NonNullable<Config['s3']>, soleWriter: boolean, coordin
   return new S3UploadStateStore({ client: new S3(clientConfig), bucket, soleWriter, claims: coordinationState, earlier: coordinationState });
 }
 
+/**
+ * An embedder's namingFunction must produce upload ids (README): an id that is not one could name
+ * another upload's record or files, so it fails the creation (500) before anything is stored.
+ */
+function withCheckedNaming(hooks: TesseraHooks): TesseraHooks {
+  const naming = hooks.namingFunction;
+  if (!naming) return hooks;
+  return {
+    ...hooks,
+    namingFunction: async (req, metadata) => {
+      const id = await naming(req, metadata);
+      if (!isUploadId(id)) throw new Error(`namingFunction returned "${id.slice(0, 60)}", which is not an upload id`);
+      return id;
+    },
+  };
+}
+
 /** The composition root: the only place that wires store, locker, extensions and @tus/server. */
-export function createTessera({ config, hooks = {}, authenticate, logger }: TesseraOptions): Tessera {
+export function createTessera({ config, hooks: given = {}, authenticate, logger }: TesseraOptions): Tessera {
+  const hooks = withCheckedNaming(given);
   const log = logger ?? createLogger(config.logLevel);
   const targets = new RequestTargets(config.tusPath);
   const responseHeaders = new ResponseHeaders(corsOriginFor(config.corsOrigins));
@@ -91,7 +109,9 @@ export function createTessera({ config, hooks = {}, authenticate, logger }: Tess
   const adapter = createStoreAdapter(config, coordination, log);
   // Lifecycle records live with the data: beside the files (coordination's store), or in the bucket.
   const state = config.s3 ? bucketState(config.s3, !config.redis, coordination.state) : coordination.state;
-  const store = new TesseraDataStore(adapter, locker);
+  // Uploads with a record as well as those the store lists (S3 lists only unfinished multipart uploads).
+  const allUploadIds = async () => [...new Set([...(await state.ids()), ...(await adapter.listUploadIds())])];
+  const store = new TesseraDataStore(adapter, locker, allUploadIds);
   const events = new TesseraEvents();
   // Whole-file work (assembly, read-back verification) queues beyond this many at once.
   const heavyWork = pLimit(config.maxConcurrentAssemblies);
@@ -153,8 +173,7 @@ export function createTessera({ config, hooks = {}, authenticate, logger }: Tess
   const sweeper = new ExpirySweeper(store, config.expirySweepIntervalMs, log);
   // Finishes what a crash left: unsettled uploads, finals whose partials are complete.
   const recovery = new PeriodicPass(
-    // Uploads with a record (S3 lists only unfinished uploads itself), and those of earlier versions.
-    async () => completion.recover([...new Set([...(await state.ids()), ...(await adapter.listUploadIds())])]),
+    async () => completion.recover(await allUploadIds()),
     config.expirySweepIntervalMs,
     log,
     'recovery pass',

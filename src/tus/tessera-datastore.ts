@@ -47,6 +47,8 @@ export class TesseraDataStore extends DataStore {
   constructor(
     adapter: StoreAdapter,
     private readonly locker?: Locker,
+    /** Every upload the sweep should look at; the adapter's own listing by default. */
+    private readonly uploadIds: () => Promise<string[]> = () => adapter.listUploadIds(),
   ) {
     super();
     this.adapter = adapter;
@@ -192,7 +194,7 @@ export class TesseraDataStore extends DataStore {
       if (!upload?.creation_date) return false;
       return now > new Date(upload.creation_date).getTime() + expiry && (await this.mayExpire(upload));
     };
-    for (const id of await this.adapter.listUploadIds()) {
+    for (const id of await this.uploadIds()) {
       if (!(await expired(id))) continue;
       // Under the upload's lock, and asked again: a final being assembled (its file still empty)
       // or a partial it reads is locked by the assembly, and is done or used once it is over.

@@ -189,6 +189,20 @@ describe('request resolution without authentication', () => {
   });
 });
 
+describe('namingFunction', () => {
+  it('must produce an upload id: anything else fails the creation and stores nothing', async () => {
+    const server = await startTessera({}, { hooks: { namingFunction: async () => '.tessera-state/upload-x.json' } });
+    try {
+      const before = await fs.readdir(server.dataDir);
+      const res = await create(server.endpoint, { length: 5, body: Buffer.from('hello') });
+      expect(res.res.status).toBe(500);
+      expect(await fs.readdir(server.dataDir)).toEqual(before);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('Upload-Concat URLs (finding 10)', () => {
   let server: RunningTessera;
   beforeAll(async () => {

@@ -250,6 +250,34 @@ describe('Tessera on S3 (a real S3-compatible server process)', () => {
       expect(await bucketRecords(client, bucket)).toEqual([]);
     });
 
+    it('expiry removes the partials of a done final (completed objects, which S3 does not list as uploads), with their records and links', async () => {
+      const bucket = await newBucket(client, 'expiry-partials');
+      // Everything but a finished file is expired a millisecond after it is made.
+      server = await startTesseraOnS3(s3, bucket, { uploadExpiryMs: 1 });
+      const parts = [randomBytes(1000), randomBytes(1000)];
+      // Creation-with-upload: a PATCH to an upload older than 1 ms would be a 410.
+      const urls = await Promise.all(
+        parts.map(async (body) => (await create(server!.endpoint, { length: 1000, body, headers: { 'Upload-Concat': 'partial' } })).url),
+      );
+      const fin = await final(server.endpoint, urls);
+      expect(fin.res.status).toBe(201);
+      expect(await server.tessera.sweeper.sweep()).toBe(2);
+      for (const url of urls) expect((await head(url)).status).toBe(404);
+      expect((await head(fin.url)).headers.get('tessera-upload-status')).toBe('done');
+      expect(await bucketRecords(client, bucket)).toEqual([`.tessera-state/upload-${idOf(fin.url)}.json`]);
+    });
+
+    it('a final POST racing the DELETE of its partial leaves no link behind', async () => {
+      const bucket = await newBucket(client, 'link-race');
+      server = await startTesseraOnS3(s3, bucket);
+      for (let round = 0; round < 10; round++) {
+        const p = await partial(server.endpoint, randomBytes(100));
+        await Promise.all([final(server.endpoint, [p]), del(p)]);
+        const links = (await bucketRecords(client, bucket)).filter((key) => key.startsWith(`.tessera-state/links/${idOf(p)}/`));
+        expect({ round, links }).toEqual({ round, links: [] });
+      }
+    });
+
     it('expiry removes unfinished uploads with every helper object, aborts orphaned multipart uploads, keeps finished ones', async () => {
       const bucket = await newBucket(client, 'expiry');
       server = await startTesseraOnS3(s3, bucket, { uploadExpiryMs: 1_000 });

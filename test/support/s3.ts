@@ -52,8 +52,14 @@ const RECORDS = '.tessera-state/';
 
 /** Tessera's lifecycle records and partial → final links in the bucket. */
 export async function bucketRecords(client: S3, bucket: string): Promise<string[]> {
-  const page = await client.listObjectsV2({ Bucket: bucket, Prefix: RECORDS });
-  return (page.Contents ?? []).map((o) => o.Key ?? '').sort();
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.listObjectsV2({ Bucket: bucket, Prefix: RECORDS, ContinuationToken: token });
+    keys.push(...(page.Contents ?? []).map((o) => o.Key ?? ''));
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return keys.sort();
 }
 
 /** Tessera storing in `bucket` on the test S3 server. */

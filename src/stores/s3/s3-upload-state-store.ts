@@ -2,6 +2,7 @@ import { S3 } from '@aws-sdk/client-s3';
 import { RememberedJson } from '../../caching/remembered-json.js';
 import { KeyedMutex } from '../../tus/state/keyed-mutex.js';
 import type { UploadState, UploadStateStore } from '../../tus/state/upload-state.js';
+import { isUploadId } from '../../tus/request-target.js';
 import { isS3NotFound } from './s3-errors.js';
 
 /** Where the records live in the bucket, apart from uploads (`<id>`, `<id>.info`, `<id>.part`). */
@@ -67,7 +68,11 @@ export class S3UploadStateStore implements UploadStateStore {
   }
 
   async link(partialId: string, finalId: string): Promise<void> {
-    await this.options.client.putObject({ Bucket: this.options.bucket, Key: `${this.linksPrefix(partialId)}${finalId}`, Body: '' });
+    const key = `${this.linksPrefix(partialId)}${safe(finalId)}`;
+    await this.options.client.putObject({ Bucket: this.options.bucket, Key: key, Body: '' });
+    // The partial may have been deleted meanwhile (its DELETE listed its links before this one):
+    // a link under a gone partial would never be removed.
+    if ((await this.get(partialId)) === undefined) await this.deleteObject(key);
   }
 
   async linkedFinals(partialId: string): Promise<string[]> {
@@ -96,11 +101,11 @@ export class S3UploadStateStore implements UploadStateStore {
   }
 
   private recordKey(id: string): string {
-    return `${PREFIX}upload-${id}.json`;
+    return `${PREFIX}upload-${safe(id)}.json`;
   }
 
   private linksPrefix(partialId: string): string {
-    return `${PREFIX}links/${partialId}/`;
+    return `${PREFIX}links/${safe(partialId)}/`;
   }
 
   private async removeRecord(id: string): Promise<void> {
@@ -141,4 +146,10 @@ export class S3UploadStateStore implements UploadStateStore {
     } while (token);
     return keys;
   }
+}
+
+/** Ids name objects here: only what can be an upload id, so no key leaves its place. */
+function safe(id: string): string {
+  if (!isUploadId(id)) throw new Error(`not an upload id: ${id.slice(0, 60)}`);
+  return id;
 }

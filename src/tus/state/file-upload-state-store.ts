@@ -90,6 +90,9 @@ export class FileUploadStateStore implements UploadStateStore {
       try {
         await fsp.mkdir(links, { recursive: true });
         await fsp.writeFile(path.join(links, this.safe(finalId)), '');
+        // The partial may have been deleted meanwhile (its DELETE removed its links before this
+        // one): a link under a gone partial would never be removed.
+        if ((await this.get(partialId)) === undefined) await fsp.rm(links, { recursive: true, force: true });
         return;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 5) throw error;
