@@ -98,14 +98,19 @@ describe('disk full during a write', () => {
     const metadata = { sha256: createHash('sha256').update(whole).digest('hex') };
     // Room for the first partial's bytes and half the second's: the last write is cut short.
     const filler = await disk.fill(1.5 * MiB);
+    let location = '';
     try {
       const first = await final(server.endpoint, urls, metadata);
       expect(first.res.status).toBe(507);
+      // The final exists: the 507 names it, and the retry returns that very final.
+      location = first.url;
+      expect(location).not.toBe('');
     } finally {
       await fs.rm(filler);
     }
     const retry = await final(server.endpoint, urls, metadata);
     expect(retry.res.status).toBe(201);
+    expect(retry.url).toBe(location);
     const look = await head(retry.url);
     expect(look.headers.get('tessera-upload-status')).toBe('done');
     expect((await stored(retry.url)).equals(whole)).toBe(true);

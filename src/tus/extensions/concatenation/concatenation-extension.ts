@@ -36,7 +36,7 @@ export function concatenationExtension(options: ConcatenationOptions): TusExtens
     return id ? addressedUploadState(state, id) : undefined;
   };
 
-  const post: HandlerLayer = async (req, _context, _headers, next) => {
+  const post: HandlerLayer = async (req, _context, headers, next) => {
     const header = req.headers.get('upload-concat');
     if (header === null) return next();
     const concat = parseUploadConcat(header, {
@@ -45,7 +45,7 @@ export function concatenationExtension(options: ConcatenationOptions): TusExtens
       ownOrigins: ownOrigins(req, options.trustProxy),
       maxPartials: options.maxPartials,
     });
-    if (concat.kind === 'final') return createFinal(options, req, concat.ids);
+    if (concat.kind === 'final') return createFinal(options, req, concat.ids, headers);
     const ctx = requestContext.getStore();
     if (ctx) ctx.creatingPartial = true;
     const res = await next();

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ERRORS, Metadata, Uid, Upload } from '@tus/utils';
-import { errors, TusError } from '../../../errors.js';
+import { errors } from '../../../errors.js';
 import type { TesseraEvents } from '../../completion/tessera-events.js';
 import type { UploadCompletion } from '../../completion/upload-completion.js';
 import type { TusHooks } from '../../hooks.js';
@@ -27,7 +27,13 @@ const badRequest = errors.invalidConcat;
  * all complete (concatenation-unfinished: otherwise the last partial to finish does it).
  * A retried POST (same partials, same metadata) finds the final it created before.
  */
-export async function createFinal(deps: FinalCreationDeps, req: Request, partialIds: readonly string[]): Promise<Response> {
+export async function createFinal(
+  deps: FinalCreationDeps,
+  req: Request,
+  partialIds: readonly string[],
+  /** The headers every answer to this request carries, errors included. */
+  answerHeaders: Headers,
+): Promise<Response> {
   if (req.headers.get('upload-length') !== null || req.headers.get('upload-defer-length') !== null) {
     throw badRequest('A final upload must not carry Upload-Length or Upload-Defer-Length; its length is the sum of its partials');
   }
@@ -56,12 +62,12 @@ export async function createFinal(deps: FinalCreationDeps, req: Request, partial
   if (id === candidate) deps.events.emit('final-created', { id, partials: partialIds });
 
   const location = deps.urlFor(req, id);
-  // A failed final keeps its URL in the 460 so the client can look at it (HEAD says why).
-  const state = await deps.completion.completeFinal(req, id).catch((error: unknown) => {
-    throw error instanceof TusError ? error.withHeaders({ Location: location }) : error;
-  });
+  // From here the final exists: every answer names it, a failure too (a 460 whose HEAD says why,
+  // a 507 whose retry returns the same final), so the client is never left with a nameless one.
+  answerHeaders.set('Location', location);
+  const state = await deps.completion.completeFinal(req, id);
   const headers = new Headers({ Location: location });
-  if (state?.kind === 'final' && state.status === 'failed') throw errors.uploadFailed(state).withHeaders({ Location: location });
+  if (state?.kind === 'final' && state.status === 'failed') throw errors.uploadFailed(state);
   if (state?.kind === 'final' && state.status === 'done' && state.sha256) {
     headers.set('Tessera-Upload-Status', 'done');
     headers.set('Tessera-Sha256', state.sha256);
