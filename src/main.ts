@@ -34,13 +34,21 @@ export async function main(): Promise<void> {
 async function start(config: Config): Promise<Tessera> {
   try {
     const tessera = createTessera({ config });
-    await tessera.listen();
+    const { url } = await tessera.listen();
+    // A person at a terminal gets one line to click; a log collector (no terminal) gets JSON only.
+    if (process.stdout.isTTY) process.stdout.write(`${startupLine(config, url)}\n`);
     return tessera;
   } catch (error) {
     // A port in use or an unusable DATA_DIR: one line saying what, not a stack trace.
     process.stderr.write(`Tessera failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   }
+}
+
+/** The one human line: where tus is served, and where the upload page is. */
+export function startupLine(config: Config, url: string): string {
+  const page = config.webUi ? `, upload page ${url}${config.webUiPath === '/' ? '/' : config.webUiPath}` : '';
+  return `Tessera is listening: tus endpoint ${url}${config.tusPath}${page}`;
 }
 
 await main();

@@ -87,6 +87,17 @@ export async function spawnTessera(env: Record<string, string> = {}): Promise<Te
     waitForLog,
     async cleanup() {
       if (child.exitCode === null && child.signalCode === null) {
+        // The server runs under the tsx wrapper, which cannot pass SIGKILL on: kill its children
+        // first, or the server outlives the test (see crashTessera).
+        const pid = child.pid;
+        const children = pid === undefined ? '' : await fs.readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+        for (const grandchild of children.split(/\s+/).filter(Boolean)) {
+          try {
+            process.kill(Number(grandchild), 'SIGKILL');
+          } catch {
+            // Already gone.
+          }
+        }
         child.kill('SIGKILL');
         await exited;
       }
