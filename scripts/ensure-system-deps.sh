@@ -9,6 +9,8 @@ command -v nginx >/dev/null 2>&1 || missing+=(nginx-light)
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 # The browser tests drive Debian's Chromium through playwright-core (no downloaded browsers).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# A real pseudo-terminal for the start-up line test (util-linux `script`; Essential on Debian).
+command -v script >/dev/null 2>&1 || missing+=(bsdutils)
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
