@@ -1,3 +1,4 @@
+import { ERRORS } from '@tus/utils';
 import { CHECKSUM_ALGORITHMS } from './tus/extensions/checksum/algorithms.js';
 
 /**
@@ -127,4 +128,9 @@ export function hasTusStatus(error: unknown): error is { status_code: number; bo
     typeof (error as { status_code?: unknown }).status_code === 'number' &&
     typeof (error as { body?: unknown }).body === 'string'
   );
+}
+
+/** True for @tus/utils' answers for an upload that is not (or no longer) there: 404 and 410. */
+export function isGoneUpload(error: unknown): boolean {
+  return error === ERRORS.FILE_NOT_FOUND || error === ERRORS.FILE_NO_LONGER_EXISTS;
 }

@@ -143,7 +143,6 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
       targets,
       maxSize: config.maxSize,
       maxPartials: config.maxPartials,
-      trustProxy: config.trustProxy,
       // The POST handler owns URL generation (relative/forwarded rules); reuse it.
       urlFor: (req, id) => uploadUrlFor(tus as TusServer, req, id),
       events,

@@ -86,24 +86,3 @@ export class RequestTargets {
     return `${this.tusPath === '/' ? '' : this.tusPath}/${id}`;
   }
 }
-
-/**
- * The origins this server answers a request under: the one the request was sent to (its
- * Host), and, behind a trusted proxy, the one the client used (Forwarded / X-Forwarded-*).
- */
-export function ownOrigins(req: Request, trustProxy: boolean): string[] {
-  const own = new URL(req.url);
-  const origins = [own.origin];
-  if (!trustProxy) return origins;
-  const forwarded = req.headers.get('forwarded') ?? '';
-  const host = /host="?([^";,]+)/i.exec(forwarded)?.[1] ?? req.headers.get('x-forwarded-host')?.split(',')[0]?.trim();
-  const proto = /proto="?(https?)/i.exec(forwarded)?.[1] ?? req.headers.get('x-forwarded-proto')?.split(',')[0]?.trim();
-  if (host || proto) {
-    try {
-      origins.push(new URL(`${proto === 'https' ? 'https' : proto === 'http' ? 'http' : own.protocol.slice(0, -1)}://${host ?? own.host}`).origin);
-    } catch {
-      // An unparsable forwarded host adds nothing.
-    }
-  }
-  return origins;
-}

@@ -236,3 +236,25 @@ describe('Upload-Concat URLs (finding 10)', () => {
     }
   });
 });
+
+describe('Upload-Concat URLs behind a proxy', () => {
+  it.each([true, false])('with TRUST_PROXY=%s: accepts the origin upload URLs were given out under, and no other', async (trustProxy) => {
+    const server = await startTessera({ trustProxy });
+    try {
+      const forwarded = { 'X-Forwarded-Host': 'uploads.example', 'X-Forwarded-Proto': 'https' };
+      const created = await create(server.endpoint, { length: 3, body: Buffer.from('abc'), headers: { ...forwarded, 'Upload-Concat': 'partial' } });
+      const location = created.res.headers.get('location') ?? '';
+      // The Location is what the client was given: the forwarded origin only when the proxy is trusted.
+      expect(new URL(location).origin).toBe(trustProxy ? 'https://uploads.example' : new URL(server.baseUrl).origin);
+      const id = new URL(location).pathname.split('/').pop() as string;
+      const viaProxy = await final(server.endpoint, [`https://uploads.example/files/${id}`]).then((r) => r.res.status);
+      expect(viaProxy).toBe(400); // this request itself came without forwarded headers
+      const fin = await create(server.endpoint, { headers: { ...forwarded, 'Upload-Concat': `final;https://uploads.example/files/${id}` } });
+      expect(fin.res.status).toBe(trustProxy ? 201 : 400);
+      const spoofed = await create(server.endpoint, { headers: { ...forwarded, 'Upload-Concat': `final;https://evil.example/files/${id}` } });
+      expect(spoofed.res.status).toBe(400);
+    } finally {
+      await server.stop();
+    }
+  });
+});

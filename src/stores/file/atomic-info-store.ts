@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { ERRORS, isPathInsideDirectory, type KvStore, type Upload } from '@tus/utils';
+import { readTextIfExists, writeTextAtomically } from './text-files.js';
 
 /**
  * Upload info as `<id>.json` beside the upload's data, written crash-consistently: to a temp
@@ -13,27 +13,12 @@ export class AtomicInfoStore implements KvStore<Upload> {
   constructor(private readonly directory: string) {}
 
   async get(id: string): Promise<Upload | undefined> {
-    let text: string;
-    try {
-      text = await fsp.readFile(this.pathOf(id), 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
-    return JSON.parse(text) as Upload;
+    const text = await readTextIfExists(this.pathOf(id));
+    return text === null ? undefined : (JSON.parse(text) as Upload);
   }
 
-  async set(id: string, info: Upload): Promise<void> {
-    const target = this.pathOf(id);
-    // A dot name: listings and requests never take a temp file for an upload.
-    const temp = path.join(this.directory, `.${id}.${randomUUID()}.tmp`);
-    try {
-      await fsp.writeFile(temp, JSON.stringify(info));
-      await fsp.rename(temp, target);
-    } catch (error) {
-      await fsp.rm(temp, { force: true });
-      throw error;
-    }
+  set(id: string, info: Upload): Promise<void> {
+    return writeTextAtomically(this.pathOf(id), JSON.stringify(info));
   }
 
   async delete(id: string): Promise<void> {

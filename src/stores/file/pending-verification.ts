@@ -1,4 +1,5 @@
 import fsp from 'node:fs/promises';
+import { readTextIfExists } from './text-files.js';
 import path from 'node:path';
 import { ERRORS, isPathInsideDirectory } from '@tus/utils';
 
@@ -37,13 +38,8 @@ export class PendingVerification {
   async offsetOf(id: string): Promise<number | undefined> {
     const noted = await this.noted();
     if (noted && !noted.has(id)) return undefined;
-    let text: string;
-    try {
-      text = await fsp.readFile(this.fileOf(id), 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw error;
-    }
+    const text = await readTextIfExists(this.fileOf(id));
+    if (text === null) return undefined;
     const offset = Number(text);
     // A note cut short by the crash itself: trust nothing of what it was about.
     return Number.isSafeInteger(offset) && offset >= 0 && text !== '' ? offset : 0;

@@ -1,7 +1,7 @@
 import type { ServerOptions } from '@tus/server';
-import { ERRORS, type Locker, type Upload } from '@tus/utils';
+import type { Locker, Upload } from '@tus/utils';
 import type { LimitFunction } from 'p-limit';
-import { errors, TusError } from '../../errors.js';
+import { errors, isGoneUpload, TusError } from '../../errors.js';
 import type { Logger } from '../../logging/logger.js';
 import { lockAll } from '../../locking/lock-all.js';
 import type { FinalAssembler } from '../extensions/concatenation/final-assembler.js';
@@ -57,7 +57,8 @@ export class UploadCompletion {
     const owner = facts.owner === undefined ? {} : { owner: facts.owner };
     await this.state.update(id, (s): UploadState => {
       if (s) return { ...s, ...owner };
-      return facts.partial ? { kind: 'partial', finals: [], ...owner } : { kind: 'single', status: 'receiving', ...owner };
+      // A partial's finals are links of their own (UploadStateStore.link), not a list here.
+      return facts.partial ? { kind: 'partial', ...owner } : { kind: 'single', status: 'receiving', ...owner };
     });
   }
 
@@ -92,7 +93,7 @@ export class UploadCompletion {
       if (settled?.status === 'failed') throw this.failure(upload, settled);
       return (await this.notifyLocked(req, upload)) ?? {};
     } catch (error) {
-      if (error === ERRORS.FILE_NOT_FOUND || error === ERRORS.FILE_NO_LONGER_EXISTS) return {};
+      if (isGoneUpload(error)) return {};
       throw error;
     } finally {
       await unlock();
@@ -237,7 +238,7 @@ export class UploadCompletion {
     return this.store.getUpload(id).then(
       () => true,
       (error: unknown) => {
-        if (error === ERRORS.FILE_NOT_FOUND || error === ERRORS.FILE_NO_LONGER_EXISTS) return false;
+        if (isGoneUpload(error)) return false;
         throw error;
       },
     );
@@ -254,7 +255,7 @@ export class UploadCompletion {
     try {
       return await this.notifyLocked(req, await this.store.getUpload(id));
     } catch (error) {
-      if (error === ERRORS.FILE_NOT_FOUND || error === ERRORS.FILE_NO_LONGER_EXISTS) return undefined;
+      if (isGoneUpload(error)) return undefined;
       throw error;
     } finally {
       await unlock();

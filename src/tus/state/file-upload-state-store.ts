@@ -3,6 +3,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { RememberedJson } from '../../caching/remembered-json.js';
+import { readTextIfExists, writeTextAtomically } from '../../stores/file/text-files.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { UploadState, UploadStateStore } from './upload-state.js';
 
@@ -137,7 +138,7 @@ export class FileUploadStateStore implements UploadStateStore {
   }
 
   async claimed(key: string): Promise<string | undefined> {
-    const existing = await fsp.readFile(this.pathOf(`claim-${key}`), 'utf8').catch(() => null);
+    const existing = await readTextIfExists(this.pathOf(`claim-${key}`));
     return existing === null ? undefined : (JSON.parse(existing) as string);
   }
 
@@ -171,29 +172,13 @@ export class FileUploadStateStore implements UploadStateStore {
     return json === null ? undefined : (JSON.parse(json) as T);
   }
 
-  private async readFile(key: string): Promise<string | null> {
-    try {
-      return await fsp.readFile(this.pathOf(key), 'utf8');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw error;
-    }
+  private readFile(key: string): Promise<string | null> {
+    return readTextIfExists(this.pathOf(key));
   }
 
   private write(key: string, value: unknown): Promise<void> {
-    const target = this.pathOf(key);
-    const temp = `${target}.${randomUUID()}.tmp`;
     const json = JSON.stringify(value);
-    const save = async () => {
-      try {
-        await fsp.writeFile(temp, json);
-        await fsp.rename(temp, target);
-      } catch (error) {
-        // A full disk must not leave temp files behind for good.
-        await fsp.rm(temp, { force: true });
-        throw error;
-      }
-    };
+    const save = () => writeTextAtomically(this.pathOf(key), json);
     return this.remembered ? this.remembered.change(key, json, save) : save();
   }
 

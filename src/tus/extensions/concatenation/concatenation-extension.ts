@@ -8,7 +8,7 @@ import { requestContext } from '../../request-context.js';
 import type { TesseraDataStore } from '../../tessera-datastore.js';
 import { addressedUploadState } from '../../state/addressed-state.js';
 import type { UploadState, UploadStateStore } from '../../state/upload-state.js';
-import { ownOrigins, type RequestTargets } from '../../request-target.js';
+import type { RequestTargets } from '../../request-target.js';
 import { createFinal } from './final-creation.js';
 import { parseUploadConcat } from './upload-concat-header.js';
 
@@ -20,7 +20,6 @@ export interface ConcatenationOptions {
   readonly targets: RequestTargets;
   readonly maxSize: number;
   readonly maxPartials: number;
-  readonly trustProxy: boolean;
   readonly urlFor: (req: Request, id: string) => string;
   readonly events: TesseraEvents;
 }
@@ -42,7 +41,9 @@ export function concatenationExtension(options: ConcatenationOptions): TusExtens
     const concat = parseUploadConcat(header, {
       requestUrl: req.url,
       targets,
-      ownOrigins: ownOrigins(req, options.trustProxy),
+      // The origin the request came to, and the one upload URLs are given out under (behind a
+      // trusted proxy, the forwarded one): the same rule that wrote the partials' Locations.
+      ownOrigins: [new URL(req.url).origin, new URL(options.urlFor(req, 'x'), req.url).origin],
       maxPartials: options.maxPartials,
     });
     if (concat.kind === 'final') return createFinal(options, req, concat.ids, headers);

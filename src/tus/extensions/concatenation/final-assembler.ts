@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { ERRORS, type Locker, type Upload } from '@tus/utils';
 import type { LimitFunction } from 'p-limit';
+import { isGoneUpload } from '../../../errors.js';
 import type { Logger } from '../../../logging/logger.js';
 import { lockAll } from '../../../locking/lock-all.js';
 import type { TesseraDataStore } from '../../tessera-datastore.js';
@@ -145,7 +146,7 @@ export class FinalAssembler {
       try {
         uploads.push(await this.store.getUpload(id));
       } catch (error) {
-        if (error === ERRORS.FILE_NOT_FOUND || error === ERRORS.FILE_NO_LONGER_EXISTS) {
+        if (isGoneUpload(error)) {
           return `partial upload ${id} no longer exists`;
         }
         throw error;
