@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { S3 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FinishedUpload } from '../../src/tus/completion/tessera-events.js';
-import { sha256Hex } from '../support/concat.js';
+import { final, partial, sha256Hex } from '../support/concat.js';
 import { rawRequest } from '../support/raw-http.js';
 import { startRedis, type RedisProcess } from '../support/redis.js';
 import { newBucket, s3ClientFor, startS3Server, startTesseraOnS3, type S3ServerProcess } from '../support/s3.js';
@@ -139,6 +139,40 @@ describe.each(backends)('$name', (backend) => {
     expect((await head(on(b, url))).headers.get('tessera-upload-status')).toBe('done');
     expect(Buffer.from(await (await fetch(on(b, url))).arrayBuffer()).equals(data)).toBe(true);
     expect(ready.filter((r) => r === id).length - announcedBefore).toBe(1);
+  });
+
+  it('a file settled but not announced when the process died is announced once by the recovery pass, and only once', async () => {
+    const data = randomData(1000);
+    const { url } = await create(a.endpoint, { length: data.length, metadata: { sha256: sha256Hex(data) } });
+    expect((await patch(url, 0, data)).status).toBe(204);
+    const id = new URL(url).pathname.split('/').pop() as string;
+    // What kill -9 between the record's 'done' and the announcement leaves.
+    await a.tessera.state.update(id, (s) => (s?.kind === 'single' ? { ...s, notified: false } : s));
+    const before = ready.filter((r) => r === id).length;
+    await b.tessera.recovery.run();
+    await a.tessera.recovery.run();
+    expect(ready.filter((r) => r === id).length - before).toBe(1);
+  });
+
+  it('the same final POSTed through both instances at once is one final, assembled and announced once', async () => {
+    const parts = [randomData(2000), randomData(3000)];
+    // Paths: the two instances stand for one origin behind a load balancer.
+    const partials = [await partial(a.endpoint, parts[0] as Buffer), await partial(b.endpoint, parts[1] as Buffer)].map((u) => new URL(u).pathname);
+    const assembled: string[] = [];
+    const count = ({ id }: { id: string }) => assembled.push(id);
+    for (const server of new Set([a, b])) server.tessera.events.on('final-assembled', count);
+    try {
+      const metadata = { sha256: sha256Hex(Buffer.concat(parts)) };
+      const [x, y] = await Promise.all([final(a.endpoint, partials, metadata), final(b.endpoint, partials, metadata)]);
+      expect([x.res.status, y.res.status]).toEqual([201, 201]);
+      expect(new URL(x.url).pathname).toBe(new URL(y.url).pathname);
+      const id = new URL(x.url).pathname.split('/').pop() as string;
+      expect(assembled).toEqual([id]);
+      expect(ready.filter((r) => r === id)).toHaveLength(1);
+      expect(Buffer.from(await (await fetch(on(b, x.url))).arrayBuffer()).equals(Buffer.concat(parts))).toBe(true);
+    } finally {
+      for (const server of new Set([a, b])) server.tessera.events.off('final-assembled', count);
+    }
   });
 
   it('a query ending in another upload acts on the upload the path names', async () => {
