@@ -13,6 +13,10 @@ import { VerifiedFileStore } from './verified-file-store.js';
 const ASSEMBLY_CHUNK = 4 * 1024 * 1024;
 // Upload info of this many recently used uploads stays in memory (a few hundred bytes each).
 const INFO_CACHE_ENTRIES = 10_000;
+// In shared mode an assembly temp untouched this long belongs to a dead instance. A running
+// assembly writes every few milliseconds; a younger temp may be another instance's assembly
+// of the same final (a lock lost with Redis's data), which removing would break.
+const STALE_ASSEMBLY_MS = 10 * 60 * 1000;
 
 export interface FileStoreAdapterOptions {
   readonly directory: string;
@@ -34,6 +38,8 @@ export class FileStoreAdapter implements StoreAdapter {
 
   /** Where finals are assembled before they are renamed into place. */
   private readonly assemblyDir: string;
+  /** Temp files of this process's running assemblies: never stale. */
+  private readonly runningAssemblies = new Set<string>();
 
   constructor(private readonly options: FileStoreAdapterOptions) {
     fs.mkdirSync(options.directory, { recursive: true });
@@ -79,10 +85,24 @@ export class FileStoreAdapter implements StoreAdapter {
   async concatenate(finalId: string, partialIds: readonly string[]): Promise<{ bytes: number; sha256: string }> {
     const hash = createHash('sha256');
     const finalPath = this.pathOf(finalId);
-    await this.removeStaleAssemblies(finalId);
+    await this.removeStaleAssemblies(finalId, 'stale only');
     // In a dot directory of the data dir (same file system, so the rename is atomic): never
     // listed as an upload, never addressable by a request.
     const temp = path.join(this.assemblyDir, `${finalId}.${randomUUID()}`);
+    this.runningAssemblies.add(temp);
+    try {
+      return await this.concatenateInto(temp, finalPath, partialIds, hash);
+    } finally {
+      this.runningAssemblies.delete(temp);
+    }
+  }
+
+  private async concatenateInto(
+    temp: string,
+    finalPath: string,
+    partialIds: readonly string[],
+    hash: ReturnType<typeof createHash>,
+  ): Promise<{ bytes: number; sha256: string }> {
     const target = await fsp.open(temp, 'w');
     let bytes = 0;
     let inFlight: Promise<unknown> = Promise.resolve();
@@ -109,14 +129,28 @@ export class FileStoreAdapter implements StoreAdapter {
   }
 
   removeLeftovers(id: string): Promise<void> {
-    return this.removeStaleAssemblies(id);
+    return this.removeStaleAssemblies(id, 'all');
   }
 
-  /** Temp files of this final's assemblies that a crash left behind. */
-  private async removeStaleAssemblies(finalId: string): Promise<void> {
+  /**
+   * Temp files of this final's assemblies that a crash left behind. Before an assembly, only
+   * those no one can still be writing: not this process's, and in shared mode not recently
+   * written (see STALE_ASSEMBLY_MS). When the upload is removed, all of them.
+   */
+  private async removeStaleAssemblies(finalId: string, which: 'stale only' | 'all'): Promise<void> {
     for (const name of await fsp.readdir(this.assemblyDir)) {
-      if (name.startsWith(`${finalId}.`)) await fsp.rm(path.join(this.assemblyDir, name), { force: true });
+      if (!name.startsWith(`${finalId}.`)) continue;
+      const temp = path.join(this.assemblyDir, name);
+      if (which === 'stale only' && !(await this.isStaleAssembly(temp))) continue;
+      await fsp.rm(temp, { force: true });
     }
+  }
+
+  private async isStaleAssembly(temp: string): Promise<boolean> {
+    if (this.runningAssemblies.has(temp)) return false;
+    if (this.options.soleWriter) return true;
+    const stats = await fsp.stat(temp).catch(() => undefined);
+    return stats !== undefined && Date.now() - stats.mtimeMs > STALE_ASSEMBLY_MS;
   }
 
   private pathOf(id: string): string {
