@@ -24,7 +24,9 @@ import { s3ClientConfig } from './stores/s3/s3-store-adapter.js';
 import { S3UploadStateStore } from './stores/s3/s3-upload-state-store.js';
 import { ExpirySweeper } from './tus/expiry-sweeper.js';
 import { PeriodicPass } from './tus/periodic-pass.js';
-import { lifecycleExtension } from './tus/completion/lifecycle-extension.js';
+import { creationRecords, lifecycleExtension } from './tus/completion/lifecycle-extension.js';
+import { initialFacts } from './tus/request-facts.js';
+import { nodeRequestOf } from './tus/upstream/node-request.js';
 import type { TesseraHooks } from './tus/hooks.js';
 import { TesseraEvents } from './tus/completion/tessera-events.js';
 import { UploadCompletion } from './tus/completion/upload-completion.js';
@@ -35,13 +37,12 @@ import { partialExpiryExtension } from './tus/extensions/expiry/partial-expiry-e
 import type { UploadStateStore } from './tus/state/upload-state.js';
 import { contextLayer } from './tus/layers/context-layer.js';
 import { downloadLayer } from './tus/layers/download-layer.js';
-import { finishedPatchLayer } from './tus/layers/finished-patch-layer.js';
 import { creationBodyLayer } from './tus/layers/creation-body-layer.js';
-import { declaredLengthLayer } from './tus/layers/declared-length-layer.js';
 import { checksumExtension } from './tus/extensions/checksum/index.js';
 import { storageFullExtension } from './tus/extensions/storage-full/storage-full-extension.js';
 import { TesseraDataStore } from './tus/tessera-datastore.js';
-import { createTusServer, uploadUrlFor } from './tus/upstream/tus-server.js';
+import { createTusServer, emitPostFinish, uploadUrlFor } from './tus/upstream/tus-server.js';
+import { patchHandler } from './tus/patch-handler.js';
 
 export interface TesseraOptions {
   readonly config: Config;
@@ -121,11 +122,12 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
 
   const identify = authenticate ?? (config.auth ? jwtAuthenticator(config.auth) : undefined);
   let tus: TusServer | undefined;
+  const creation = creationRecords(completion, state, hooks.onUploadCreate);
   const extensions = [
     // First, so it is the outermost write guard and sees the checksum guard's 460s.
     metricsExtension(metrics),
     // Before everything that reads or creates uploads: they rely on the owner it sets.
-    ...(identify ? [ownershipExtension(identify, state, targets)] : []),
+    ...(identify ? [ownershipExtension(identify)] : []),
     limitsExtension({
       maxMetadataBytes: config.maxMetadataBytes,
       requestsPerMinute: config.rateLimitPerMinute,
@@ -148,7 +150,8 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
       events,
     }),
     integrityExtension(),
-    lifecycleExtension({ store, state, completion, targets }),
+    lifecycleExtension({ store }),
+    creation.extension,
     partialExpiryExtension(state),
   ];
   for (const extension of extensions) store.use(extension);
@@ -158,14 +161,24 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
     store,
     locker,
     log,
-    hooks: { ...hooks, onUploadFinish: completion.onUploadFinish },
-    targets,
-    commonLayers: [contextLayer(log, targets, responseHeaders)],
+    hooks: { ...hooks, onUploadCreate: creation.onUploadCreate, onUploadFinish: completion.onUploadFinish },
+    factsOf: initialFacts(targets, state, log, nodeRequestOf),
+    uploadIdOf: (req) => targets.uploadIdOf(req),
+    commonLayers: [contextLayer(targets, responseHeaders)],
     extensions,
     layers: {
       GET: [downloadLayer({ store, state, targets })],
-      PATCH: [declaredLengthLayer(store, targets), finishedPatchLayer(store, completion, targets)],
       POST: [creationBodyLayer(config.maxSize)],
+    },
+    replaced: {
+      PATCH: patchHandler({
+        store,
+        locker,
+        completion,
+        maxSize: config.maxSize,
+        hooks,
+        finished: (req, res, upload) => emitPostFinish(tus as TusServer, req, res, upload),
+      }),
     },
   });
   observeEvents(metrics, tus, events);

@@ -2,7 +2,7 @@ import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rat
 import { errors } from '../errors.js';
 import type { TusExtension } from '../tus/extension.js';
 import type { HandlerLayer } from '../tus/upstream/handler-layers.js';
-import { requestContext } from '../tus/request-context.js';
+import type { RequestFacts } from '../tus/request-facts.js';
 
 export interface Limits {
   /** Largest Upload-Metadata header, in bytes. */
@@ -18,50 +18,50 @@ export interface Limits {
 const tooMany = errors.tooManyRequests;
 
 /** Who a limit counts against: the authenticated owner, else the client address. */
-function limitKey(): string {
-  const ctx = requestContext.getStore();
-  return ctx?.owner !== undefined ? `owner:${ctx.owner}` : `addr:${ctx?.nodeRequest?.socket.remoteAddress ?? 'unknown'}`;
+function limitKey(facts: RequestFacts): string {
+  return facts.owner !== undefined ? `owner:${facts.owner}` : `addr:${facts.nodeRequest?.socket.remoteAddress ?? 'unknown'}`;
 }
 
 /** Size limits (400) and per-owner rate and concurrency limits (429 with Retry-After). */
 export function limitsExtension(limits: Limits): TusExtension {
-  const metadataSize: HandlerLayer = async (req, _context, _headers, next) => {
-    const metadata = req.headers.get('upload-metadata');
+  const metadataSize: HandlerLayer = async (call, next) => {
+    const metadata = call.req.headers.get('upload-metadata');
     if (metadata && Buffer.byteLength(metadata) > limits.maxMetadataBytes) {
       throw errors.metadataTooLarge(limits.maxMetadataBytes);
     }
-    return next();
+    return next(call);
   };
 
   const limiter =
     limits.requestsPerMinute > 0
       ? (limits.rateLimiter ?? new RateLimiterMemory({ points: limits.requestsPerMinute, duration: 60 }))
       : undefined;
-  const rate: HandlerLayer = async (_req, _context, _headers, next) => {
-    if (!limiter) return next();
+  const rate: HandlerLayer = async (call, next) => {
+    if (!limiter) return next(call);
     try {
-      await limiter.consume(limitKey());
+      await limiter.consume(limitKey(call.facts));
     } catch (error) {
       if (error instanceof RateLimiterRes) {
         throw tooMany('Too many requests; slow down', Math.ceil(error.msBeforeNext / 1000));
       }
       throw errors.redisUnavailable(); // only the shared (Redis) limiter fails this way
     }
-    return next();
+    return next(call);
   };
 
   const inFlight = new Map<string, number>();
-  const concurrency: HandlerLayer = async (req, _context, _headers, next) => {
+  const concurrency: HandlerLayer = async (call, next) => {
+    const { req } = call;
     const sendsData = req.method === 'PATCH' || req.headers.get('content-type') === 'application/offset+octet-stream';
-    if (limits.concurrentUploads <= 0 || !sendsData) return next();
-    const key = limitKey();
+    if (limits.concurrentUploads <= 0 || !sendsData) return next(call);
+    const key = limitKey(call.facts);
     const current = inFlight.get(key) ?? 0;
     if (current >= limits.concurrentUploads) {
       throw tooMany(`At most ${limits.concurrentUploads} uploads may send data at once`, 1);
     }
     inFlight.set(key, current + 1);
     try {
-      return await next();
+      return await next(call);
     } finally {
       const left = (inFlight.get(key) ?? 1) - 1;
       if (left > 0) inFlight.set(key, left);

@@ -31,6 +31,12 @@ export interface StoreAdapter {
    */
   writeAllOrNothing?(stream: Readable, id: string, offset: number): Promise<number>;
   /**
+   * Optional: stores a body whose length the request declared (`length`, Content-Length) at
+   * `offset`; S3 sends the whole parts it will hold straight to UploadPart. Plain
+   * `datastore.write` otherwise.
+   */
+  writeDeclared?(stream: Readable, id: string, offset: number, length: number): Promise<number>;
+  /**
    * Optional: builds a final upload's bytes from its complete partials inside the store
    * (S3: UploadPartCopy), returning the final's length and SHA-256 (hex). Without it the
    * assembler streams the partials through the server.

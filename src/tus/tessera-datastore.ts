@@ -4,7 +4,7 @@ import { lockAll } from '../locking/lock-all.js';
 import type { StoreAdapter } from '../stores/store-adapter.js';
 import type { TusExtension, UploadLifecycle } from './extension.js';
 import { hasTusStatus } from '../errors.js';
-import { requestContext } from './request-context.js';
+import type { TusRequest } from './request-facts.js';
 import { UPSTREAM_CONCATENATION_NAME } from './upstream/tus-server.js';
 
 /** How a guard asks for a body to be stored. */
@@ -19,12 +19,13 @@ export interface WriteOptions {
 
 /**
  * Wraps one store's write of a request body. Guards run innermost-last and may verify the
- * bytes and roll the upload back (see the checksum extension).
+ * bytes against what the request declared and roll the upload back (see the checksum extension).
  */
 export type WriteGuard = (
   write: (stream: Readable, options?: WriteOptions) => Promise<number>,
   stream: Readable,
   upload: { readonly id: string; readonly offset: number },
+  request: TusRequest,
 ) => Promise<number>;
 
 
@@ -37,8 +38,6 @@ export class TesseraDataStore extends DataStore {
   private readonly inner: DataStore;
   private readonly writeGuards: WriteGuard[] = [];
   private readonly lifecycles: UploadLifecycle[] = [];
-  /** Uploads whose length a request declared, under its lock, before writing its body. */
-  private readonly declaredBeforeWrite = new Map<string, number>();
 
   /**
    * `locker`: the upload locks, which the expiry sweep takes before it removes anything (an
@@ -70,7 +69,8 @@ export class TesseraDataStore extends DataStore {
   override async create(upload: Upload): Promise<Upload> {
     try {
       const created = await this.inner.create(upload);
-      for (const lifecycle of this.lifecycles) await lifecycle.afterCreate?.(created);
+      // The object given, which @tus/server also handed to onUploadCreate (see creationRecords).
+      for (const lifecycle of this.lifecycles) await lifecycle.afterCreate?.(upload);
       return created;
     } catch (error) {
       // A creation that fails halfway (a full disk after the data file, Redis gone before the
@@ -93,17 +93,19 @@ export class TesseraDataStore extends DataStore {
     for (const lifecycle of this.lifecycles) await lifecycle.afterRemove?.(id);
   }
 
-  /** @tus/server calls this with a request's body (other writers use the adapter's store). */
-  override async write(stream: Readable, id: string, offset: number): Promise<number> {
-    const declaredAt = this.declaredBeforeWrite.get(id);
-    this.declaredBeforeWrite.delete(id);
+  /**
+   * Request bodies are stored by `writeRequestBody`, with their request: a body written without
+   * it would skip what the request declared (its checksum). Failing loudly keeps it that way.
+   */
+  override write(): Promise<number> {
+    return Promise.reject(new Error('request bodies are stored with their request (writeRequestBody)'));
+  }
+
+  /** Stores a request's body at `offset`, through the write guards, which see the request's facts. */
+  async writeRequestBody(stream: Readable, id: string, offset: number, request: TusRequest): Promise<number> {
     try {
-      return await this.guardedWrite(stream, id, offset);
+      return await this.guardedWrite(stream, id, offset, request);
     } catch (error) {
-      // The request that declared the length failed: the length goes with it (a length left
-      // declared would refuse the client's retry, or complete the upload at a length nobody
-      // confirmed). A declaration whose request failed before writing is undone here too.
-      if (declaredAt === offset) await this.undeclareUploadLength(id);
       // @tus/server's size limiter lets every byte up to the limit through before it fails the
       // body that runs past Upload-Length (or MAX_SIZE): the 413 must keep none of it, or the
       // upload would look complete with bytes the client never meant as its end.
@@ -111,25 +113,26 @@ export class TesseraDataStore extends DataStore {
       if (hasTusStatus(cause) && cause.status_code === 413) {
         await this.adapter.truncate(id, offset);
         // A creation-with-upload made this upload: its URL was never given out.
-        if (offset === 0 && requestContext.getStore()?.request.method === 'POST') await this.remove(id);
+        if (offset === 0 && request.req.method === 'POST') await this.remove(id);
       }
       throw error;
     }
   }
 
-  private guardedWrite(stream: Readable, id: string, offset: number): Promise<number> {
-    const declared = noteDeclaredBody(id, offset);
+  private guardedWrite(stream: Readable, id: string, offset: number, request: TusRequest): Promise<number> {
+    const declared = declaredBodyLength(request.req);
     // Without a declared length only the end of the body tells whether it ran past the upload's
     // length; a store that cannot take bytes back (S3) must then hold the body until its end.
     const initial: WriteOptions = { allOrNothing: !this.adapter.rollsBackExactly && declared === undefined };
     type Write = (s: Readable, options?: WriteOptions) => Promise<number>;
-    const base: Write = (s, options) =>
-      options?.allOrNothing && this.adapter.writeAllOrNothing
-        ? this.adapter.writeAllOrNothing(s, id, offset)
-        : this.inner.write(s, id, offset);
+    const base: Write = (s, options) => {
+      if (options?.allOrNothing && this.adapter.writeAllOrNothing) return this.adapter.writeAllOrNothing(s, id, offset);
+      if (declared !== undefined && this.adapter.writeDeclared) return this.adapter.writeDeclared(s, id, offset, declared);
+      return this.inner.write(s, id, offset);
+    };
     const guarded = this.writeGuards.reduceRight<Write>(
       // Options an outer guard asked for still hold for what an inner guard writes.
-      (next, guard) => (s, options) => guard((inner, own) => next(inner, { ...options, ...own }), s, { id, offset }),
+      (next, guard) => (s, options) => guard((inner, own) => next(inner, { ...options, ...own }), s, { id, offset }, request),
       base,
     );
     return guarded(stream, initial);
@@ -143,22 +146,16 @@ export class TesseraDataStore extends DataStore {
     return upload;
   }
 
-  /**
-   * @tus/server declares a PATCH's Upload-Length before it reads the body: remembered (with
-   * the offset it was declared at) so that a write that then fails can take it back.
-   */
-  override async declareUploadLength(id: string, length: number): Promise<void> {
-    await this.inner.declareUploadLength(id, length);
-    const upload = await this.inner.getUpload(id);
-    this.declaredBeforeWrite.set(id, upload.offset);
+  override declareUploadLength(id: string, length: number): Promise<void> {
+    return this.inner.declareUploadLength(id, length);
   }
 
   /**
-   * Makes an upload's length deferred again. Both stores' declareUploadLength rewrite the
+   * Makes an upload's length deferred again: the PATCH that declared it failed. Both stores' declareUploadLength rewrite the
    * upload's info with the size given; without one the info says "deferred" (checked by
    * test/unit/upstream-contract.test.ts and the lifecycle tests on each store).
    */
-  private undeclareUploadLength(id: string): Promise<void> {
+  undeclareUploadLength(id: string): Promise<void> {
     return this.inner.declareUploadLength(id, undefined as unknown as number);
   }
 
@@ -212,12 +209,9 @@ export class TesseraDataStore extends DataStore {
   }
 }
 
-/** The request's declared body length (Content-Length), noted in its context; undefined when chunked. */
-function noteDeclaredBody(id: string, offset: number): number | undefined {
-  const ctx = requestContext.getStore();
-  const declared = ctx?.request.headers.get('content-length');
+/** The request's declared body length (Content-Length); undefined when chunked. */
+function declaredBodyLength(req: Request): number | undefined {
+  const declared = req.headers.get('content-length');
   const length = Number(declared);
-  if (!ctx || !declared || !Number.isSafeInteger(length)) return undefined;
-  ctx.body = { id, offset, length };
-  return length;
+  return declared && Number.isSafeInteger(length) ? length : undefined;
 }

@@ -10,6 +10,7 @@ import { FileStoreAdapter } from '../../src/stores/file/file-store-adapter.js';
 import { S3StoreAdapter } from '../../src/stores/s3/s3-store-adapter.js';
 import type { StoreAdapter } from '../../src/stores/store-adapter.js';
 import { TesseraDataStore, type WriteGuard } from '../../src/tus/tessera-datastore.js';
+import { storeLevelRequest } from '../support/tus-request.js';
 import { digestOf } from '../support/bytes.js';
 import { bucketContents, newBucket, s3ClientFor, s3ConfigFor, startS3Server, type S3ServerProcess } from '../support/s3.js';
 
@@ -98,7 +99,7 @@ describe.each(Object.keys(subjects))('StoreAdapter contract: %s', (kind) => {
     // Below and above S3's 5 MiB minimum part size, so S3 goes through its `.part` tail.
     const cuts = [0, 6 * MiB, 7 * MiB, 11 * MiB + 3, data.length];
     for (let i = 0; i + 1 < cuts.length; i += 1) {
-      const offset = await store.write(Readable.from([data.subarray(cuts[i], cuts[i + 1])]), id, cuts[i] as number);
+      const offset = await store.writeRequestBody(Readable.from([data.subarray(cuts[i], cuts[i + 1])]), id, cuts[i] as number, storeLevelRequest(id));
       expect(offset).toBe(cuts[i + 1]);
       expect((await store.getUpload(id)).offset).toBe(cuts[i + 1]);
     }
@@ -108,25 +109,25 @@ describe.each(Object.keys(subjects))('StoreAdapter contract: %s', (kind) => {
   it('truncate to the current offset changes nothing; to 0 empties the upload for a fresh start', async () => {
     const data = randomBytes(8 * MiB);
     const { id } = await newUpload(data.length);
-    await store.write(Readable.from([data.subarray(0, 6 * MiB)]), id, 0);
+    await store.writeRequestBody(Readable.from([data.subarray(0, 6 * MiB)]), id, 0, storeLevelRequest(id));
     await subject.adapter.truncate(id, 6 * MiB);
     expect((await store.getUpload(id)).offset).toBe(6 * MiB);
     await subject.adapter.truncate(id, 0);
     expect((await store.getUpload(id)).offset).toBe(0);
-    await store.write(Readable.from([data]), id, 0);
+    await store.writeRequestBody(Readable.from([data]), id, 0, storeLevelRequest(id));
     expect(digestOf(await readAll(subject.adapter, id))).toBe(digestOf(data));
   });
 
   it('truncate to 0 empties a completed upload (failed whole-file verification)', async () => {
     const data = randomBytes(2 * MiB);
     const { id } = await newUpload(data.length);
-    await store.write(Readable.from([data]), id, 0);
+    await store.writeRequestBody(Readable.from([data]), id, 0, storeLevelRequest(id));
     await subject.adapter.truncate(id, 0);
     const upload = await store.getUpload(id);
     expect(upload.offset).toBe(0);
     expect(upload.size).toBe(data.length);
     const again = randomBytes(2 * MiB);
-    await store.write(Readable.from([again]), id, 0);
+    await store.writeRequestBody(Readable.from([again]), id, 0, storeLevelRequest(id));
     expect(digestOf(await readAll(subject.adapter, id))).toBe(digestOf(again));
   });
 
@@ -135,11 +136,11 @@ describe.each(Object.keys(subjects))('StoreAdapter contract: %s', (kind) => {
     guarded.use({ names: [], writeGuards: [rejectAtEnd((id, offset) => subject.adapter.truncate(id, offset))] });
     const data = randomBytes(16 * MiB);
     const { id } = await newUpload(data.length);
-    await store.write(Readable.from([data.subarray(0, 7 * MiB)]), id, 0);
+    await store.writeRequestBody(Readable.from([data.subarray(0, 7 * MiB)]), id, 0, storeLevelRequest(id));
     // 8 MiB: one full part and a new tail on S3, were it kept.
-    await expect(guarded.write(Readable.from([randomBytes(8 * MiB)]), id, 7 * MiB)).rejects.toThrow('rejected at the end');
+    await expect(guarded.writeRequestBody(Readable.from([randomBytes(8 * MiB)]), id, 7 * MiB, storeLevelRequest(id))).rejects.toThrow('rejected at the end');
     expect((await store.getUpload(id)).offset).toBe(7 * MiB);
-    await store.write(Readable.from([data.subarray(7 * MiB)]), id, 7 * MiB);
+    await store.writeRequestBody(Readable.from([data.subarray(7 * MiB)]), id, 7 * MiB, storeLevelRequest(id));
     expect(digestOf(await readAll(subject.adapter, id))).toBe(digestOf(data));
   });
 
@@ -150,7 +151,7 @@ describe.each(Object.keys(subjects))('StoreAdapter contract: %s', (kind) => {
 
   it('remove leaves nothing of the upload behind', async () => {
     const { id } = await newUpload(9 * MiB);
-    await store.write(Readable.from([randomBytes(7 * MiB)]), id, 0);
+    await store.writeRequestBody(Readable.from([randomBytes(7 * MiB)]), id, 0, storeLevelRequest(id));
     await store.remove(id);
     await expect(store.getUpload(id)).rejects.toBe(ERRORS.FILE_NOT_FOUND);
     expect((await subject.leftovers()).filter((name) => name.includes(id))).toEqual([]);

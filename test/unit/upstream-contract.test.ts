@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { FileStore } from '@tus/file-store';
 import { Server } from '@tus/server';
-import { DataStore, type Lock, type Locker } from '@tus/utils';
+import { DataStore, EVENTS, type Lock, type Locker, type Upload } from '@tus/utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeRequestOf } from '../../src/tus/upstream/node-request.js';
 import { PINNED_VERSIONS, UPSTREAM_CONCATENATION_NAME } from '../../src/tus/upstream/tus-server.js';
@@ -34,8 +34,8 @@ describe('@tus/server shapes', () => {
     for (const handler of Object.values(server.handlers)) expect(typeof (handler as unknown as Internal).send).toBe('function');
   });
 
-  it('PATCH and POST write bodies through writeToStore(body, upload, maxFileSize, context)', () => {
-    for (const method of ['PATCH', 'POST'] as const) {
+  it('POST writes bodies through writeToStore(body, upload, maxFileSize, context)', () => {
+    for (const method of ['POST'] as const) {
       const writeToStore = (server.handlers[method] as unknown as Internal).writeToStore;
       expect(typeof writeToStore).toBe('function');
       expect((writeToStore as (...args: unknown[]) => unknown).length).toBe(4);
@@ -97,7 +97,7 @@ describe('@tus/server at run time', () => {
     }
   });
 
-  it('calls onUploadFinish after it released the upload lock (UploadCompletion locks again)', async () => {
+  it('POST calls onUploadFinish after it released the upload lock (UploadCompletion locks again)', async () => {
     const order: string[] = [];
     const locker: Locker = {
       newLock: (): Lock => ({
@@ -113,18 +113,43 @@ describe('@tus/server at run time', () => {
     });
     const running = await serve(server);
     try {
-      const created = await fetch(running.url, { method: 'POST', headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': '1' } });
-      const url = new URL(created.headers.get('location') ?? '', running.url).toString();
-      order.length = 0;
-      const res = await fetch(url, {
-        method: 'PATCH',
-        headers: { 'Tus-Resumable': '1.0.0', 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' },
+      // A creation-with-upload whose body completes the upload.
+      const res = await fetch(running.url, {
+        method: 'POST',
+        headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': '1', 'Content-Type': 'application/offset+octet-stream' },
         body: 'x',
       });
-      expect(res.status).toBe(204);
+      expect(res.status).toBe(201);
       expect(order).toEqual(['lock', 'unlock', 'finish']);
     } finally {
       await running.close();
     }
+  });
+
+  it('POST hands the Upload object it gave onUploadCreate to the store\'s create (creation records ride on it)', async () => {
+    const given: Upload[] = [];
+    const created: Upload[] = [];
+    const store = new FileStore({ directory: dir });
+    const create = store.create.bind(store);
+    store.create = async (upload) => (created.push(upload), create(upload));
+    const server = new Server({ path: '/files', datastore: store, onUploadCreate: async (_req, upload) => (given.push(upload), {}) });
+    const running = await serve(server);
+    try {
+      const res = await fetch(running.url, { method: 'POST', headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': '3' } });
+      expect(res.status).toBe(201);
+      expect(given).toHaveLength(1);
+      expect(created[0]).toBe(given[0]);
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('forwards events a handler emits to the server\'s listeners (Tessera\'s PATCH step emits POST_FINISH)', () => {
+    const server = new Server({ path: '/files', datastore: new DataStore() });
+    const seen: unknown[] = [];
+    server.on(EVENTS.POST_FINISH, (...args: unknown[]) => seen.push(args[2]));
+    const upload = { id: 'x' };
+    server.handlers.PATCH.emit(EVENTS.POST_FINISH, new Request('http://127.0.0.1/files/x'), new Response(null), upload);
+    expect(seen).toEqual([upload]);
   });
 });

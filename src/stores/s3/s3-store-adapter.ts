@@ -93,6 +93,10 @@ export class S3StoreAdapter implements StoreAdapter {
     return this.datastore.writeAllOrNothing(stream, id, offset);
   }
 
+  writeDeclared(stream: Readable, id: string, offset: number, length: number): Promise<number> {
+    return this.datastore.writeDeclared(stream, id, offset, length);
+  }
+
   read(id: string): Promise<Readable> {
     return this.datastore.read(id);
   }

@@ -4,11 +4,9 @@ import type { Readable } from 'node:stream';
 import type { Part, S3 } from '@aws-sdk/client-s3';
 import { S3Store, type MetadataValue } from '@tus/s3-store';
 import { ERRORS, TUS_RESUMABLE, type Upload } from '@tus/utils';
-import { requestContext } from '../../tus/request-context.js';
 import { isMissingUpload, isS3NotFound, S3TruncateError } from './s3-errors.js';
 import type { PartFile } from './part-files.js';
 import { pipeParts, PART_READ_SIZE } from './part-pipeline.js';
-import { forgetOnWrites, requestReads } from './request-reads.js';
 import { discardStaged, joinStreams, stageBody } from './staged-body.js';
 
 /** What S3 holds for an upload right now. */
@@ -37,10 +35,12 @@ export interface MultipartListing {
  * size, between PATCHes), and finally the object `<id>`.
  */
 export class TesseraS3Store extends S3Store {
-  constructor(options: ConstructorParameters<typeof S3Store>[0]) {
-    super(options);
-    forgetOnWrites(this.client);
-  }
+  /**
+   * Bodies of declared length being written, by upload id (a write holds its upload's lock, so
+   * there is one per id): `uploadParts`, deep inside @tus/s3-store's write, learns from it how
+   * many bytes the stream will bring.
+   */
+  private readonly declaredBodies = new Map<string, { readonly offset: number; readonly length: number }>();
 
   get s3(): S3 {
     return this.client;
@@ -54,52 +54,14 @@ export class TesseraS3Store extends S3Store {
     return (await this.getMetadata(id))['upload-id'];
   }
 
-  // getUpload and the write after it in one request share their S3 reads: see request-reads.
-  override getUpload(id: string): Promise<Upload> {
-    const reads = requestReads();
-    return reads ? reads.recordDuring(id, () => super.getUpload(id)) : super.getUpload(id);
-  }
-
-  override write(src: Readable, id: string, offset: number): Promise<number> {
-    const reads = requestReads();
-    return reads ? reads.replayDuring(id, () => super.write(src, id, offset)) : super.write(src, id, offset);
-  }
-
-  protected override async getMetadata(id: string): Promise<MetadataValue> {
-    const active = requestReads()?.of(id);
-    if (active?.reads.info) return active.reads.info;
-    const info = await super.getMetadata(id);
-    if (active?.mode === 'record') active.reads.info = info;
-    return info;
-  }
-
-  protected override async retrieveParts(id: string, partNumberMarker?: string): Promise<Part[]> {
-    if (partNumberMarker) return super.retrieveParts(id, partNumberMarker);
-    const active = requestReads()?.of(id);
-    if (active?.mode === 'replay' && active.reads.parts) {
-      const { parts } = active.reads;
-      active.reads.parts = undefined;
-      return parts;
+  /** Stores a body of declared length (see `expectedBytes`). */
+  async writeDeclared(src: Readable, id: string, offset: number, length: number): Promise<number> {
+    this.declaredBodies.set(id, { offset, length });
+    try {
+      return await this.write(src, id, offset);
+    } finally {
+      this.declaredBodies.delete(id);
     }
-    const parts = await super.retrieveParts(id);
-    if (active?.mode === 'record') active.reads.parts = parts;
-    return parts;
-  }
-
-  protected override async getIncompletePartSize(id: string): Promise<number | undefined> {
-    const size = await super.getIncompletePartSize(id);
-    const active = requestReads()?.of(id);
-    if (active?.mode === 'record') active.reads.tail = size ?? null;
-    return size;
-  }
-
-  protected override downloadIncompletePart(id: string): ReturnType<S3Store['downloadIncompletePart']> {
-    const active = requestReads()?.of(id);
-    if (active?.mode === 'replay' && active.reads.tail === null) {
-      active.reads.tail = undefined;
-      return Promise.resolve(undefined);
-    }
-    return super.downloadIncompletePart(id);
   }
 
   /**
@@ -131,12 +93,11 @@ export class TesseraS3Store extends S3Store {
 
   /**
    * Bytes of the stream that starts at `streamStart`: the `.part` tail @tus/s3-store carries
-   * in front of the body, plus the body, when the body being stored is this request's and its
-   * length is declared.
+   * in front of the body, plus the body, when the body being written has a declared length.
    */
   private expectedBytes(id: string, streamStart: number): number | undefined {
-    const body = requestContext.getStore()?.body;
-    if (body?.id !== id || body.offset < streamStart) return undefined;
+    const body = this.declaredBodies.get(id);
+    if (!body || body.offset < streamStart) return undefined;
     return body.offset - streamStart + body.length;
   }
 
@@ -155,12 +116,7 @@ export class TesseraS3Store extends S3Store {
    * uploaded once it has ended. A checksum guard that fails the stream at its end (or a
    * client that disconnects) therefore leaves parts, `.part` and offset exactly as they were.
    */
-  writeAllOrNothing(src: Readable, id: string, offset: number): Promise<number> {
-    const reads = requestReads();
-    return reads ? reads.replayDuring(id, () => this.stageThenCommit(src, id, offset)) : this.stageThenCommit(src, id, offset);
-  }
-
-  private async stageThenCommit(src: Readable, id: string, offset: number): Promise<number> {
+  async writeAllOrNothing(src: Readable, id: string, offset: number): Promise<number> {
     const metadata = await this.getMetadata(id);
     const parts = await this.retrieveParts(id);
     const incomplete = await this.downloadIncompletePart(id);

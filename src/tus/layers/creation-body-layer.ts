@@ -8,15 +8,16 @@ import type { HandlerLayer } from '../upstream/handler-layers.js';
  * upload behind whose URL the client never learns.
  */
 export function creationBodyLayer(maxSize: number): HandlerLayer {
-  return async (req, _context, _headers, next) => {
+  return async (call, next) => {
+    const { req } = call;
     const declared = req.headers.get('content-length');
-    if (req.headers.get('content-type') !== 'application/offset+octet-stream' || declared === null) return next();
+    if (req.headers.get('content-type') !== 'application/offset+octet-stream' || declared === null) return next(call);
     const bodyLength = Number(declared);
     const uploadLength = req.headers.get('upload-length');
     // Malformed lengths are left to @tus/server's header validation (400).
-    if (!Number.isSafeInteger(bodyLength) || (uploadLength !== null && !/^\d+$/.test(uploadLength))) return next();
+    if (!Number.isSafeInteger(bodyLength) || (uploadLength !== null && !/^\d+$/.test(uploadLength))) return next(call);
     if (uploadLength !== null && bodyLength > Number(uploadLength)) throw ERRORS.ERR_SIZE_EXCEEDED;
     if (uploadLength === null && maxSize > 0 && bodyLength > maxSize) throw ERRORS.ERR_SIZE_EXCEEDED;
-    return next();
+    return next(call);
   };
 }

@@ -27,7 +27,8 @@ export interface DownloadLayerOptions {
  * filenames into Content-Disposition (a non-ASCII or newline name breaks the header).
  */
 export function downloadLayer({ store, state, targets }: DownloadLayerOptions): HandlerLayer {
-  return async (req, _context, headers) => {
+  return async (call) => {
+    const { req, headers } = call;
     const id = targets.uploadIdOf(req);
     if (!id) throw ERRORS.FILE_NOT_FOUND;
     const upload = await store.getUpload(id);

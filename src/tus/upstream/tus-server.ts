@@ -1,13 +1,13 @@
 import { Server, type ServerOptions } from '@tus/server';
-import { EVENTS, type Locker } from '@tus/utils';
+import { EVENTS, type Locker, type Upload } from '@tus/utils';
 import type { Config } from '../../config/config.js';
 import { EXTRA_ALLOWED_HEADERS, EXTRA_EXPOSED_HEADERS } from '../../http/cors.js';
 import type { Logger } from '../../logging/logger.js';
-import { addLayers, type HandlerLayer } from './handler-layers.js';
-import { readBodyDirectly } from './direct-body.js';
+import { addLayers, type HandlerLayer, type Terminal } from './handler-layers.js';
+import { upstreamTerminal } from './direct-body.js';
 import { errors, hasTusStatus } from '../../errors.js';
 import type { Method, TusExtension } from '../extension.js';
-import type { RequestTargets } from '../request-target.js';
+import type { RequestFacts } from '../request-facts.js';
 import type { TusHooks } from '../hooks.js';
 import type { TesseraDataStore } from '../tessera-datastore.js';
 
@@ -16,13 +16,16 @@ import type { TesseraDataStore } from '../tessera-datastore.js';
  * and node-request.ts beside it). @tus/* are pinned to exact versions in package.json, and
  * test/unit/upstream-contract.test.ts checks every shape relied on here, so an upgrade fails
  * loudly in CI instead of quietly in production:
- * - `server.handlers` is a plain object of handler instances whose `send` can be replaced;
- * - PATCH and POST handlers have the protected `writeToStore(body, upload, maxSize, context)`;
+ * - `server.handlers` is a plain object of handler instances whose `send` can be replaced, and
+ *   the server forwards the events a handler emits to its own listeners;
+ * - the POST handler has the protected `writeToStore(body, upload, maxSize, context)`, hands the
+ *   Upload object it gave onUploadCreate to the store's create, and calls onUploadFinish after
+ *   releasing the upload's lock (which is why the completion takes the lock again);
  * - BaseHandler asks the `getFileIdFromRequest` option for every request's upload id;
  * - PostHandler asks the store for the misspelled 'concatentation' extension;
- * - requests arrive as srvx web Requests carrying the Node request on `runtime.node.req`;
- * - PatchHandler calls onUploadFinish after releasing the upload's lock (which is why the
- *   completion takes the lock again, see UploadCompletion).
+ * - requests arrive as srvx web Requests carrying the Node request on `runtime.node.req`.
+ * PATCH is Tessera's own step (src/tus/patch-handler.ts): only @tus/server's header validation
+ * and error answers run in front of it.
  */
 export const PINNED_VERSIONS = {
   '@tus/server': '2.4.5',
@@ -33,6 +36,11 @@ export const PINNED_VERSIONS = {
 
 /** The extension name @tus/server's POST handler checks before it allows Upload-Concat (sic). */
 export const UPSTREAM_CONCATENATION_NAME = 'concatentation';
+
+/** Tells @tus/server's POST_FINISH listeners that an upload's last byte was stored (Tessera's PATCH step). */
+export function emitPostFinish(server: Server, req: Request, res: Response, upload: Upload): void {
+  server.handlers.PATCH.emit(EVENTS.POST_FINISH, req, res, upload);
+}
 
 /** An upload's URL as @tus/server's POST handler builds it (relative / forwarded rules). */
 export function uploadUrlFor(server: Server, req: Request, id: string): string {
@@ -45,14 +53,18 @@ export interface TusServerParts {
   readonly locker: Locker;
   readonly log: Logger;
   readonly hooks: TusHooks & Pick<ServerOptions, 'onUploadFinish'>;
-  /** Decides which upload a request addresses, for @tus/server as for every layer. */
-  readonly targets: RequestTargets;
+  /** Makes each request's facts; the upload it addresses is decided there, for @tus/server too. */
+  readonly factsOf: (req: Request) => RequestFacts;
+  /** Decides which upload a request addresses (what factsOf records), for @tus/server as for every layer. */
+  readonly uploadIdOf: (req: Request) => string | undefined;
   /** Layers put in front of every method's handler, outermost first. */
   readonly commonLayers: readonly HandlerLayer[];
   /** Extensions whose layers go after the common ones, in order. */
   readonly extensions: readonly TusExtension[];
   /** Layers per method that go last, right in front of the handler. */
   readonly layers: Partial<Record<Method, readonly HandlerLayer[]>>;
+  /** Methods whose @tus/server handler step Tessera replaces outright. */
+  readonly replaced?: Partial<Record<Method, Terminal>>;
 }
 
 /**
@@ -65,7 +77,7 @@ function hideInternals(error: Error | { status_code: number; body: string }) {
 
 /** Builds @tus/server over Tessera's store and locker, with the handler layers in place. */
 export function createTusServer(parts: TusServerParts): Server {
-  const { config, store, locker, log, hooks, targets } = parts;
+  const { config, store, locker, log, hooks } = parts;
   const server = new Server({
     path: config.tusPath,
     datastore: store,
@@ -80,14 +92,14 @@ export function createTusServer(parts: TusServerParts): Server {
     exposedHeaders: [...EXTRA_EXPOSED_HEADERS],
     ...hooks,
     // Upstream would take the last segment of the whole URL, query included.
-    getFileIdFromRequest: (req) => targets.uploadIdOf(req),
+    getFileIdFromRequest: (req) => parts.uploadIdOf(req),
     onResponseError: async (req, error) => (await hooks.onResponseError?.(req, error)) ?? hideInternals(error),
   });
-  readBodyDirectly(server.handlers.PATCH);
-  readBodyDirectly(server.handlers.POST);
   for (const method of ['GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'DELETE'] as const) {
+    const handler = server.handlers[method];
     const fromExtensions = parts.extensions.flatMap((extension) => extension.layers?.[method] ?? []);
-    addLayers(server.handlers[method], [...parts.commonLayers, ...fromExtensions, ...(parts.layers[method] ?? [])]);
+    const terminal = parts.replaced?.[method] ?? upstreamTerminal(handler, store);
+    addLayers(handler, [...parts.commonLayers, ...fromExtensions, ...(parts.layers[method] ?? [])], parts.factsOf, terminal);
   }
   server.on(EVENTS.POST_CREATE, (_req, upload) =>
     log.info({ uploadId: upload.id, size: upload.size ?? null }, 'upload created'),

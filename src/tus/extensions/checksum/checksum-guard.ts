@@ -1,10 +1,9 @@
 import { timingSafeEqual } from 'node:crypto';
 import { pipeline } from 'node:stream';
-import { hasTusStatus } from '../../../errors.js';
-import { requestContext, type RequestContext } from '../../request-context.js';
+import { errors, hasTusStatus } from '../../../errors.js';
+import type { TusRequest } from '../../request-facts.js';
 import type { WriteGuard } from '../../tessera-datastore.js';
-import { CHECKSUM_ALGORITHMS, isChecksumAlgorithm } from './algorithms.js';
-import { errors } from '../../../errors.js';
+import { CHECKSUM_ALGORITHMS } from './algorithms.js';
 import { parseUploadChecksum, type DeclaredChecksum } from './checksum-header.js';
 import { HashingStream } from './hashing-stream.js';
 
@@ -23,17 +22,15 @@ export interface ChunkDiscarder {
  * Requests without a declared checksum go straight to the store.
  */
 export function checksumWriteGuard(store: ChunkDiscarder): WriteGuard {
-  return async (write, stream, upload) => {
-    const ctx = requestContext.getStore();
-    const declared = ctx?.expectedChecksum;
-    if (!ctx || !declared) return write(stream);
-    const expected = narrow(declared);
+  return async (write, stream, upload, request) => {
+    const expected = request.facts.checksum;
+    if (!expected) return write(stream);
 
     // Verified before the store sees the end of the body: a failing body ends in an error
     // instead, so a store writing all-or-nothing (S3) never keeps it.
     let verdict: Error | undefined;
     const hasher: HashingStream = new HashingStream(expected === 'trailer' ? CHECKSUM_ALGORITHMS : [expected.algorithm], () => {
-      verdict = verify(ctx, expected, hasher);
+      verdict = verify(request, expected, hasher);
       return verdict;
     });
     let sourceError: unknown;
@@ -47,8 +44,8 @@ export function checksumWriteGuard(store: ChunkDiscarder): WriteGuard {
       await store.truncate(upload.id, upload.offset);
       // A creation-with-upload POST made this upload: without its first chunk the client
       // never learns its URL, so drop it rather than leave an orphan behind.
-      if (ctx.request.method === 'POST' && upload.offset === 0) await store.remove(upload.id);
-      ctx.log.warn(
+      if (request.req.method === 'POST' && upload.offset === 0) await store.remove(upload.id);
+      request.facts.log.warn(
         { offset: upload.offset, bytes: hasher.bytes, reason: hasTusStatus(reason) ? reason.body.trim() : String(reason) },
         'checksummed chunk discarded',
       );
@@ -62,7 +59,7 @@ export function checksumWriteGuard(store: ChunkDiscarder): WriteGuard {
       await discard(cause);
       throw cause;
     }
-    const failure = verify(ctx, expected, hasher);
+    const failure = verify(request, expected, hasher);
     if (failure) {
       await discard(failure);
       throw failure;
@@ -71,20 +68,12 @@ export function checksumWriteGuard(store: ChunkDiscarder): WriteGuard {
   };
 }
 
-/** The context holds the algorithm as a plain string; only the layer's parser sets it. */
-function narrow(declared: NonNullable<RequestContext['expectedChecksum']>): DeclaredChecksum | 'trailer' {
-  if (declared === 'trailer') return declared;
-  const { algorithm, digest } = declared;
-  if (!isChecksumAlgorithm(algorithm)) throw errors.unsupportedChecksumAlgorithm(algorithm);
-  return { algorithm, digest };
-}
-
 /** The reason the body cannot be kept, or undefined when it matches its checksum. */
-function verify(ctx: RequestContext, expected: DeclaredChecksum | 'trailer', hasher: HashingStream): Error | undefined {
-  if (endedEarly(ctx, hasher.bytes)) return errors.checksumInterrupted();
+function verify(request: TusRequest, expected: DeclaredChecksum | 'trailer', hasher: HashingStream): Error | undefined {
+  if (endedEarly(request, hasher.bytes)) return errors.checksumInterrupted();
   let declared: DeclaredChecksum;
   if (expected === 'trailer') {
-    const raw = ctx.nodeRequest?.trailers['upload-checksum'];
+    const raw = request.facts.nodeRequest?.trailers['upload-checksum'];
     if (!raw) return errors.checksumTrailerMissing();
     try {
       declared = parseUploadChecksum(raw);
@@ -102,9 +91,9 @@ function verify(ctx: RequestContext, expected: DeclaredChecksum | 'trailer', has
  * request was cut short so another one could take the upload's lock (@tus/server then
  * ends the body stream early and would keep the partial bytes).
  */
-function endedEarly(ctx: RequestContext, received: number): boolean {
+function endedEarly({ req, facts }: TusRequest, received: number): boolean {
   // `complete` is set once the whole message, trailers included, has been parsed.
-  if (ctx.nodeRequest && !ctx.nodeRequest.complete) return true;
-  const declaredLength = ctx.request.headers.get('content-length');
+  if (facts.nodeRequest && !facts.nodeRequest.complete) return true;
+  const declaredLength = req.headers.get('content-length');
   return declaredLength !== null && Number(declaredLength) !== received;
 }

@@ -4,10 +4,9 @@ import type { UploadCompletion } from '../../completion/upload-completion.js';
 import type { TusExtension } from '../../extension.js';
 import type { HandlerLayer } from '../../upstream/handler-layers.js';
 import type { TusHooks } from '../../hooks.js';
-import { requestContext } from '../../request-context.js';
+import { withFacts } from '../../request-facts.js';
 import type { TesseraDataStore } from '../../tessera-datastore.js';
-import { addressedUploadState } from '../../state/addressed-state.js';
-import type { UploadState, UploadStateStore } from '../../state/upload-state.js';
+import type { UploadStateStore } from '../../state/upload-state.js';
 import type { RequestTargets } from '../../request-target.js';
 import { createFinal } from './final-creation.js';
 import { parseUploadConcat } from './upload-concat-header.js';
@@ -30,14 +29,10 @@ export interface ConcatenationOptions {
  */
 export function concatenationExtension(options: ConcatenationOptions): TusExtension {
   const { state, targets } = options;
-  const stateOf = async (req: Request): Promise<UploadState | undefined> => {
-    const id = targets.uploadIdOf(req);
-    return id ? addressedUploadState(state, id) : undefined;
-  };
-
-  const post: HandlerLayer = async (req, _context, headers, next) => {
+  const post: HandlerLayer = async (call, next) => {
+    const { req, headers } = call;
     const header = req.headers.get('upload-concat');
-    if (header === null) return next();
+    if (header === null) return next(call);
     const concat = parseUploadConcat(header, {
       requestUrl: req.url,
       targets,
@@ -46,25 +41,25 @@ export function concatenationExtension(options: ConcatenationOptions): TusExtens
       ownOrigins: [new URL(req.url).origin, new URL(options.urlFor(req, 'x'), req.url).origin],
       maxPartials: options.maxPartials,
     });
-    if (concat.kind === 'final') return createFinal(options, req, concat.ids, headers);
-    const ctx = requestContext.getStore();
-    if (ctx) ctx.creatingPartial = true;
-    const res = await next();
+    if (concat.kind === 'final') return createFinal(options, { req, owner: call.facts.owner }, concat.ids, headers);
+    const res = await next(withFacts(call, { creatingPartial: true }));
     if (res.status === 201) res.headers.set('Upload-Concat', 'partial');
     return res;
   };
 
-  const patch: HandlerLayer = async (req, _context, _headers, next) => {
-    const current = await stateOf(req);
+  const patch: HandlerLayer = async (call, next) => {
+    const { req } = call;
+    const current = await call.facts.addressedState();
     if (current?.kind === 'final') {
       throw errors.finalPatch();
     }
-    return next();
+    return next(call);
   };
 
-  const head: HandlerLayer = async (req, _context, _headers, next) => {
-    const current = await stateOf(req);
-    const res = await next();
+  const head: HandlerLayer = async (call, next) => {
+    const { req } = call;
+    const current = await call.facts.addressedState();
+    const res = await next(call);
     if (current?.kind === 'partial') res.headers.set('Upload-Concat', 'partial');
     if (current?.kind === 'final') res.headers.set('Upload-Concat', `final;${current.partials.map((id) => targets.pathOf(id)).join(' ')}`);
     return res;

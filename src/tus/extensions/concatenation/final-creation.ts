@@ -6,7 +6,6 @@ import type { UploadCompletion } from '../../completion/upload-completion.js';
 import type { TusHooks } from '../../hooks.js';
 import type { TesseraDataStore } from '../../tessera-datastore.js';
 import type { UploadStateStore } from '../../state/upload-state.js';
-import { requestContext } from '../../request-context.js';
 import { expectedSha256 } from '../integrity/sha256.js';
 
 export interface FinalCreationDeps {
@@ -29,7 +28,8 @@ const badRequest = errors.invalidConcat;
  */
 export async function createFinal(
   deps: FinalCreationDeps,
-  req: Request,
+  /** The creating request, and who made it (authentication on). */
+  { req, owner }: { readonly req: Request; readonly owner: string | undefined },
   partialIds: readonly string[],
   /** The headers every answer to this request carries, errors included. */
   answerHeaders: Headers,
@@ -40,14 +40,14 @@ export async function createFinal(
   const rawMetadata = req.headers.get('upload-metadata') ?? undefined;
   const metadata = rawMetadata ? Metadata.parse(rawMetadata) : undefined;
   expectedSha256(metadata);
-  const size = await partialsLength(deps, partialIds);
+  const size = await partialsLength(deps, partialIds, owner);
   if (size !== undefined && deps.maxSize > 0 && size > deps.maxSize) throw ERRORS.ERR_MAX_SIZE_EXCEEDED;
 
   const requestKey = createHash('sha256').update(`${partialIds.join(' ')}\n${rawMetadata ?? ''}`).digest('hex');
   const candidate = deps.hooks.namingFunction ? await deps.hooks.namingFunction(req, metadata) : Uid.rand();
   // Fully create the candidate before claiming the request key, so whoever finds the claim
   // finds a complete final behind it.
-  await createFinalUpload(deps, req, candidate, { partials: partialIds, size, metadata, requestKey });
+  await createFinalUpload(deps, req, candidate, { partials: partialIds, size, metadata, requestKey, owner });
   let id: string;
   try {
     id = await claimRequest(deps, `final-${requestKey}`, candidate);
@@ -80,6 +80,7 @@ interface FinalSpec {
   readonly size: number | undefined;
   readonly metadata: Record<string, string | null> | undefined;
   readonly requestKey: string;
+  readonly owner: string | undefined;
 }
 
 async function createFinalUpload(deps: FinalCreationDeps, req: Request, id: string, spec: FinalSpec): Promise<void> {
@@ -88,7 +89,8 @@ async function createFinalUpload(deps: FinalCreationDeps, req: Request, id: stri
     const patch = await deps.hooks.onUploadCreate(req, upload);
     if (patch.metadata) upload.metadata = patch.metadata;
   }
-  await deps.state.update(id, (s) => ({ ...s, kind: 'final', partials: spec.partials, status: 'pending', requestKey: spec.requestKey }));
+  const owner = spec.owner === undefined ? {} : { owner: spec.owner };
+  await deps.state.update(id, (s) => ({ ...s, kind: 'final', partials: spec.partials, status: 'pending', requestKey: spec.requestKey, ...owner }));
   try {
     await deps.store.create(upload);
   } catch (error) {
@@ -113,7 +115,7 @@ async function linkPartials(deps: FinalCreationDeps, id: string, partialIds: rea
 }
 
 /** Sum of the partials' lengths (undefined while one is deferred); 400/404 on bad references. */
-async function partialsLength(deps: FinalCreationDeps, ids: readonly string[]): Promise<number | undefined> {
+async function partialsLength(deps: FinalCreationDeps, ids: readonly string[], owner: string | undefined): Promise<number | undefined> {
   const sizes = new Map<string, number | undefined>();
   for (const id of new Set(ids)) {
     const upload = await deps.store.getUpload(id); // 404 / 410 propagate as they are
@@ -125,7 +127,7 @@ async function partialsLength(deps: FinalCreationDeps, ids: readonly string[]): 
     const state = await deps.state.get(id);
     if (state?.kind !== 'partial') throw badRequest(`Upload ${id} is not a partial upload (create it with Upload-Concat: partial)`);
     // Without authentication both owners are undefined.
-    if (state.owner !== requestContext.getStore()?.owner) {
+    if (state.owner !== owner) {
       throw errors.foreignPartial(id);
     }
     sizes.set(id, upload.size);

@@ -10,20 +10,21 @@ import { expectedSha256 } from './sha256.js';
  * completion (see UploadCompletion and FinalAssembler).
  */
 export function integrityExtension(): TusExtension {
-  const validateOnCreate: HandlerLayer = async (req, _context, _headers, next) => {
+  const validateOnCreate: HandlerLayer = async (call, next) => {
+    const { req } = call;
     const raw = req.headers.get('upload-metadata');
     if (raw) {
       let metadata: Record<string, string | null> | undefined;
       try {
         metadata = Metadata.parse(raw);
       } catch {
-        return next(); // @tus/server answers malformed metadata itself
+        return next(call); // @tus/server answers malformed metadata itself
       }
       const declared = expectedSha256(metadata);
       // Partials are served only as part of their final; a digest on one would never be checked.
       if (declared !== undefined && req.headers.get('upload-concat')?.trim() === 'partial') throw errors.sha256OnPartial();
     }
-    return next();
+    return next(call);
   };
   return { names: [], layers: { POST: [validateOnCreate] } };
 }

@@ -70,9 +70,9 @@ export function storageFullExtension(options: StorageFullOptions): TusExtension 
     }
   };
 
-  const mapNoSpace: HandlerLayer = async (_req, _context, _headers, next) => {
+  const mapNoSpace: HandlerLayer = async (call, next) => {
     try {
-      return await next();
+      return await next(call);
     } catch (error) {
       throw isNoSpace(error) ? errors.storageFull() : error;
     }

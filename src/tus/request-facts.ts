@@ -1,0 +1,64 @@
+import type { IncomingMessage } from 'node:http';
+import type { Logger } from '../logging/logger.js';
+import type { DeclaredChecksum } from './extensions/checksum/checksum-header.js';
+import type { UploadState } from './state/upload-state.js';
+
+/**
+ * What is known about one tus request, each fact decided once, by its owner, and handed down
+ * explicitly: the layers pass it to the next one (adding their own fact with `withFacts`), the
+ * handler passes it to the store's write. Nothing is set sideways or looked up ambiently.
+ */
+export interface RequestFacts {
+  /** The Node request behind the web one (trailers, `complete`, the socket); absent outside Node. */
+  readonly nodeRequest: IncomingMessage | undefined;
+  /** The upload the path names (RequestTargets), undefined on the creation URL. Decided when the facts are made. */
+  readonly uploadId: string | undefined;
+  /** Bound to the upload id. */
+  readonly log: Logger;
+  /**
+   * The addressed upload's record as the request found it, read on first ask and then kept:
+   * for the checks in front of the handler, before anything changes it.
+   */
+  readonly addressedState: () => Promise<UploadState | undefined>;
+  /** The authenticated caller; decided by the authentication layer. */
+  readonly owner?: string;
+  /** The checksum the body declares (header or trailer); decided by the checksum layer. */
+  readonly checksum?: DeclaredChecksum | 'trailer';
+  /** The request creates a partial (`Upload-Concat: partial`); decided by the concatenation layer. */
+  readonly creatingPartial?: boolean;
+}
+
+/** One tus request: the web request and what is known about it. */
+export interface TusRequest {
+  readonly req: Request;
+  readonly facts: RequestFacts;
+}
+
+/** The same request with more facts known (each added by the layer that owns it). */
+export function withFacts<R extends TusRequest>(request: R, more: Partial<Pick<RequestFacts, 'owner' | 'checksum' | 'creatingPartial'>>): R {
+  return { ...request, facts: { ...request.facts, ...more } };
+}
+
+/** Reads once, on first call, and gives that read to every later call. */
+export function readOnce<T>(read: () => Promise<T>): () => Promise<T> {
+  let result: Promise<T> | undefined;
+  return () => (result ??= read());
+}
+
+/** Makes the facts every request starts with: decided once, when the request reaches the tus handler. */
+export function initialFacts(
+  targets: { uploadIdOf(req: Request): string | undefined },
+  state: { get(id: string): Promise<UploadState | undefined> },
+  log: Logger,
+  nodeRequestOf: (req: Request) => IncomingMessage | undefined,
+): (req: Request) => RequestFacts {
+  return (req) => {
+    const uploadId = targets.uploadIdOf(req);
+    return {
+      nodeRequest: nodeRequestOf(req),
+      uploadId,
+      log: uploadId ? log.child({ uploadId }) : log,
+      addressedState: readOnce(async () => (uploadId ? state.get(uploadId) : undefined)),
+    };
+  };
+}
