@@ -41,7 +41,7 @@ import { creationBodyLayer } from './tus/layers/creation-body-layer.js';
 import { checksumExtension } from './tus/extensions/checksum/index.js';
 import { storageFullExtension } from './tus/extensions/storage-full/storage-full-extension.js';
 import { TesseraDataStore } from './tus/tessera-datastore.js';
-import { createTusServer, emitPostFinish, uploadUrlFor } from './tus/upstream/tus-server.js';
+import { createTusServer, emitPostFinish, patchProgress, uploadUrlFor } from './tus/upstream/tus-server.js';
 import { patchHandler } from './tus/patch-handler.js';
 
 export interface TesseraOptions {
@@ -178,6 +178,7 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
         maxSize: config.maxSize,
         hooks,
         finished: (req, res, upload) => emitPostFinish(tus as TusServer, req, res, upload),
+        progress: (upload) => patchProgress(tus as TusServer, upload),
       }),
     },
   });

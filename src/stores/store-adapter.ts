@@ -1,5 +1,12 @@
 import type { Readable } from 'node:stream';
-import type { DataStore } from '@tus/utils';
+import type { DataStore, Upload } from '@tus/utils';
+
+/**
+ * What a store saw reading an upload, opaque to everyone but that store: a write of the same
+ * upload under the same lock hands it back, and the store starts from it instead of reading
+ * again (see StoreAdapter.readUpload).
+ */
+export type SeenReads = object;
 
 /**
  * What Tessera needs from a storage backend beyond @tus/utils' DataStore: the narrow set
@@ -29,13 +36,19 @@ export interface StoreAdapter {
    * multipart part cannot be taken back; `truncate` is a no-op there); the file store uses it
    * so that a chunk cut short by a crash is never counted as stored.
    */
-  writeAllOrNothing?(stream: Readable, id: string, offset: number): Promise<number>;
+  writeAllOrNothing?(stream: Readable, id: string, offset: number, seen?: SeenReads): Promise<number>;
   /**
    * Optional: stores a body whose length the request declared (`length`, Content-Length) at
    * `offset`; S3 sends the whole parts it will hold straight to UploadPart. Plain
    * `datastore.write` otherwise.
    */
-  writeDeclared?(stream: Readable, id: string, offset: number, length: number): Promise<number>;
+  writeDeclared?(stream: Readable, id: string, offset: number, length: number, seen?: SeenReads): Promise<number>;
+  /**
+   * Optional: reads an upload with what the store saw reading it. The writes above accept
+   * `seen` back when they follow under the same lock, with nothing changed in between
+   * (S3: 2 to 3 round trips less per PATCH). `datastore.getUpload` otherwise.
+   */
+  readUpload?(id: string): Promise<{ upload: Upload; seen: SeenReads | undefined }>;
   /**
    * Optional: builds a final upload's bytes from its complete partials inside the store
    * (S3: UploadPartCopy), returning the final's length and SHA-256 (hex). Without it the

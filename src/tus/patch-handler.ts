@@ -5,6 +5,7 @@ import { allBytesStored } from './completion/lifecycle.js';
 import type { UploadCompletion } from './completion/upload-completion.js';
 import { createDigester } from './extensions/checksum/algorithms.js';
 import type { TusHooks } from './hooks.js';
+import type { SeenReads } from '../stores/store-adapter.js';
 import type { RequestFacts } from './request-facts.js';
 import type { TesseraDataStore } from './tessera-datastore.js';
 import { writeRequestBody } from './upstream/direct-body.js';
@@ -19,6 +20,8 @@ export interface PatchHandlerParts {
   readonly hooks: Pick<TusHooks, 'onIncomingRequest'>;
   /** Tells @tus/server's listeners (POST_FINISH) that an upload's last byte was stored. */
   readonly finished: (req: Request, res: Response, upload: Upload) => void;
+  /** @tus/server's POST_RECEIVE progress while a body of `upload` arrives, if anyone listens. */
+  readonly progress: (upload: Upload) => ((offset: number) => void) | undefined;
 }
 
 const reDigits = /^\d+$/;
@@ -68,14 +71,15 @@ async function patch(parts: PatchHandlerParts, call: TusCall): Promise<Response>
   let upload: Upload;
   let resent: boolean;
   try {
-    upload = await store.getUpload(id);
+    const read = await store.readUpload(id);
+    upload = read.upload;
     if (hasExpired(store, upload)) throw ERRORS.FILE_NO_LONGER_EXISTS;
     if (upload.offset !== offset) throw ERRORS.INVALID_OFFSET;
     // An empty PATCH at the end (a client re-sending its last, empty chunk, or resuming after a
     // crash): nothing to store; the upload is settled below if it is not yet.
     resent = isFinishingEmptyPatch(req, upload);
     if (resent) checkEmptyBody(facts);
-    else upload.offset = await storeBody(parts, call, upload);
+    else upload.offset = await storeBody(parts, call, upload, read.seen);
   } finally {
     await lock.unlock();
   }
@@ -100,8 +104,11 @@ async function patch(parts: PatchHandlerParts, call: TusCall): Promise<Response>
   return res;
 }
 
-/** Checks and declares Upload-Length (if sent), then stores the body; returns the new offset. */
-async function storeBody(parts: PatchHandlerParts, call: TusCall, upload: Upload): Promise<number> {
+/**
+ * Checks and declares Upload-Length (if sent), then stores the body; returns the new offset.
+ * `seen`: what reading the upload saw, which the store's write starts from (S3).
+ */
+async function storeBody(parts: PatchHandlerParts, call: TusCall, upload: Upload, seen: SeenReads | undefined): Promise<number> {
   const { req, facts, context } = call;
   const { store } = parts;
   const bodyLength = declaredBodyLength(req);
@@ -111,7 +118,10 @@ async function storeBody(parts: PatchHandlerParts, call: TusCall, upload: Upload
     upload.size = declaring;
   }
   try {
-    return await writeRequestBody(store, { req, facts }, upload, maxBodySize(parts, upload, bodyLength), context);
+    // A declared length changed what was read: the write reads again.
+    const unchanged = declaring === undefined ? seen : undefined;
+    const limit = maxBodySize(parts, upload, bodyLength);
+    return await writeRequestBody(store, { req, facts }, upload, limit, context, unchanged, parts.progress(upload));
   } catch (error) {
     // The request that declared the length failed: the length goes with it (a length left
     // declared would refuse the client's retry, or complete the upload at a length nobody confirmed).

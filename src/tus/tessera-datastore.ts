@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { DataStore, ERRORS, type Locker, type Upload } from '@tus/utils';
 import { lockAll } from '../locking/lock-all.js';
-import type { StoreAdapter } from '../stores/store-adapter.js';
+import type { SeenReads, StoreAdapter } from '../stores/store-adapter.js';
 import type { TusExtension, UploadLifecycle } from './extension.js';
 import { hasTusStatus } from '../errors.js';
 import type { TusRequest } from './request-facts.js';
@@ -101,10 +101,13 @@ export class TesseraDataStore extends DataStore {
     return Promise.reject(new Error('request bodies are stored with their request (writeRequestBody)'));
   }
 
-  /** Stores a request's body at `offset`, through the write guards, which see the request's facts. */
-  async writeRequestBody(stream: Readable, id: string, offset: number, request: TusRequest): Promise<number> {
+  /**
+   * Stores a request's body at `offset`, through the write guards, which see the request's facts.
+   * `seen`: what `readUpload` saw, when the write follows it under the same lock, nothing changed.
+   */
+  async writeRequestBody(stream: Readable, id: string, offset: number, request: TusRequest, seen?: SeenReads): Promise<number> {
     try {
-      return await this.guardedWrite(stream, id, offset, request);
+      return await this.guardedWrite(stream, id, offset, request, seen);
     } catch (error) {
       // @tus/server's size limiter lets every byte up to the limit through before it fails the
       // body that runs past Upload-Length (or MAX_SIZE): the 413 must keep none of it, or the
@@ -119,15 +122,15 @@ export class TesseraDataStore extends DataStore {
     }
   }
 
-  private guardedWrite(stream: Readable, id: string, offset: number, request: TusRequest): Promise<number> {
+  private guardedWrite(stream: Readable, id: string, offset: number, request: TusRequest, seen: SeenReads | undefined): Promise<number> {
     const declared = declaredBodyLength(request.req);
     // Without a declared length only the end of the body tells whether it ran past the upload's
     // length; a store that cannot take bytes back (S3) must then hold the body until its end.
     const initial: WriteOptions = { allOrNothing: !this.adapter.rollsBackExactly && declared === undefined };
     type Write = (s: Readable, options?: WriteOptions) => Promise<number>;
     const base: Write = (s, options) => {
-      if (options?.allOrNothing && this.adapter.writeAllOrNothing) return this.adapter.writeAllOrNothing(s, id, offset);
-      if (declared !== undefined && this.adapter.writeDeclared) return this.adapter.writeDeclared(s, id, offset, declared);
+      if (options?.allOrNothing && this.adapter.writeAllOrNothing) return this.adapter.writeAllOrNothing(s, id, offset, seen);
+      if (declared !== undefined && this.adapter.writeDeclared) return this.adapter.writeDeclared(s, id, offset, declared, seen);
       return this.inner.write(s, id, offset);
     };
     const guarded = this.writeGuards.reduceRight<Write>(
@@ -139,11 +142,16 @@ export class TesseraDataStore extends DataStore {
   }
 
   override async getUpload(id: string): Promise<Upload> {
-    const upload = await this.inner.getUpload(id);
+    return (await this.readUpload(id)).upload;
+  }
+
+  /** An upload with what the store saw reading it, for a write that follows under the same lock. */
+  async readUpload(id: string): Promise<{ upload: Upload; seen: SeenReads | undefined }> {
+    const read = this.adapter.readUpload ? await this.adapter.readUpload(id) : { upload: await this.inner.getUpload(id), seen: undefined };
     // @tus/server expires by creation date alone; a finished upload must never expire, and
     // creation_date is only used for expiry, so hide it once the upload is complete.
-    if (upload.size !== undefined && upload.offset === upload.size) upload.creation_date = undefined;
-    return upload;
+    if (read.upload.size !== undefined && read.upload.offset === read.upload.size) read.upload.creation_date = undefined;
+    return read;
   }
 
   override declareUploadLength(id: string, length: number): Promise<void> {

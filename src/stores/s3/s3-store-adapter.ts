@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
-import { MemoryKvStore, type KvStore } from '@tus/utils';
+import { MemoryKvStore, type KvStore, type Upload } from '@tus/utils';
 import type { MetadataValue } from '@tus/s3-store';
 import type { S3Config } from '../../config/config.js';
 import type { Logger } from '../../logging/logger.js';
-import type { StoreAdapter } from '../store-adapter.js';
+import type { SeenReads, StoreAdapter } from '../store-adapter.js';
 import { assembleInS3 } from './s3-concatenation.js';
 import { S3_LIMITS } from './s3-limits.js';
-import { TesseraS3Store } from './tessera-s3-store.js';
+import { TesseraS3Store, type SeenInS3 } from './tessera-s3-store.js';
 
 export interface S3StoreAdapterOptions {
   readonly s3: S3Config;
@@ -89,12 +89,16 @@ export class S3StoreAdapter implements StoreAdapter {
     return this.datastore.truncate(id, offset);
   }
 
-  writeAllOrNothing(stream: Readable, id: string, offset: number): Promise<number> {
-    return this.datastore.writeAllOrNothing(stream, id, offset);
+  writeAllOrNothing(stream: Readable, id: string, offset: number, seen?: SeenReads): Promise<number> {
+    return this.datastore.writeAllOrNothing(stream, id, offset, seen as SeenInS3 | undefined);
   }
 
-  writeDeclared(stream: Readable, id: string, offset: number, length: number): Promise<number> {
-    return this.datastore.writeDeclared(stream, id, offset, length);
+  writeDeclared(stream: Readable, id: string, offset: number, length: number, seen?: SeenReads): Promise<number> {
+    return this.datastore.writeDeclared(stream, id, offset, length, seen as SeenInS3 | undefined);
+  }
+
+  readUpload(id: string): Promise<{ upload: Upload; seen: SeenReads | undefined }> {
+    return this.datastore.readUpload(id);
   }
 
   read(id: string): Promise<Readable> {

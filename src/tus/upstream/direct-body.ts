@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { ERRORS, EVENTS, StreamLimiter, type CancellationContext, type Upload } from '@tus/utils';
+import type { SeenReads } from '../../stores/store-adapter.js';
 import type { TusRequest } from '../request-facts.js';
 import type { TesseraDataStore } from '../tessera-datastore.js';
 import type { TusCall, TusHandler } from './handler-layers.js';
@@ -61,13 +62,17 @@ export function upstreamTerminal(handler: TusHandler, store: TesseraDataStore): 
   const send = target.send.bind(target);
   target.writeToStore = (body, upload, maxFileSize, context) => {
     if (!(body instanceof RequestBody)) throw new Error('a request body reached the store without its request');
-    return writeRequestBody(store, body.request, upload, maxFileSize, context, progressOf(target, upload));
+    return writeRequestBody(store, body.request, upload, maxFileSize, context, undefined, progressOfHandler(target, upload));
   };
   return (call) => send(carrying(call), call.context, call.headers);
 }
 
 /** Upstream's POST_RECEIVE progress event, at most once per `postReceiveInterval`, when anyone listens. */
-function progressOf(handler: BodyWritingHandler, upload: Upload): ((offset: number) => void) | undefined {
+export function progressOf(handler: TusHandler, upload: Upload): ((offset: number) => void) | undefined {
+  return progressOfHandler(handler as BodyWritingHandler, upload);
+}
+
+function progressOfHandler(handler: BodyWritingHandler, upload: Upload): ((offset: number) => void) | undefined {
   if (handler.listenerCount(EVENTS.POST_RECEIVE) === 0) return undefined;
   const interval = handler.options.postReceiveInterval ?? 1000;
   let last = Date.now();
@@ -89,6 +94,8 @@ export async function writeRequestBody(
   upload: Pick<Upload, 'id' | 'offset'>,
   maxFileSize: number,
   context: CancellationContext,
+  /** What reading the upload under the same lock saw (TesseraDataStore.readUpload). */
+  seen?: SeenReads,
   progress?: (offset: number) => void,
 ): Promise<number> {
   if (context.signal.aborted) throw ERRORS.ABORTED;
@@ -117,7 +124,7 @@ export async function writeRequestBody(
   context.signal.addEventListener('abort', onAbort, { once: true });
   let stored: Promise<number> | undefined;
   try {
-    return await pipeline(source.pipe(limited), () => (stored = store.writeRequestBody(limited, upload.id, upload.offset, request)));
+    return await pipeline(source.pipe(limited), () => (stored = store.writeRequestBody(limited, upload.id, upload.offset, request, seen)));
   } catch (error) {
     source.unpipe(limited);
     // pipeline rejects at the first error, while the store may still be rolling the body back:

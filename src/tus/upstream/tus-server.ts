@@ -4,7 +4,7 @@ import type { Config } from '../../config/config.js';
 import { EXTRA_ALLOWED_HEADERS, EXTRA_EXPOSED_HEADERS } from '../../http/cors.js';
 import type { Logger } from '../../logging/logger.js';
 import { addLayers, type HandlerLayer, type Terminal } from './handler-layers.js';
-import { upstreamTerminal } from './direct-body.js';
+import { progressOf, upstreamTerminal } from './direct-body.js';
 import { errors, hasTusStatus } from '../../errors.js';
 import type { Method, TusExtension } from '../extension.js';
 import type { RequestFacts } from '../request-facts.js';
@@ -40,6 +40,11 @@ export const UPSTREAM_CONCATENATION_NAME = 'concatentation';
 /** Tells @tus/server's POST_FINISH listeners that an upload's last byte was stored (Tessera's PATCH step). */
 export function emitPostFinish(server: Server, req: Request, res: Response, upload: Upload): void {
   server.handlers.PATCH.emit(EVENTS.POST_FINISH, req, res, upload);
+}
+
+/** @tus/server's POST_RECEIVE progress for a PATCH of `upload` (undefined when nobody listens). */
+export function patchProgress(server: Server, upload: Upload): ((offset: number) => void) | undefined {
+  return progressOf(server.handlers.PATCH, upload);
 }
 
 /** An upload's URL as @tus/server's POST handler builds it (relative / forwarded rules). */
