@@ -45,6 +45,11 @@ export const errors = {
     new TusError('ERR_TOO_MANY_REQUESTS', 429, message, { 'Retry-After': String(Math.max(1, retryAfterS)) }),
   metadataTooLarge: (maxBytes: number) => new TusError('ERR_METADATA_TOO_LARGE', 400, `Upload-Metadata is larger than ${maxBytes} bytes`),
 
+  // Downloads (GET): conditional requests and byte ranges.
+  preconditionFailed: () => new TusError('ERR_PRECONDITION_FAILED', 412, 'Precondition failed: the file does not match If-Match / If-Unmodified-Since'),
+  rangeNotSatisfiable: (size: number) =>
+    new TusError('ERR_RANGE_NOT_SATISFIABLE', 416, `Range not satisfiable: the file has ${size} bytes`, { 'Content-Range': `bytes */${size}` }),
+
   // Per-request checksums (checksum extension); each one discards the request's bytes.
   /** The spec's own status and reason phrase for a verified-but-wrong body. */
   checksumMismatch: () => new TusError('ERR_CHECKSUM_MISMATCH', 460, 'Checksum Mismatch'),

@@ -36,7 +36,7 @@ import { integrityExtension } from './tus/extensions/integrity/integrity-extensi
 import { partialExpiryExtension } from './tus/extensions/expiry/partial-expiry-extension.js';
 import type { UploadStateStore } from './tus/state/upload-state.js';
 import { contextLayer } from './tus/layers/context-layer.js';
-import { downloadLayer } from './tus/layers/download-layer.js';
+import { downloadHandler } from './tus/download/download-handler.js';
 import { creationBodyLayer } from './tus/layers/creation-body-layer.js';
 import { checksumExtension } from './tus/extensions/checksum/index.js';
 import { storageFullExtension } from './tus/extensions/storage-full/storage-full-extension.js';
@@ -167,10 +167,10 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
     commonLayers: [contextLayer(targets, responseHeaders)],
     extensions,
     layers: {
-      GET: [downloadLayer({ store, state, targets })],
       POST: [creationBodyLayer(config.maxSize)],
     },
     replaced: {
+      GET: downloadHandler({ store, state, redirect: config.downloadRedirect }),
       PATCH: patchHandler({
         store,
         locker,

@@ -52,6 +52,12 @@ export interface Config {
   readonly redis?: RedisConfig;
   /** S3 storage (S3_BUCKET); undefined keeps uploads on the local disk (dataDir). */
   readonly s3?: S3Config;
+  /**
+   * DOWNLOAD_REDIRECT=presigned (S3 only): a GET is answered with a redirect to a presigned
+   * GetObject URL valid this long, so download bytes never pass through Tessera; undefined
+   * serves them through Tessera.
+   */
+  readonly downloadRedirect?: { readonly ttlMs: number };
 }
 
 export interface AuthConfig {
@@ -120,7 +126,7 @@ const duration = (fallback: string, maxMs = Number.MAX_SAFE_INTEGER) =>
         return z.NEVER;
       }
       if (value > maxMs) {
-        ctx.addIssue({ code: 'custom', message: `must be at most ${maxMs} ms (about 24 days) (got ${shown(raw)})` });
+        ctx.addIssue({ code: 'custom', message: `must be at most ${maxMs} ms (about ${ms(maxMs, { long: true })}) (got ${shown(raw)})` });
         return z.NEVER;
       }
       return value;
@@ -207,6 +213,9 @@ const envSchema = z.object({
   S3_FORCE_PATH_STYLE: boolean(false),
   S3_PART_SIZE: integer(8 * 1024 * 1024, 5 * 1024 * 1024, 5 * 1024 ** 3),
   S3_EXPECT_CONTINUE: boolean(false),
+  DOWNLOAD_REDIRECT: z.enum(['off', 'presigned'], { error: 'must be off or presigned' }).default('off'),
+  // S3's own limit for a presigned URL: 7 days.
+  DOWNLOAD_REDIRECT_TTL: duration('5m', 7 * 24 * 3600 * 1000),
   // Unset means "on where it fits": a TUS_PATH covering the page turns it off quietly.
   WEB_UI: z
     .string()
@@ -268,6 +277,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!e.S3_BUCKET && (e.S3_ENDPOINT || e.S3_REGION)) {
     throw new ConfigError('Invalid configuration: S3_ENDPOINT and S3_REGION need S3_BUCKET (which switches storage to S3)');
   }
+  if (e.DOWNLOAD_REDIRECT === 'presigned' && !e.S3_BUCKET) {
+    throw new ConfigError('Invalid configuration: DOWNLOAD_REDIRECT=presigned needs S3 storage (S3_BUCKET)');
+  }
+  if (e.DOWNLOAD_REDIRECT_TTL < 1000) {
+    throw new ConfigError('Invalid configuration: DOWNLOAD_REDIRECT_TTL must be at least 1s');
+  }
   if (e.EXPIRY_SWEEP_INTERVAL === 0) {
     throw new ConfigError('Invalid configuration: EXPIRY_SWEEP_INTERVAL must be greater than 0');
   }
@@ -324,6 +339,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           expectContinue: e.S3_EXPECT_CONTINUE,
         })
       : undefined,
+    downloadRedirect: e.DOWNLOAD_REDIRECT === 'presigned' ? Object.freeze({ ttlMs: e.DOWNLOAD_REDIRECT_TTL }) : undefined,
   });
 }
 

@@ -5,7 +5,18 @@ export function corsOriginFor(allowed: readonly string[]): (origin: string | nul
 }
 
 /** Tus headers a browser must be allowed to send, beyond @tus/server's own list. */
-export const EXTRA_ALLOWED_HEADERS = ['Upload-Checksum', 'Upload-Concat', 'Upload-Defer-Length'] as const;
+export const EXTRA_ALLOWED_HEADERS = [
+  'Upload-Checksum',
+  'Upload-Concat',
+  'Upload-Defer-Length',
+  // Downloads: ranges and conditional requests.
+  'Range',
+  'If-Range',
+  'If-Match',
+  'If-None-Match',
+  'If-Modified-Since',
+  'If-Unmodified-Since',
+] as const;
 
 /** Response headers a browser must be allowed to read, beyond @tus/server's own list. */
 export const EXTRA_EXPOSED_HEADERS = [
@@ -16,4 +27,10 @@ export const EXTRA_EXPOSED_HEADERS = [
   'Tessera-Sha256',
   'Tessera-Upload-Status',
   'Tessera-Error',
+  // Downloads: what a resuming client or a player reads.
+  'Accept-Ranges',
+  'Content-Range',
+  'Content-Disposition',
+  'ETag',
+  'Last-Modified',
 ] as const;

@@ -29,7 +29,8 @@ export function metricsExtension(metrics: TesseraMetrics): TusExtension {
       async (write, stream, upload) => {
         try {
           const offset = await write(stream);
-          metrics.bytesReceived.inc(offset - upload.offset);
+          // Never below the start: a counter cannot go down (and a metric must not fail a request).
+          metrics.bytesReceived.inc(Math.max(0, offset - upload.offset));
           return offset;
         } catch (error) {
           if (error instanceof TusError && error.code === 'ERR_CHECKSUM_MISMATCH') metrics.checksumMismatches.inc();

@@ -8,6 +8,18 @@ import type { DataStore, Upload } from '@tus/utils';
  */
 export type SeenReads = object;
 
+/** The headers a store's download URL answers with. */
+export interface DownloadAnswer {
+  readonly contentType: string;
+  readonly contentDisposition: string;
+}
+
+/** Bytes `start` to `end` of a file, both included (as in HTTP's Range). */
+export interface ByteRange {
+  readonly start: number;
+  readonly end: number;
+}
+
 /**
  * What Tessera needs from a storage backend beyond @tus/utils' DataStore: the narrow set
  * of capabilities the extensions (checksum rollback, assembly, expiry) are built on.
@@ -26,8 +38,16 @@ export interface StoreAdapter {
   readonly rollsBackExactly: boolean;
   /** Drops every stored byte at and after `offset` (a chunk that failed verification). */
   truncate(id: string, offset: number): Promise<void>;
-  /** Streams an upload's stored bytes from the start. */
-  read(id: string): Readable | Promise<Readable>;
+  /** Streams an upload's stored bytes: all of them, or only `range` of a complete upload. */
+  read(id: string, range?: ByteRange): Readable | Promise<Readable>;
+  /** When a complete upload's bytes were last written (they never change after). */
+  modifiedAt(id: string): Promise<Date>;
+  /**
+   * Optional: a URL that serves a complete upload's bytes straight from the store for
+   * `expiresInMs`, answering with the given Content-Type and Content-Disposition (S3: a
+   * presigned GetObject; ranges and conditional requests go to S3).
+   */
+  downloadUrl?(id: string, answer: DownloadAnswer, expiresInMs: number): Promise<string>;
   /** Throws when the store cannot take writes (readiness). */
   checkWritable(): Promise<void>;
   /**

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { ERRORS, type Locker, type Upload } from '@tus/utils';
 import { errors } from '../errors.js';
 import { allBytesStored } from './completion/lifecycle.js';
@@ -6,7 +7,7 @@ import type { UploadCompletion } from './completion/upload-completion.js';
 import { createDigester } from './extensions/checksum/algorithms.js';
 import type { TusHooks } from './hooks.js';
 import type { SeenReads } from '../stores/store-adapter.js';
-import type { RequestFacts } from './request-facts.js';
+import { parseUploadChecksum, type DeclaredChecksum } from './extensions/checksum/checksum-header.js';
 import type { TesseraDataStore } from './tessera-datastore.js';
 import { writeRequestBody } from './upstream/direct-body.js';
 import type { Terminal, TusCall } from './upstream/handler-layers.js';
@@ -75,10 +76,12 @@ async function patch(parts: PatchHandlerParts, call: TusCall): Promise<Response>
     upload = read.upload;
     if (hasExpired(store, upload)) throw ERRORS.FILE_NO_LONGER_EXISTS;
     if (upload.offset !== offset) throw ERRORS.INVALID_OFFSET;
-    // An empty PATCH at the end (a client re-sending its last, empty chunk, or resuming after a
-    // crash): nothing to store; the upload is settled below if it is not yet.
-    resent = isFinishingEmptyPatch(req, upload);
-    if (resent) checkEmptyBody(facts);
+    // A PATCH at the end of an upload whose bytes are all stored (a client re-sending its last,
+    // empty chunk, or resuming after a crash): its body must be empty, and nothing is stored
+    // (the store is not even asked: S3 has completed the object); the upload is settled below
+    // if it is not yet. However the empty body is framed: Content-Length: 0, chunked, or none.
+    resent = allBytesStored(upload) && req.headers.get('upload-length') === null;
+    if (resent) await receiveEmptyBody(call);
     else upload.offset = await storeBody(parts, call, upload, read.seen);
   } finally {
     await lock.unlock();
@@ -154,17 +157,46 @@ function maxBodySize(parts: PatchHandlerParts, upload: Upload, bodyLength: numbe
   return bodyLength ?? limit - upload.offset;
 }
 
-/** An empty body at the end of an upload whose bytes are all stored. */
-function isFinishingEmptyPatch(req: Request, upload: Upload): boolean {
-  return req.headers.get('content-length') === '0' && allBytesStored(upload) && req.headers.get('upload-length') === null;
+/**
+ * Receives the body of a PATCH at the end of a complete upload: 413 at its first byte (there is
+ * no room left), and a checksum it declares (header or trailer) must be the empty body's (460).
+ */
+async function receiveEmptyBody({ req, facts, context }: TusCall): Promise<void> {
+  const declared = declaredBodyLength(req);
+  if (declared !== undefined && declared > 0) throw ERRORS.ERR_SIZE_EXCEEDED;
+  const source = facts.nodeRequest;
+  if (source && !source.readableEnded) await endOfEmptyBody(source, context.signal);
+  let checksum: DeclaredChecksum | undefined;
+  if (facts.checksum === 'trailer') {
+    const trailer = source?.trailers['upload-checksum'];
+    if (!trailer) throw errors.checksumTrailerMissing();
+    checksum = parseUploadChecksum(trailer);
+  } else {
+    checksum = facts.checksum;
+  }
+  if (!checksum) return;
+  const empty = createDigester(checksum.algorithm).digest();
+  if (empty.length !== checksum.digest.length || !timingSafeEqual(empty, checksum.digest)) throw errors.checksumMismatch();
 }
 
-/** A checksum declared for an empty body must be the empty body's. */
-function checkEmptyBody(facts: RequestFacts): void {
-  const declared = facts.checksum;
-  if (!declared || declared === 'trailer') return;
-  const empty = createDigester(declared.algorithm).digest();
-  if (empty.length !== declared.digest.length || !timingSafeEqual(empty, declared.digest)) throw errors.checksumMismatch();
+/** Resolves when `source` ends without a byte; rejects at its first byte (413), or when the request is aborted. */
+function endOfEmptyBody(source: IncomingMessage, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const settle = (error?: unknown) => {
+      source.off('data', onData).off('end', onEnd).off('error', settle).off('close', onClose);
+      signal.removeEventListener('abort', onAbort);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onData = (chunk: Buffer) => {
+      if (chunk.length > 0) settle(ERRORS.ERR_SIZE_EXCEEDED);
+    };
+    const onEnd = () => settle();
+    const onClose = () => settle(source.complete ? undefined : ERRORS.ABORTED);
+    const onAbort = () => settle(ERRORS.ABORTED);
+    source.on('data', onData).on('end', onEnd).on('error', settle).on('close', onClose);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 function declaredBodyLength(req: Request): number | undefined {

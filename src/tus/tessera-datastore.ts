@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { DataStore, ERRORS, type Locker, type Upload } from '@tus/utils';
 import { lockAll } from '../locking/lock-all.js';
-import type { SeenReads, StoreAdapter } from '../stores/store-adapter.js';
+import type { ByteRange, SeenReads, StoreAdapter } from '../stores/store-adapter.js';
 import type { TusExtension, UploadLifecycle } from './extension.js';
 import { hasTusStatus } from '../errors.js';
 import type { TusRequest } from './request-facts.js';
@@ -178,8 +178,8 @@ export class TesseraDataStore extends DataStore {
     return false;
   }
 
-  read(id: string): Readable | Promise<Readable> {
-    return this.adapter.read(id);
+  read(id: string, range?: ByteRange): Readable | Promise<Readable> {
+    return this.adapter.read(id, range);
   }
 
   /**

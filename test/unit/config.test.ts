@@ -109,10 +109,23 @@ describe('loadConfig', () => {
     ['SHUTDOWN_TIMEOUT', '-1s'],
     ['TRUST_PROXY', 'maybe'],
     ['LOG_LEVEL', 'loud'],
+    ['DOWNLOAD_REDIRECT', 'always'],
+    ['DOWNLOAD_REDIRECT_TTL', '8d'],
+    ['DOWNLOAD_REDIRECT_TTL', 'soon'],
   ])('rejects %s=%j with a one-line message naming the variable', (variable, value) => {
     const error = errorOf({ [variable]: value });
     expect(error.message).toMatch(new RegExp(`^Invalid configuration: ${variable} `));
     expect(error.message).not.toContain('\n');
+  });
+
+  it('DOWNLOAD_REDIRECT=presigned: needs S3, and a TTL of at least 1s (default 5 minutes)', () => {
+    expect(errorOf({ DOWNLOAD_REDIRECT: 'presigned' }).message).toBe('Invalid configuration: DOWNLOAD_REDIRECT=presigned needs S3 storage (S3_BUCKET)');
+    expect(errorOf({ DOWNLOAD_REDIRECT: 'presigned', S3_BUCKET: 'bucket', DOWNLOAD_REDIRECT_TTL: '500' }).message).toBe(
+      'Invalid configuration: DOWNLOAD_REDIRECT_TTL must be at least 1s',
+    );
+    expect(loadConfig({ DOWNLOAD_REDIRECT: 'presigned', S3_BUCKET: 'bucket' }).downloadRedirect).toEqual({ ttlMs: 300_000 });
+    expect(loadConfig({ DOWNLOAD_REDIRECT: 'presigned', S3_BUCKET: 'bucket', DOWNLOAD_REDIRECT_TTL: '1h' }).downloadRedirect).toEqual({ ttlMs: 3_600_000 });
+    expect(loadConfig({ S3_BUCKET: 'bucket' }).downloadRedirect).toBeUndefined();
   });
 
   it('keeps the message on one line even when the value holds a newline', () => {

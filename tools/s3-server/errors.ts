@@ -17,6 +17,7 @@ export class S3Error extends Error {
 
 export const s3Errors = {
   accessDenied: () => new S3Error('AccessDenied', 403, 'Access Denied'),
+  expiredPresignedUrl: () => new S3Error('AccessDenied', 403, 'Request has expired'),
   authorizationHeaderMalformed: (message: string) => new S3Error('AuthorizationHeaderMalformed', 400, message),
   badDigest: () => new S3Error('BadDigest', 400, 'The Content-MD5 you specified did not match what we received.'),
   badChecksum: (algorithm: string) =>

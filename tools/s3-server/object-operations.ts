@@ -65,6 +65,24 @@ export function parseRange(header: string | undefined, size: number): readonly [
   return [first, Math.min(last, size - 1)];
 }
 
+/** GetObject's `response-*` query parameters: headers the answer carries instead of the stored ones. */
+function responseOverrides(query: ReadonlyMap<string, string>): Record<string, string> {
+  const names: Record<string, string> = {
+    'response-content-type': 'Content-Type',
+    'response-content-disposition': 'Content-Disposition',
+    'response-cache-control': 'Cache-Control',
+    'response-content-language': 'Content-Language',
+    'response-expires': 'Expires',
+    'response-content-encoding': 'Content-Encoding',
+  };
+  const headers: Record<string, string> = {};
+  for (const [parameter, headerName] of Object.entries(names)) {
+    const value = query.get(parameter);
+    if (value !== undefined) headers[headerName] = value;
+  }
+  return headers;
+}
+
 /** GetObject and HeadObject (the same headers; HEAD sends no body). */
 export async function getObject(ex: Exchange, withBody: boolean): Promise<void> {
   const bucket = ex.storage.bucket(ex.bucketName);
@@ -79,7 +97,7 @@ export async function getObject(ex: Exchange, withBody: boolean): Promise<void> 
   if (range === 'unsatisfiable') throw s3Errors.invalidRange(record.size);
   const [first, last] = range ?? [0, record.size - 1];
   const length = record.size === 0 ? 0 : last - first + 1;
-  const headers: Record<string, string> = { ...objectHeaders(record), 'Content-Length': String(length) };
+  const headers: Record<string, string> = { ...objectHeaders(record), ...responseOverrides(ex.query), 'Content-Length': String(length) };
   if (range) headers['Content-Range'] = `bytes ${first}-${last}/${record.size}`;
   if (!withBody || length === 0) {
     ex.res.writeHead(range ? 206 : 200, headers);

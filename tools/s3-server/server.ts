@@ -20,7 +20,7 @@ import {
   uploadPartCopy,
 } from './multipart-operations.js';
 import { deleteObject, getObject, putObject } from './object-operations.js';
-import { queryPairs, verifySignature, type Credentials } from './sigv4.js';
+import { queryPairs, verifyPresigned, verifySignature, type Credentials } from './sigv4.js';
 import { Storage } from './storage.js';
 import { errorDocument } from './xml.js';
 
@@ -114,8 +114,13 @@ export function createS3Server(options: S3ServerOptions): { server: http.Server;
       const bucketName = decodeURIComponent(segments[1] ?? '');
       const key = decodeURIComponent(segments.slice(2).join('/'));
       resource = key ? `/${bucketName}/${key}` : `/${bucketName}`;
-      const payload = verifySignature({ method, rawPath, rawQuery, headers: req.headers }, options.credentials, options.region);
       const query = new Map(queryPairs(rawQuery));
+      const signed = { method, rawPath, rawQuery, headers: req.headers };
+      // A presigned URL carries its signature in the query (GET only, as Tessera's download redirects use it).
+      const payload =
+        query.has('X-Amz-Signature') && method === 'GET'
+          ? verifyPresigned(signed, options.credentials, options.region)
+          : verifySignature(signed, options.credentials, options.region);
       if (!bucketName) {
         if (method !== 'GET') throw s3Errors.methodNotAllowed(method, 'SERVICE');
         stats.of('ListBuckets').requests += 1;

@@ -98,6 +98,53 @@ export function verifySignature(
   throw s3Errors.notImplemented(`x-amz-content-sha256: ${payloadHash} (aws-chunked uploads) is not implemented by this server`);
 }
 
+/**
+ * Verifies a presigned request (Signature Version 4, query-string auth: `X-Amz-Algorithm`,
+ * `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-Expires`, `X-Amz-SignedHeaders`, `X-Amz-Signature`),
+ * as a presigned GetObject URL is: the payload is unsigned, and the URL stops working once
+ * `X-Amz-Expires` seconds have passed since `X-Amz-Date`.
+ */
+export function verifyPresigned(
+  req: { readonly method: string; readonly rawPath: string; readonly rawQuery: string; readonly headers: IncomingHttpHeaders },
+  credentials: Credentials,
+  region: string,
+  now = Date.now(),
+): PayloadCheck {
+  const pairs = queryPairs(req.rawQuery);
+  const query = new Map(pairs);
+  if (query.get('X-Amz-Algorithm') !== ALGORITHM) throw s3Errors.accessDenied();
+  const credential = query.get('X-Amz-Credential') ?? '';
+  const amzDate = query.get('X-Amz-Date') ?? '';
+  const expires = Number(query.get('X-Amz-Expires'));
+  const signedHeaders = query.get('X-Amz-SignedHeaders') ?? '';
+  const signature = query.get('X-Amz-Signature') ?? '';
+  const [accessKeyId, date, scopeRegion, service, terminator] = credential.split('/');
+  if (accessKeyId !== credentials.accessKeyId) throw s3Errors.invalidAccessKeyId(accessKeyId ?? '');
+  if (!date || scopeRegion !== region || service !== 's3' || terminator !== 'aws4_request') throw s3Errors.accessDenied();
+  if (!/^\d{8}T\d{6}Z$/.test(amzDate) || amzDate.slice(0, 8) !== date) throw s3Errors.accessDenied();
+  if (!Number.isInteger(expires) || expires < 1 || expires > 604_800) throw s3Errors.accessDenied();
+  const when = Date.UTC(+amzDate.slice(0, 4), +amzDate.slice(4, 6) - 1, +amzDate.slice(6, 8), +amzDate.slice(9, 11), +amzDate.slice(11, 13), +amzDate.slice(13, 15));
+  if (now > when + expires * 1000) throw s3Errors.expiredPresignedUrl();
+  const names = signedHeaders.split(';');
+  if (!names.includes('host')) throw s3Errors.signatureDoesNotMatch();
+  const canonicalHeaders = names.map((name) => `${name}:${(header(req.headers, name) ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
+  const canonicalQuery = pairs
+    .filter(([name]) => name !== 'X-Amz-Signature')
+    .map(([name, value]) => [uriEncode(name), uriEncode(value)] as const)
+    .sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
+    .map(([name, value]) => `${name}=${value}`)
+    .join('&');
+  const canonicalRequest = [req.method, req.rawPath, canonicalQuery, canonicalHeaders, signedHeaders, 'UNSIGNED-PAYLOAD'].join('\n');
+  const scope = `${date}/${scopeRegion}/s3/aws4_request`;
+  const stringToSign = [ALGORITHM, amzDate, scope, sha256Hex(canonicalRequest)].join('\n');
+  const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).update(data).digest();
+  const signingKey = hmac(hmac(hmac(hmac(`AWS4${credentials.secretAccessKey}`, date), scopeRegion), 's3'), 'aws4_request');
+  const expected = hmac(signingKey, stringToSign);
+  const given = Buffer.from(signature, 'hex');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw s3Errors.signatureDoesNotMatch();
+  return { kind: 'unsigned' };
+}
+
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value.join(',') : value;

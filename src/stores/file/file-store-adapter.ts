@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { createHash, randomUUID } from 'node:crypto';
 import { ERRORS, isPathInsideDirectory, type KvStore, type Upload } from '@tus/utils';
 import { AtomicInfoStore } from './atomic-info-store.js';
-import type { StoreAdapter } from '../store-adapter.js';
+import type { ByteRange, StoreAdapter } from '../store-adapter.js';
 import { CachedInfoStore } from './cached-info-store.js';
 import { VerifiedFileStore } from './verified-file-store.js';
 
@@ -69,9 +69,18 @@ export class FileStoreAdapter implements StoreAdapter {
     return this.datastore.writeAllOrNothing(stream, id, offset);
   }
 
-  read(id: string): fs.ReadStream {
+  read(id: string, range?: ByteRange): fs.ReadStream {
     // Large reads: assembly and verification stream whole files.
-    return fs.createReadStream(this.pathOf(id), { highWaterMark: 1024 * 1024 });
+    return fs.createReadStream(this.pathOf(id), { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
+  }
+
+  async modifiedAt(id: string): Promise<Date> {
+    try {
+      return (await fsp.stat(this.pathOf(id))).mtime;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw ERRORS.FILE_NOT_FOUND;
+      throw error;
+    }
   }
 
   /**

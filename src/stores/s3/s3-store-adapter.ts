@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import type { S3ClientConfig } from '@aws-sdk/client-s3';
+import { GetObjectCommand, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { MemoryKvStore, type KvStore, type Upload } from '@tus/utils';
 import type { MetadataValue } from '@tus/s3-store';
 import type { S3Config } from '../../config/config.js';
 import type { Logger } from '../../logging/logger.js';
-import type { SeenReads, StoreAdapter } from '../store-adapter.js';
+import type { ByteRange, DownloadAnswer, SeenReads, StoreAdapter } from '../store-adapter.js';
 import { assembleInS3 } from './s3-concatenation.js';
 import { S3_LIMITS } from './s3-limits.js';
 import { TesseraS3Store, type SeenInS3 } from './tessera-s3-store.js';
@@ -101,8 +102,25 @@ export class S3StoreAdapter implements StoreAdapter {
     return this.datastore.readUpload(id);
   }
 
-  read(id: string): Promise<Readable> {
-    return this.datastore.read(id);
+  read(id: string, range?: ByteRange): Promise<Readable> {
+    return this.datastore.read(id, range);
+  }
+
+  modifiedAt(id: string): Promise<Date> {
+    return this.datastore.modifiedAt(id);
+  }
+
+  /** A presigned GetObject of the upload's object, answering with `answer`'s headers. */
+  downloadUrl(id: string, answer: DownloadAnswer, expiresInMs: number): Promise<string> {
+    const command = new GetObjectCommand({
+      Bucket: this.datastore.bucketName,
+      Key: id,
+      ResponseContentType: answer.contentType,
+      ResponseContentDisposition: answer.contentDisposition,
+      // The URL is short-lived and per-user: no cache should keep the answer for another.
+      ResponseCacheControl: 'private, no-cache',
+    });
+    return getSignedUrl(this.datastore.s3, command, { expiresIn: Math.max(1, Math.floor(expiresInMs / 1000)) });
   }
 
   async concatenate(finalId: string, partialIds: readonly string[]): Promise<{ bytes: number; sha256: string }> {

@@ -6,6 +6,7 @@ import { S3Store, type MetadataValue } from '@tus/s3-store';
 import { ERRORS, TUS_RESUMABLE, Upload } from '@tus/utils';
 import { isMissingUpload, isS3NotFound, S3TruncateError } from './s3-errors.js';
 import type { PartFile } from './part-files.js';
+import type { ByteRange } from '../store-adapter.js';
 import { pipeParts, PART_READ_SIZE } from './part-pipeline.js';
 import { discardStaged, joinStreams, stageBody } from './staged-body.js';
 
@@ -194,9 +195,38 @@ export class TesseraS3Store extends S3Store {
     return body.offset - streamStart + body.length;
   }
 
-  override async read(id: string): Promise<Readable> {
+  /**
+   * An empty upload is complete at once. S3 cannot complete a multipart upload without a part,
+   * so its object is written empty and the multipart upload aborted: reading it finds it
+   * complete (like any completed upload), and GET serves the empty object.
+   */
+  override async create(upload: Upload): Promise<Upload> {
+    const created = await super.create(upload);
+    if (upload.size === 0) {
+      await this.client.putObject({ Bucket: this.bucket, Key: upload.id, Body: '' });
+      await this.client.abortMultipartUpload({ Bucket: this.bucket, Key: upload.id, UploadId: await this.uploadIdOf(upload.id) });
+    }
+    return created;
+  }
+
+  /** A completed upload's bytes, all of them or `range` (inclusive): S3 sends only those. */
+  override async read(id: string, range?: ByteRange): Promise<Readable> {
     try {
-      return await super.read(id);
+      if (!range) return await super.read(id);
+      const { Body } = await this.client.getObject({ Bucket: this.bucket, Key: id, Range: `bytes=${range.start}-${range.end}` });
+      return Body as Readable;
+    } catch (error) {
+      if (isS3NotFound(error)) throw ERRORS.FILE_NOT_FOUND;
+      throw error;
+    }
+  }
+
+  /** When a completed upload's object was written. */
+  async modifiedAt(id: string): Promise<Date> {
+    try {
+      const { LastModified } = await this.client.headObject({ Bucket: this.bucket, Key: id });
+      if (!LastModified) throw new Error(`S3 reported no LastModified for ${id}`);
+      return LastModified;
     } catch (error) {
       if (isS3NotFound(error)) throw ERRORS.FILE_NOT_FOUND;
       throw error;
