@@ -76,20 +76,7 @@ export function verifySignature(
 
   const names = signedHeaders.split(';');
   if (!names.includes('host')) throw s3Errors.signatureDoesNotMatch();
-  const canonicalHeaders = names.map((name) => `${name}:${(header(req.headers, name) ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
-  const canonicalQuery = queryPairs(req.rawQuery)
-    .map(([name, value]) => [uriEncode(name), uriEncode(value)] as const)
-    .sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
-    .map(([name, value]) => `${name}=${value}`)
-    .join('&');
-  const canonicalRequest = [req.method, req.rawPath, canonicalQuery, canonicalHeaders, signedHeaders, payloadHash].join('\n');
-  const scope = `${date}/${scopeRegion}/s3/aws4_request`;
-  const stringToSign = [ALGORITHM, amzDate, scope, sha256Hex(canonicalRequest)].join('\n');
-  const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).update(data).digest();
-  const signingKey = hmac(hmac(hmac(hmac(`AWS4${credentials.secretAccessKey}`, date), scopeRegion), 's3'), 'aws4_request');
-  const expected = hmac(signingKey, stringToSign);
-  const given = Buffer.from(signature, 'hex');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw s3Errors.signatureDoesNotMatch();
+  checkSignature(req, queryPairs(req.rawQuery), { names, signedHeaders, payloadHash, date, region: scopeRegion, amzDate, signature }, credentials);
 
   if (payloadHash === 'UNSIGNED-PAYLOAD') return { kind: 'unsigned' };
   if (/^[0-9a-f]{64}$/.test(payloadHash)) return { kind: 'sha256', hex: payloadHash };
@@ -127,22 +114,32 @@ export function verifyPresigned(
   if (now > when + expires * 1000) throw s3Errors.expiredPresignedUrl();
   const names = signedHeaders.split(';');
   if (!names.includes('host')) throw s3Errors.signatureDoesNotMatch();
-  const canonicalHeaders = names.map((name) => `${name}:${(header(req.headers, name) ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
-  const canonicalQuery = pairs
-    .filter(([name]) => name !== 'X-Amz-Signature')
+  const signedQuery = pairs.filter(([name]) => name !== 'X-Amz-Signature');
+  checkSignature(req, signedQuery, { names, signedHeaders, payloadHash: 'UNSIGNED-PAYLOAD', date, region: scopeRegion, amzDate, signature }, credentials);
+  return { kind: 'unsigned' };
+}
+
+/** Recomputes a SigV4 signature over the canonical request and compares it with the one given. */
+function checkSignature(
+  req: { readonly method: string; readonly rawPath: string; readonly headers: IncomingHttpHeaders },
+  query: readonly [string, string][],
+  signed: { names: string[]; signedHeaders: string; payloadHash: string; date: string; region: string; amzDate: string; signature: string },
+  credentials: Credentials,
+): void {
+  const canonicalHeaders = signed.names.map((name) => `${name}:${(header(req.headers, name) ?? '').trim().replace(/\s+/g, ' ')}\n`).join('');
+  const canonicalQuery = query
     .map(([name, value]) => [uriEncode(name), uriEncode(value)] as const)
     .sort(([a, av], [b, bv]) => (a < b ? -1 : a > b ? 1 : av < bv ? -1 : av > bv ? 1 : 0))
     .map(([name, value]) => `${name}=${value}`)
     .join('&');
-  const canonicalRequest = [req.method, req.rawPath, canonicalQuery, canonicalHeaders, signedHeaders, 'UNSIGNED-PAYLOAD'].join('\n');
-  const scope = `${date}/${scopeRegion}/s3/aws4_request`;
-  const stringToSign = [ALGORITHM, amzDate, scope, sha256Hex(canonicalRequest)].join('\n');
+  const canonicalRequest = [req.method, req.rawPath, canonicalQuery, canonicalHeaders, signed.signedHeaders, signed.payloadHash].join('\n');
+  const scope = `${signed.date}/${signed.region}/s3/aws4_request`;
+  const stringToSign = [ALGORITHM, signed.amzDate, scope, sha256Hex(canonicalRequest)].join('\n');
   const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).update(data).digest();
-  const signingKey = hmac(hmac(hmac(hmac(`AWS4${credentials.secretAccessKey}`, date), scopeRegion), 's3'), 'aws4_request');
+  const signingKey = hmac(hmac(hmac(hmac(`AWS4${credentials.secretAccessKey}`, signed.date), signed.region), 's3'), 'aws4_request');
   const expected = hmac(signingKey, stringToSign);
-  const given = Buffer.from(signature, 'hex');
+  const given = Buffer.from(signed.signature, 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw s3Errors.signatureDoesNotMatch();
-  return { kind: 'unsigned' };
 }
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
