@@ -1,4 +1,4 @@
-import type { UploadFailure } from './describe-error.js';
+import type { CliFailure } from './describe-error.js';
 import type { HashedFile } from './sha256-preprocessor.js';
 import type { Verification } from './verify-upload.js';
 
@@ -10,7 +10,7 @@ export interface ResultRow {
   readonly hashed?: HashedFile;
   readonly verification?: Verification;
   /** Set when the upload itself failed. */
-  readonly error?: UploadFailure;
+  readonly error?: CliFailure;
 }
 
 const BADGES = {

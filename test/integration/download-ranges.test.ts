@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import type { S3 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '../support/bytes.js';
+import { runCli } from '../support/cli.js';
 import { newBucket, s3ClientFor, startS3Server, startTesseraOnS3, type S3ServerProcess } from '../support/s3.js';
 import { startTessera, type RunningTessera } from '../support/tessera.js';
 import { create, randomData } from '../support/tus-http.js';
@@ -256,6 +257,19 @@ describe('S3 direct download (DOWNLOAD_REDIRECT=presigned)', () => {
     const followed = await fetch(url, { headers: as('alice') });
     expect(followed.url).toBe(location.toString());
     expect(digestOf(Buffer.from(await followed.arrayBuffer()))).toBe(digestOf(data));
+  });
+
+  it('tessera download follows the redirect and verifies the file against the SHA-256 Tessera reports', async () => {
+    const { url } = await create(server.endpoint, { length: data.length, body: data, metadata: { sha256: sha256(data) }, headers: as('alice') });
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tessera-redirect-'));
+    try {
+      const result = await runCli(['download', url, path.join(dir, 'out.bin'), '-H', 'X-Owner: alice', '--json'], { home: dir });
+      expect(result.code).toBe(0);
+      expect(result.events.find((e) => e.event === 'done')).toMatchObject({ verified: true, sha256: sha256(data) });
+      expect(digestOf(await fs.readFile(path.join(dir, 'out.bin')))).toBe(digestOf(data));
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('the same rules as any GET first: another owner gets 404 and no URL, an unfinished upload 404, If-None-Match 304', async () => {

@@ -2,7 +2,7 @@ import type { DetailedError } from 'tus-js-client';
 import { formatBytes } from '../format.js';
 import { isWholeFileFailure } from './retry-policy.js';
 
-/** Exit codes of `tessera upload`, stable for scripts. */
+/** Exit codes of `tessera upload` and `tessera download`, stable for scripts. */
 export const EXIT = {
   ok: 0,
   error: 1,
@@ -43,9 +43,9 @@ const EXIT_OF: Record<FailureKind, number> = {
   internal: EXIT.error,
 };
 
-/** Why an upload did not end verified: one line for people, a kind and an exit code for scripts. */
-export class UploadFailure extends Error {
-  override readonly name = 'UploadFailure';
+/** Why an upload or a download did not end verified: one line for people, a kind and an exit code for scripts. */
+export class CliFailure extends Error {
+  override readonly name = 'CliFailure';
   readonly exitCode: number;
 
   constructor(
@@ -98,36 +98,36 @@ export interface FailureContext {
 }
 
 /** Maps what tus-js-client reported to a failure a person can act on. */
-export function classifyUploadError(error: Error | DetailedError, ctx: FailureContext): UploadFailure {
-  if (error instanceof UploadFailure) return error;
+export function classifyUploadError(error: Error | DetailedError, ctx: FailureContext): CliFailure {
+  if (error instanceof CliFailure) return error;
   const res = 'originalResponse' in error ? error.originalResponse : null;
   if (res) {
     const status = res.getStatus();
     const body = firstLine(res.getBody());
     const said = body ? `: ${body}` : '';
     if (status === 460 && isWholeFileFailure(error)) {
-      return new UploadFailure(
+      return new CliFailure(
         'sha256-mismatch',
         `the server's SHA-256 of the uploaded file does not match this file (460)${said}; the server discarded it, run again to upload afresh`,
         status,
       );
     }
     if (status === 460) {
-      return new UploadFailure('checksum-mismatch', `a chunk kept arriving damaged (460 Checksum Mismatch) after ${retries(ctx.retries)}${said}`, status);
+      return new CliFailure('checksum-mismatch', `a chunk kept arriving damaged (460 Checksum Mismatch) after ${retries(ctx.retries)}${said}`, status);
     }
     if (status === 413) {
-      return new UploadFailure('too-large', `the server refused the file as too large (413)${said}; the file is ${formatBytes(ctx.size)}`, status);
+      return new CliFailure('too-large', `the server refused the file as too large (413)${said}; the file is ${formatBytes(ctx.size)}`, status);
     }
     if (status === 401 || status === 403) {
-      return new UploadFailure('forbidden', `the server refused the upload (${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'})${said}`, status);
+      return new CliFailure('forbidden', `the server refused the upload (${status} ${status === 401 ? 'Unauthorized' : 'Forbidden'})${said}`, status);
     }
-    return new UploadFailure('http', `the server answered ${status}${said} (${describeRequest(error as DetailedError)})`, status);
+    return new CliFailure('http', `the server answered ${status}${said} (${describeRequest(error as DetailedError)})`, status);
   }
   const cause = networkCause(error);
   if (cause) {
-    return new UploadFailure('unreachable', `cannot reach ${ctx.endpoint}: ${cause.message} (gave up after ${retries(ctx.retries)})`);
+    return new CliFailure('unreachable', `cannot reach ${ctx.endpoint}: ${cause.message} (gave up after ${retries(ctx.retries)})`);
   }
-  return new UploadFailure('internal', error.message.split('\n')[0] ?? 'upload failed');
+  return new CliFailure('internal', error.message.split('\n')[0] ?? 'upload failed');
 }
 
 function describeRequest(error: DetailedError): string {
@@ -136,9 +136,9 @@ function describeRequest(error: DetailedError): string {
 }
 
 /** A local file that cannot be uploaded, in words. */
-export function fileFailure(file: string, error: unknown): UploadFailure {
+export function fileFailure(file: string, error: unknown): CliFailure {
   const code = (error as NodeJS.ErrnoException).code;
   const why =
     code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : String((error as Error).message);
-  return new UploadFailure('file-unreadable', `cannot read ${file}: ${why}`);
+  return new CliFailure('file-unreadable', `cannot read ${file}: ${why}`);
 }

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { DetailedError, PreviousUpload } from 'tus-js-client';
 import { formatBytes } from '../format.js';
-import { fileFailure, UploadFailure } from './failure.js';
+import { fileFailure, CliFailure } from './failure.js';
 import { sha256OfFile } from './file-digest.js';
 import { splitIntoParts } from './file-range.js';
 import type { Notice, Reporter } from './reporters/reporter.js';
@@ -27,7 +27,7 @@ export async function runUpload(settings: UploadSettings, reporter: Reporter, si
     return 0;
   } catch (error) {
     const failure =
-      error instanceof UploadFailure ? error : new UploadFailure('internal', error instanceof Error ? error.message : String(error));
+      error instanceof CliFailure ? error : new CliFailure('internal', error instanceof Error ? error.message : String(error));
     reporter.fail(failure, run.tracker?.snapshot());
     return failure.exitCode;
   }
@@ -37,7 +37,7 @@ class UploadRun {
   tracker: TransferTracker | undefined;
   private readonly started = performance.now();
   /** Resolves when the user asks to stop (Ctrl-C), with how far the upload got. */
-  private readonly interrupted: Promise<UploadFailure>;
+  private readonly interrupted: Promise<CliFailure>;
   private readonly retryDelays: number[];
   private readonly probe: ProbeOptions;
 
@@ -87,8 +87,8 @@ class UploadRun {
         throw fileFailure(settings.file, error);
       }),
     );
-    const stop = new Promise<UploadFailure>((resolve) => {
-      digest.catch((failure: UploadFailure) => resolve(failure));
+    const stop = new Promise<CliFailure>((resolve) => {
+      digest.catch((failure: CliFailure) => resolve(failure));
       void this.interrupted.then(resolve);
     });
 
@@ -131,7 +131,7 @@ class UploadRun {
     this.notice({ event: 'sha256', message: `sha256 ${sha256} (hashed in ${(ms / 1000).toFixed(1)}s)`, fields: { sha256 } });
     const after = await this.stat(file);
     if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
-      throw new UploadFailure('not-verified', `${settings.file} changed while it was being uploaded; run again to upload the new content`);
+      throw new CliFailure('not-verified', `${settings.file} changed while it was being uploaded; run again to upload the new content`);
     }
     try {
       await this.guard(confirmUpload(url, { size, sha256 }, this.probe));
@@ -216,7 +216,7 @@ class UploadRun {
 
 function checkServer(settings: UploadSettings, server: ServerCapabilities, size: number): void {
   if (server.maxSize !== undefined && size > server.maxSize) {
-    throw new UploadFailure(
+    throw new CliFailure(
       'too-large',
       `the file is ${formatBytes(size)} (${size} bytes) but the server accepts at most ${formatBytes(server.maxSize)} (${server.maxSize} bytes, Tus-Max-Size) (413)`,
       413,
@@ -224,13 +224,13 @@ function checkServer(settings: UploadSettings, server: ServerCapabilities, size:
   }
   if (settings.checksum && !server.checksumAlgorithms.includes(settings.checksum)) {
     const offered = server.checksumAlgorithms.join(', ') || 'none';
-    throw new UploadFailure('usage', `the server does not accept ${settings.checksum} checksums (it offers: ${offered})`);
+    throw new CliFailure('usage', `the server does not accept ${settings.checksum} checksums (it offers: ${offered})`);
   }
 }
 
 /** A file the server discarded (SHA-256 mismatch) is not worth resuming: forget its URLs. */
 async function forgetIfDiscarded(error: unknown, store: FileUrlStore, fingerprint: string): Promise<unknown> {
-  if (error instanceof UploadFailure && error.kind === 'sha256-mismatch') await store.removeByFingerprint(fingerprint);
+  if (error instanceof CliFailure && error.kind === 'sha256-mismatch') await store.removeByFingerprint(fingerprint);
   return error;
 }
 
@@ -240,9 +240,9 @@ async function timed<T>(work: Promise<T>): Promise<{ value: T; ms: number }> {
   return { value, ms: performance.now() - start };
 }
 
-function interruption(uploaded: number, size: number | undefined): UploadFailure {
+function interruption(uploaded: number, size: number | undefined): CliFailure {
   const where = size === undefined ? 'interrupted' : `interrupted at ${formatBytes(uploaded)} of ${formatBytes(size)}`;
-  return new UploadFailure('interrupted', `${where}; run the same command again to resume`);
+  return new CliFailure('interrupted', `${where}; run the same command again to resume`);
 }
 
 /** Marks a promise as handled: it is awaited later, or raced, and must not crash the process meanwhile. */

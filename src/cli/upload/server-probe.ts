@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { firstLine, networkCause, retries, UploadFailure } from './failure.js';
+import { firstLine, networkCause, retries, CliFailure } from './failure.js';
 import { plainRequest, type PlainResponse } from './plain-http.js';
 
 export interface ServerCapabilities {
@@ -29,9 +29,9 @@ async function request(url: string, method: string, options: ProbeOptions): Prom
       if (attempt >= options.retryDelays.length) return res;
     } catch (error) {
       const cause = networkCause(error);
-      if (!cause) throw new UploadFailure('unreachable', `cannot reach ${url}: ${(error as Error).message}`);
+      if (!cause) throw new CliFailure('unreachable', `cannot reach ${url}: ${(error as Error).message}`);
       if (attempt >= options.retryDelays.length) {
-        throw new UploadFailure('unreachable', `cannot reach ${url}: ${cause.message} (gave up after ${retries(options.retryDelays.length)})`);
+        throw new CliFailure('unreachable', `cannot reach ${url}: ${cause.message} (gave up after ${retries(options.retryDelays.length)})`);
       }
       reason = cause.message;
     }
@@ -46,10 +46,10 @@ export async function discoverServer(endpoint: string, options: ProbeOptions): P
   const res = await request(endpoint, 'OPTIONS', options);
   const body = firstLine(res.body);
   if (res.status === 401 || res.status === 403) {
-    throw new UploadFailure('forbidden', `the server refused the upload (${res.status})${body ? `: ${body}` : ''}`, res.status);
+    throw new CliFailure('forbidden', `the server refused the upload (${res.status})${body ? `: ${body}` : ''}`, res.status);
   }
   if (res.status < 200 || res.status > 299 || !res.header('tus-version')) {
-    throw new UploadFailure('http', `${endpoint} is not a tus endpoint (OPTIONS answered ${res.status}${res.header('tus-version') ? '' : ' without Tus-Version'})`, res.status);
+    throw new CliFailure('http', `${endpoint} is not a tus endpoint (OPTIONS answered ${res.status}${res.header('tus-version') ? '' : ' without Tus-Version'})`, res.status);
   }
   const list = (name: string) =>
     (res.header(name) ?? '')
@@ -74,22 +74,22 @@ export async function confirmUpload(url: string, expected: { size: number; sha25
   const serverSha = res.header('tessera-sha256');
   if (res.status === 460 || status === 'failed') {
     const why = res.header('tessera-error') ?? 'verification failed';
-    throw new UploadFailure('sha256-mismatch', `the server rejected the uploaded file (460): ${why}; run again to upload afresh`, 460);
+    throw new CliFailure('sha256-mismatch', `the server rejected the uploaded file (460): ${why}; run again to upload afresh`, 460);
   }
   if (res.status !== 200) {
-    throw new UploadFailure('not-verified', `the server did not confirm the upload: HEAD ${url} answered ${res.status}`, res.status);
+    throw new CliFailure('not-verified', `the server did not confirm the upload: HEAD ${url} answered ${res.status}`, res.status);
   }
   if (status !== 'done' || !serverSha) {
-    throw new UploadFailure(
+    throw new CliFailure(
       'not-verified',
       `the server did not confirm a verified upload (Tessera-Upload-Status: ${status ?? 'absent'}, Tessera-Sha256: ${serverSha ?? 'absent'}); is it a Tessera server?`,
     );
   }
   if (serverSha !== expected.sha256) {
-    throw new UploadFailure('sha256-mismatch', `the server holds a file with SHA-256 ${serverSha}, but this file's is ${expected.sha256}`);
+    throw new CliFailure('sha256-mismatch', `the server holds a file with SHA-256 ${serverSha}, but this file's is ${expected.sha256}`);
   }
   const offset = res.header('upload-offset');
   if (offset !== String(expected.size)) {
-    throw new UploadFailure('not-verified', `the server holds ${offset ?? 'an unknown number of'} bytes, the file has ${expected.size}`);
+    throw new CliFailure('not-verified', `the server holds ${offset ?? 'an unknown number of'} bytes, the file has ${expected.size}`);
   }
 }

@@ -1,6 +1,6 @@
 import * as tus from 'tus-js-client';
 import { withChecksum } from '../../client/index.js';
-import { classifyUploadError, UploadFailure } from './failure.js';
+import { classifyUploadError, CliFailure } from './failure.js';
 import { FileRange, fileRangeFingerprint, fileRangeReader, type SizedReadStream } from './file-range.js';
 import { retryPolicy, type RetryNotice } from './retry-policy.js';
 import type { UploadSettings } from './settings.js';
@@ -24,7 +24,7 @@ export interface TransferPlan {
   readonly retryDelays: number[];
   readonly onRetry: (notice: RetryNotice) => void;
   /** Rejects the transfer (after aborting its requests) with what it resolves to. */
-  readonly stop: Promise<UploadFailure>;
+  readonly stop: Promise<CliFailure>;
 }
 
 /**

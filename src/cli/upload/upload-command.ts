@@ -22,7 +22,7 @@ const RESERVED_HEADERS = new Set([
   'x-http-method-override',
 ]);
 
-const integer = (name: string, min: number, max: number) => (raw: string) => {
+export const integer = (name: string, min: number, max: number) => (raw: string) => {
   const value = Number(raw);
   if (!/^\d+$/.test(raw.trim()) || value < min || value > max) {
     throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}.`);
@@ -44,16 +44,19 @@ function checksum(raw: string): ChecksumAlgorithm | null {
   throw new InvalidArgumentError(`use one of ${CLIENT_CHECKSUM_ALGORITHMS.join(', ')} or none.`);
 }
 
-function endpoint(raw: string): string {
+/** An http(s) URL argument; `example` is shown when it is not one. */
+export const httpUrl = (example: string) => (raw: string): string => {
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new InvalidArgumentError('must be an http(s) URL such as http://127.0.0.1:1080/files.');
+    throw new InvalidArgumentError(`must be an http(s) URL such as ${example}.`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new InvalidArgumentError('must be an http or https URL.');
   return url.toString();
-}
+};
+
+const endpoint = httpUrl('http://127.0.0.1:1080/files');
 
 function metadataEntry(raw: string, previous: Record<string, string>): Record<string, string> {
   const at = raw.indexOf('=');
@@ -65,7 +68,7 @@ function metadataEntry(raw: string, previous: Record<string, string>): Record<st
   return { ...previous, [key]: at < 0 ? '' : raw.slice(at + 1) };
 }
 
-function headerEntry(raw: string, previous: Record<string, string>): Record<string, string> {
+export function headerEntry(raw: string, previous: Record<string, string>): Record<string, string> {
   const match = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):\s*(.*)$/.exec(raw);
   if (!match) throw new InvalidArgumentError('use "Name: value".');
   const name = match[1] as string;

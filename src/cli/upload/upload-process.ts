@@ -1,8 +1,8 @@
+import { runAsProcess } from '../run-as-process.js';
 import { BarReporter } from './reporters/bar-reporter.js';
 import { JsonReporter } from './reporters/json-reporter.js';
 import { PlainReporter } from './reporters/plain-reporter.js';
 import type { Output, Reporter } from './reporters/reporter.js';
-import { EXIT } from './failure.js';
 import { runUpload } from './run-upload.js';
 import type { UploadSettings } from './settings.js';
 
@@ -12,20 +12,8 @@ export function reporterFor(settings: UploadSettings, out: Output): Reporter {
   return out.stderr.isTTY ? new BarReporter(out) : new PlainReporter(out);
 }
 
-/**
- * Runs an upload as a process: Ctrl-C (or SIGTERM) stops it cleanly, keeping what the
- * server has for the next run; a second Ctrl-C exits at once.
- */
-export async function runUploadCommand(settings: UploadSettings): Promise<never> {
+/** `tessera upload` as a process (see runAsProcess). */
+export function runUploadCommand(settings: UploadSettings): Promise<never> {
   const out: Output = { stdout: process.stdout, stderr: process.stderr };
-  const controller = new AbortController();
-  const onSignal = () => {
-    if (controller.signal.aborted) process.exit(EXIT.interrupted);
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const code = await runUpload(settings, reporterFor(settings, out), controller.signal);
-  // Keep-alive sockets and a hash still reading an interrupted file must not hold the exit.
-  process.exit(code);
+  return runAsProcess((signal) => runUpload(settings, reporterFor(settings, out), signal));
 }

@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import { formatBytes, formatEta, formatRate } from '../../format.js';
-import type { UploadFailure } from '../failure.js';
+import type { CliFailure } from '../failure.js';
 import type { TransferSnapshot } from '../transfer-tracker.js';
 import { describePlan, summary } from './plain-reporter.js';
 import type { Notice, Output, Reporter, UploadPlan, UploadResult } from './reporter.js';
@@ -58,7 +58,7 @@ export class BarReporter implements Reporter {
     this.out.stdout.write(`${result.url}\n`);
   }
 
-  fail(failure: UploadFailure): void {
+  fail(failure: CliFailure): void {
     this.stop();
     this.out.stderr.write(`tessera: error: ${failure.message}\n`);
   }

@@ -1,4 +1,4 @@
-import type { UploadFailure } from '../failure.js';
+import type { CliFailure } from '../failure.js';
 import type { TransferSnapshot } from '../transfer-tracker.js';
 import type { Notice, Output, Reporter, UploadPlan, UploadResult } from './reporter.js';
 
@@ -35,7 +35,7 @@ export class JsonReporter implements Reporter {
     this.emit({ event: 'done', ...result });
   }
 
-  fail(failure: UploadFailure, snapshot?: TransferSnapshot): void {
+  fail(failure: CliFailure, snapshot?: TransferSnapshot): void {
     this.emit({
       event: 'error',
       kind: failure.kind,

@@ -1,5 +1,5 @@
 import { formatBytes, formatEta, formatRate } from '../../format.js';
-import type { UploadFailure } from '../failure.js';
+import type { CliFailure } from '../failure.js';
 import type { TransferSnapshot } from '../transfer-tracker.js';
 import { percent, type Notice, type Output, type Reporter, type UploadPlan, type UploadResult } from './reporter.js';
 
@@ -29,7 +29,7 @@ export class PlainReporter implements Reporter {
     this.out.stdout.write(`${result.url}\n`);
   }
 
-  fail(failure: UploadFailure): void {
+  fail(failure: CliFailure): void {
     this.out.stderr.write(`tessera: error: ${failure.message}\n`);
   }
 

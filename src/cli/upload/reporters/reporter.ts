@@ -1,4 +1,4 @@
-import type { UploadFailure } from '../failure.js';
+import type { CliFailure } from '../failure.js';
 import type { TransferSnapshot } from '../transfer-tracker.js';
 
 export interface UploadPlan {
@@ -36,7 +36,7 @@ export interface Reporter {
   notice(notice: Notice): void;
   progress(snapshot: TransferSnapshot): void;
   done(result: UploadResult): void;
-  fail(failure: UploadFailure, snapshot?: TransferSnapshot): void;
+  fail(failure: CliFailure, snapshot?: TransferSnapshot): void;
 }
 
 export interface Output {

@@ -1,0 +1,245 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import { parse as parseDisposition } from 'content-disposition';
+import { formatBytes } from '../format.js';
+import { CliFailure, firstLine, networkCause, retries as retriesText } from '../upload/failure.js';
+import { plainRequest } from '../upload/plain-http.js';
+import { backoffDelays } from '../upload/retry-policy.js';
+import type { DownloadReporter } from './download-reporters.js';
+import { beginPartial, bytesLeftBefore, dropPartial, finishPartial, partPathOf, type PartialDownload } from './download-state.js';
+import { httpGet, type GetResponse } from './http-get.js';
+
+export interface DownloadSettings {
+  readonly url: string;
+  /** Where to write; a directory takes the server's filename; undefined: the server's filename here. */
+  readonly file: string | undefined;
+  /** Extra request headers (credentials): sent to the server, never to a store it redirects to. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly retries: number;
+  readonly json: boolean;
+  /** Replace a file that already exists at the target. */
+  readonly force: boolean;
+}
+
+/** What the server says about the file before any byte is fetched. */
+interface Probe {
+  readonly size: number;
+  readonly etag: string | undefined;
+  readonly filename: string | undefined;
+  /** The SHA-256 the server verified, hex; undefined when it reports none. */
+  readonly sha256: string | undefined;
+}
+
+const reSha256Etag = /^"sha256-([0-9a-f]{64})"$/;
+
+/**
+ * Downloads a done upload to a file, resuming what an earlier run left (`Range` + `If-Range`,
+ * the bytes kept in `<file>.tessera-part`), retrying with backoff, and checks the whole file
+ * against the SHA-256 the server reports before the file takes its name. Returns the exit code.
+ */
+export async function runDownload(settings: DownloadSettings, reporter: DownloadReporter, signal: AbortSignal): Promise<number> {
+  const started = Date.now();
+  let received = 0;
+  try {
+    const probe = await probeFile(settings, signal);
+    const file = await targetFile(settings, probe);
+    if (!settings.force && (await fsp.stat(file).catch(() => undefined))) {
+      throw new CliFailure('usage', `${file} already exists; pass --force to replace it, or name another file`);
+    }
+    const expected: PartialDownload = { url: settings.url, etag: probe.etag ?? '', size: probe.size };
+    // Without a validator a later run could not know the bytes are still the same file's.
+    const kept = probe.etag ? await bytesLeftBefore(file, expected) : 0;
+    await beginPartial(file, expected, kept).catch((error: unknown) => {
+      throw writeFailure(file, error);
+    });
+    reporter.start({ url: settings.url, file, size: probe.size, resumedAt: kept });
+    if (kept > 0) reporter.notice({ event: 'resume', message: `resuming at ${formatBytes(kept)} of ${formatBytes(probe.size)}`, fields: { offset: kept } });
+
+    let have = kept;
+    const progress = () => reporter.progress({ received: have, size: probe.size, receivedThisRun: received, elapsedMs: Date.now() - started });
+    const ticker = setInterval(progress, reporter.intervalMs);
+    try {
+      const delays = backoffDelays(settings.retries);
+      let failures = 0;
+      while (have < probe.size) {
+        const before = have;
+        try {
+          have = await fetchRest(settings, file, probe, have, signal, {
+            onBytes: (bytes) => {
+              have += bytes;
+              received += bytes;
+            },
+            onRestart: () => {
+              reporter.notice({ event: 'restart', message: `the server sent the whole file (it changed, or ranges are not served): starting over` });
+              have = 0;
+            },
+          });
+          if (have < probe.size) throw new Error('the connection closed before the end of the file');
+        } catch (error) {
+          if (signal.aborted) throw new CliFailure('interrupted', `interrupted at ${formatBytes(have)} of ${formatBytes(probe.size)}; run the same command again to resume`);
+          if (error instanceof CliFailure && error.kind !== 'http') throw error;
+          if (error instanceof CliFailure && (error.status ?? 0) < 500) throw error;
+          // Progress since the last failure earns a fresh set of retries.
+          failures = have > before ? 1 : failures + 1;
+          if (failures > settings.retries) throw giveUp(settings, error);
+          const wait = delays[failures - 1] ?? 0;
+          reporter.notice({ event: 'retry', message: `${describe(error)}; retrying in ${wait / 1000}s from ${formatBytes(have)}`, fields: { attempt: failures, offset: have } });
+          await delay(wait, undefined, { signal }).catch(() => undefined);
+        }
+      }
+    } finally {
+      clearInterval(ticker);
+      progress();
+    }
+
+    const actual = await sha256Of(partPathOf(file));
+    if (probe.sha256 && actual !== probe.sha256) {
+      await dropPartial(file);
+      throw new CliFailure('sha256-mismatch', `the downloaded bytes do not match the server's SHA-256 (${probe.sha256}, got ${actual}); nothing was kept, run again to download afresh`);
+    }
+    await finishPartial(file);
+    if (!probe.sha256) reporter.notice({ event: 'sha256', message: `the server reports no SHA-256 for this file: not verified (local SHA-256 ${actual})`, fields: { sha256: actual } });
+    reporter.done({ url: settings.url, file, size: probe.size, sha256: actual, verified: probe.sha256 !== undefined, receivedThisRun: received, resumed: kept > 0, durationMs: Date.now() - started });
+    return 0;
+  } catch (error) {
+    const failure = error instanceof CliFailure ? error : new CliFailure('internal', (error as Error).message.split('\n')[0] ?? 'download failed');
+    reporter.fail(failure);
+    return failure.exitCode;
+  }
+}
+
+/** The file's size, validator, name and verified digest: a one-byte ranged GET, and a tus HEAD for the digest. */
+async function probeFile(settings: DownloadSettings, signal: AbortSignal): Promise<Probe> {
+  const res = await withRetries(settings, signal, () => httpGet(settings.url, { Range: 'bytes=0-0' }, settings.headers, signal));
+  res.body.resume();
+  let size: number | undefined;
+  if (res.status === 206 || res.status === 416) size = Number(/\/(\d+)$/.exec(res.header('content-range') ?? '')?.[1]);
+  else if (res.status === 200) size = Number(res.header('content-length'));
+  else throw statusFailure(res, settings.url);
+  if (size === undefined || !Number.isSafeInteger(size)) throw new CliFailure('http', `the server did not say how large ${settings.url} is`);
+  // The server's own ETag (before a redirect to S3) carries its verified digest; else ask HEAD.
+  const first = await withRetries(settings, signal, () => plainRequest(settings.url, 'HEAD', { 'Tus-Resumable': '1.0.0', ...settings.headers }));
+  const fromHead = first.status === 200 ? first.header('tessera-sha256') : undefined;
+  const etag = res.header('etag');
+  const sha256 = reSha256Etag.exec(etag ?? '')?.[1] ?? (fromHead && /^[0-9a-f]{64}$/.test(fromHead) ? fromHead : undefined);
+  return { size, etag, filename: filenameOf(res.header('content-disposition')), sha256 };
+}
+
+/**
+ * Fetches from `have` to the end into the part file: `onBytes` counts what is written,
+ * `onRestart` says the server sent the whole file instead. Returns the part file's new length.
+ */
+async function fetchRest(
+  settings: DownloadSettings,
+  file: string,
+  probe: Probe,
+  have: number,
+  signal: AbortSignal,
+  on: { onBytes(bytes: number): void; onRestart(): void },
+): Promise<number> {
+  const headers: Record<string, string> = { Range: `bytes=${have}-` };
+  if (probe.etag && have > 0) headers['If-Range'] = probe.etag;
+  const res = await httpGet(settings.url, headers, settings.headers, signal);
+  let start: number;
+  if (res.status === 206) {
+    start = Number(/^bytes (\d+)-/.exec(res.header('content-range') ?? '')?.[1]);
+    if (start !== have) {
+      res.body.resume();
+      throw new CliFailure('http', `the server sent bytes from ${start}, not from ${have}`, 502);
+    }
+  } else if (res.status === 200) {
+    // The whole file again: it changed since the part was fetched, or ranges are not served.
+    start = 0;
+  } else {
+    res.body.resume();
+    throw statusFailure(res, settings.url);
+  }
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      on.onBytes(chunk.length);
+      callback(null, chunk);
+    },
+  });
+  if (start === 0 && have > 0) {
+    await fsp.truncate(partPathOf(file), 0);
+    on.onRestart();
+  }
+  await pipeline(res.body, counter, fs.createWriteStream(partPathOf(file), { flags: 'r+', start }), { signal });
+  return (await fsp.stat(partPathOf(file))).size;
+}
+
+/** Where the file goes: as given, inside a given directory, or under the server's filename here. */
+async function targetFile(settings: DownloadSettings, probe: Probe): Promise<string> {
+  const fallback = safeName(probe.filename) ?? safeName(decodeURIComponent(new URL(settings.url).pathname.split('/').pop() ?? '')) ?? 'download';
+  if (settings.file === undefined) return path.resolve(fallback);
+  const stats = await fsp.stat(settings.file).catch(() => undefined);
+  return stats?.isDirectory() ? path.resolve(settings.file, fallback) : path.resolve(settings.file);
+}
+
+/** A server-given name as a plain file name here: no directories, no control characters, not hidden. */
+function safeName(name: string | undefined): string | undefined {
+  const base = path.basename((name ?? '').replace(/[\\/]/g, '/')).replace(/[\x00-\x1f\x7f]/g, '').replace(/^\.+/, '').trim();
+  return base === '' ? undefined : base.slice(0, 200);
+}
+
+function filenameOf(disposition: string | undefined): string | undefined {
+  if (!disposition) return undefined;
+  try {
+    return parseDisposition(disposition).parameters.filename;
+  } catch {
+    return undefined;
+  }
+}
+
+async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(fs.createReadStream(file, { highWaterMark: 1024 * 1024 }), hash);
+  return hash.digest('hex');
+}
+
+/** Network failures (not HTTP answers) are retried with backoff before giving up. */
+async function withRetries<T>(settings: DownloadSettings, signal: AbortSignal, attempt: () => Promise<T>): Promise<T> {
+  const delays = backoffDelays(settings.retries);
+  for (let tries = 0; ; tries += 1) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (signal.aborted) throw new CliFailure('interrupted', 'interrupted before the download started');
+      if (!networkCause(error) || tries >= settings.retries) throw giveUp(settings, error);
+      await delay(delays[tries] ?? 0, undefined, { signal }).catch(() => undefined);
+    }
+  }
+}
+
+function statusFailure(res: GetResponse, url: string): CliFailure {
+  const status = res.status;
+  if (status === 401 || status === 403) return new CliFailure('forbidden', `the server refused the download (${status})`, status);
+  if (status === 404 || status === 410) {
+    return new CliFailure('http', `no finished upload at ${url} (${status}): it does not exist, is not done yet, or is not yours`, status);
+  }
+  return new CliFailure('http', `the server answered ${status} to GET ${res.url}`, status);
+}
+
+function giveUp(settings: DownloadSettings, error: unknown): CliFailure {
+  if (error instanceof CliFailure) return error;
+  const cause = networkCause(error);
+  if (cause) return new CliFailure('unreachable', `cannot reach ${settings.url}: ${cause.message} (gave up after ${retriesText(settings.retries)})`);
+  return new CliFailure('unreachable', `${describe(error)} (gave up after ${retriesText(settings.retries)})`);
+}
+
+function describe(error: unknown): string {
+  if (error instanceof CliFailure) return error.message;
+  return firstLine((error as Error).message) || 'the download failed';
+}
+
+/** A file that cannot be written, in words. */
+function writeFailure(file: string, error: unknown): CliFailure {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why = code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'no such directory' : code === 'ENOSPC' ? 'disk full' : String((error as Error).message);
+  return new CliFailure('file-unreadable', `cannot write ${file}: ${why}`);
+}
