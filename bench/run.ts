@@ -13,6 +13,7 @@ import { describeMachine, writeReport, type Report } from './lib/report.js';
 import { assemblyCase } from './cases/assembly.js';
 import { clusterCase } from './cases/cluster.js';
 import { concurrencyCase } from './cases/concurrency.js';
+import { downloadCase } from './cases/download.js';
 import { finalsCase } from './cases/finals.js';
 import { locksCase } from './cases/locks.js';
 import { parallelCase } from './cases/parallel.js';
@@ -22,15 +23,16 @@ import { throughputCase } from './cases/throughput.js';
 
 const CASES: readonly { readonly bench: BenchCase; readonly share: number }[] = [
   // share: the part of the run's time budget a case may use before it stops repeating.
-  { bench: throughputCase, share: 0.25 },
+  { bench: throughputCase, share: 0.22 },
   { bench: parallelCase, share: 0.06 },
   { bench: assemblyCase, share: 0.12 },
-  { bench: slowLinkCase, share: 0.19 },
+  { bench: slowLinkCase, share: 0.17 },
   { bench: concurrencyCase, share: 0.1 },
   { bench: locksCase, share: 0.04 },
   { bench: clusterCase, share: 0.08 },
   { bench: s3Case, share: 0.12 },
   { bench: finalsCase, share: 0.04 },
+  { bench: downloadCase, share: 0.05 },
 ];
 
 /** Cases the issues ask for that the harness does not measure yet (shown in the report's notes). */

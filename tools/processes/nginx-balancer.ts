@@ -44,11 +44,7 @@ error_log ${prefix}/error.log warn;
 events { worker_connections 4096; }
 http {
   access_log off;
-  client_body_temp_path ${prefix}/body;
-  proxy_temp_path ${prefix}/proxy;
-  fastcgi_temp_path ${prefix}/fastcgi;
-  uwsgi_temp_path ${prefix}/uwsgi;
-  scgi_temp_path ${prefix}/scgi;
+${nginxTempPaths(prefix)}
   upstream tessera {
 ${servers}
     keepalive 64;
@@ -72,4 +68,14 @@ ${servers}
   }
 }
 `;
+}
+
+/** nginx's temp directories, inside `prefix` (the default ones need root and a system path). */
+export function nginxTempPaths(prefix: string): string {
+  return ['client_body_temp_path body', 'proxy_temp_path proxy', 'fastcgi_temp_path fastcgi', 'uwsgi_temp_path uwsgi', 'scgi_temp_path scgi']
+    .map((line) => {
+      const [directive, dir] = line.split(' ');
+      return `  ${directive} ${prefix}/${dir};`;
+    })
+    .join('\n');
 }
