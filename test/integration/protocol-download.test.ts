@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTessera, type RunningTessera } from '../support/tessera.js';
-import { create, patch, randomData } from '../support/tus-http.js';
+import { create, del, patch, randomData } from '../support/tus-http.js';
 import { digestOf } from '../support/bytes.js';
 
 /** GET streams a finished upload back with safe headers. */
@@ -98,5 +98,20 @@ describe('download (GET)', () => {
     const missing = await fetch(`${server.endpoint}/nope`, { headers: { Origin: 'https://app.example' } });
     expect(missing.status).toBe(404);
     expect(missing.headers.get('access-control-allow-origin')).toBe('*');
+  });
+
+  it('a download under way when the upload is deleted still delivers every byte; the next GET is 404', async () => {
+    const body = randomData(8 * 1024 * 1024);
+    const { url } = await create(server.endpoint, { length: body.length, body });
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const chunks: Uint8Array[] = [];
+    const first = await reader.read();
+    chunks.push(first.value as Uint8Array);
+    expect((await del(url)).status).toBe(204);
+    for (let next = await reader.read(); !next.done; next = await reader.read()) chunks.push(next.value);
+    expect(digestOf(Buffer.concat(chunks))).toBe(digestOf(body));
+    expect((await fetch(url)).status).toBe(404);
   });
 });

@@ -69,9 +69,20 @@ export class FileStoreAdapter implements StoreAdapter {
     return this.datastore.writeAllOrNothing(stream, id, offset);
   }
 
-  read(id: string, range?: ByteRange): fs.ReadStream {
+  /**
+   * Opened before it is returned: a download that has started reads the file to its end even if
+   * the upload is deleted meanwhile (the open file outlives its name), instead of failing midway.
+   */
+  async read(id: string, range?: ByteRange): Promise<Readable> {
+    let handle: fsp.FileHandle;
+    try {
+      handle = await fsp.open(this.pathOf(id), 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw ERRORS.FILE_NOT_FOUND;
+      throw error;
+    }
     // Large reads: assembly and verification stream whole files.
-    return fs.createReadStream(this.pathOf(id), { highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
+    return handle.createReadStream({ highWaterMark: 1024 * 1024, ...(range ? { start: range.start, end: range.end } : {}) });
   }
 
   async modifiedAt(id: string): Promise<Date> {

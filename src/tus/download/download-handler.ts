@@ -73,7 +73,10 @@ export function downloadHandler({ store, state, redirect }: DownloadHandlerParts
     if (range.kind === 'unsatisfiable') throw errors.rangeNotSatisfiable(size);
     if (range.kind === 'whole') {
       headers.set('Content-Length', String(size));
-      return new Response(webStream(await store.read(id)), { status: 200, headers });
+      if (size === 0) return new Response(null, { status: 200, headers });
+      // Read as the range 0..size-1: the stream ends with its last byte instead of one more
+      // read to find the end of the file, so the response ends as the client gets that byte.
+      return new Response(webStream(await store.read(id, { start: 0, end: size - 1 })), { status: 200, headers });
     }
     headers.set('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
     headers.set('Content-Length', String(range.end - range.start + 1));
