@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import type { Server as TusServer } from '@tus/server';
 import type { Config } from './config/config.js';
+import { clientAddressOf } from './http/client-address.js';
 import { corsOriginFor } from './http/cors.js';
 import { ResponseHeaders } from './http/response-headers.js';
 import { isUploadId, RequestTargets } from './tus/request-target.js';
@@ -162,7 +163,7 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
     locker,
     log,
     hooks: { ...hooks, onUploadCreate: creation.onUploadCreate, onUploadFinish: completion.onUploadFinish },
-    factsOf: initialFacts(targets, state, log, nodeRequestOf),
+    factsOf: initialFacts(targets, state, log, nodeRequestOf, (req) => clientAddressOf(req, config.trustProxy)),
     uploadIdOf: (req) => targets.uploadIdOf(req),
     commonLayers: [contextLayer(targets, responseHeaders)],
     extensions,
@@ -197,6 +198,7 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
     log,
     responseHeaders,
     metrics: metrics.registry,
+    metricsToken: config.metricsToken,
     webUi: config.webUi ? { path: config.webUiPath, tusPath: config.tusPath, log } : undefined,
     checkReady: async () => {
       await adapter.checkWritable();

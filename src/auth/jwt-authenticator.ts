@@ -13,6 +13,7 @@ export function jwtAuthenticator(options: AuthConfig): Authenticate {
   const verifyOptions = {
     ...(options.issuer ? { issuer: options.issuer } : {}),
     ...(options.audience ? { audience: options.audience } : {}),
+    ...(options.requireExp ? { requiredClaims: ['exp'] } : {}),
   };
   return async (req) => {
     const token = /^Bearer\s+(\S+)$/i.exec(req.headers.get('authorization') ?? '')?.[1];

@@ -48,6 +48,8 @@ export interface Config {
   readonly networkTimeoutMs: number;
   /** Open connections one client address may hold; 0 = no cap. */
   readonly maxConnectionsPerClient: number;
+  /** When set, /metrics answers only requests with `Authorization: Bearer <this>`. */
+  readonly metricsToken?: string;
   /** Shared mode: Redis for locks and upload state; undefined keeps the embedded default. */
   readonly redis?: RedisConfig;
   /** S3 storage (S3_BUCKET); undefined keeps uploads on the local disk (dataDir). */
@@ -65,6 +67,8 @@ export interface AuthConfig {
   readonly jwksUrl?: string;
   readonly issuer?: string;
   readonly audience?: string;
+  /** Refuse tokens without an `exp` claim (they would never expire). */
+  readonly requireExp?: boolean;
 }
 
 export interface RedisConfig {
@@ -179,6 +183,8 @@ const envSchema = z.object({
   AUTH_JWKS_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL of a JSON Web Key Set' }).optional(),
   AUTH_JWT_ISSUER: z.string().min(1).optional(),
   AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
+  AUTH_JWT_REQUIRE_EXP: boolean(false),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   MAX_METADATA_SIZE: integer(4096, 64, 65536),
   RATE_LIMIT_PER_MINUTE: integer(0, 0, 1_000_000),
   MAX_CONCURRENT_UPLOADS: integer(0, 0, 100_000),
@@ -314,6 +320,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
             jwksUrl: e.AUTH_JWKS_URL,
             issuer: e.AUTH_JWT_ISSUER,
             audience: e.AUTH_JWT_AUDIENCE,
+            requireExp: e.AUTH_JWT_REQUIRE_EXP,
           })
         : undefined,
     maxMetadataBytes: e.MAX_METADATA_SIZE,
@@ -322,6 +329,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxConcurrentAssemblies: e.MAX_CONCURRENT_ASSEMBLIES,
     networkTimeoutMs: e.NETWORK_TIMEOUT,
     maxConnectionsPerClient: e.MAX_CONNECTIONS_PER_CLIENT,
+    metricsToken: e.METRICS_TOKEN || undefined,
     redis: e.REDIS_URL
       ? Object.freeze({
           url: e.REDIS_URL,

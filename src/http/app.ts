@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Express } from 'express';
 import type { Registry } from 'prom-client';
 import type { Server as TusServer } from '@tus/server';
@@ -5,6 +6,7 @@ import type { Logger } from '../logging/logger.js';
 import { taggedRequestUpload } from '../logging/request-upload-id.js';
 import type { RequestTargets } from '../tus/request-target.js';
 import { errors } from '../errors.js';
+import { withReasonPhrases } from './reason-phrases.js';
 import { requestLog } from './request-log.js';
 import type { ResponseHeaders } from './response-headers.js';
 import { sendPlain, tusPreconditions } from './tus-preconditions.js';
@@ -19,12 +21,14 @@ export interface AppParts {
   readonly checkReady: () => Promise<void>;
   /** Prometheus registry served at /metrics. */
   readonly metrics: Registry;
+  /** When set, /metrics wants it as a bearer token (METRICS_TOKEN). */
+  readonly metricsToken?: string;
   /** The browser upload page; omitted when it is turned off. */
   readonly webUi?: WebUiOptions;
 }
 
 /** The Express application: probes, then the tus endpoint (no body parsing anywhere). */
-export function createApp({ targets, tus, log, responseHeaders, checkReady, metrics, webUi }: AppParts): Express {
+export function createApp({ targets, tus, log, responseHeaders, checkReady, metrics, metricsToken, webUi }: AppParts): Express {
   const { tusPath } = targets;
   const app = express();
   app.disable('x-powered-by');
@@ -33,7 +37,11 @@ export function createApp({ targets, tus, log, responseHeaders, checkReady, metr
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', async (req, res) => {
+    if (metricsToken && !bearerMatches(req.headers.authorization, metricsToken)) {
+      res.status(401).set('WWW-Authenticate', 'Bearer').type('text/plain').send('Authentication required: send the metrics token as a bearer token\n');
+      return;
+    }
     res.type(metrics.contentType).send(await metrics.metrics());
   });
   app.get('/readyz', async (_req, res) => {
@@ -50,6 +58,7 @@ export function createApp({ targets, tus, log, responseHeaders, checkReady, metr
     return target?.kind === 'upload' ? target.id : taggedRequestUpload(req);
   });
   const handleTus = (req: express.Request, res: express.Response) => {
+    withReasonPhrases(res);
     void tus.handle(req, res);
   };
   const tusRoutes = tusPath === '/' ? ['/', '/{*splat}'] : [tusPath, `${tusPath}/{*splat}`];
@@ -79,4 +88,12 @@ function answerErrors(tusPath: string, responseHeaders: ResponseHeaders, log: Lo
     const failure = undecodable ? (onTusPath ? errors.notFound() : errors.badRequest()) : errors.internal();
     sendPlain(res, failure, onTusPath ? responseHeaders.for(req.get('origin') ?? null) : {});
   };
+}
+
+/** `Authorization: Bearer <token>` names exactly `expected` (compared in constant time). */
+function bearerMatches(authorization: string | undefined, expected: string): boolean {
+  const given = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+  if (!given) return false;
+  const [a, b] = [createHash('sha256').update(given).digest(), createHash('sha256').update(expected).digest()];
+  return timingSafeEqual(a, b);
 }

@@ -19,7 +19,7 @@ const tooMany = errors.tooManyRequests;
 
 /** Who a limit counts against: the authenticated owner, else the client address. */
 function limitKey(facts: RequestFacts): string {
-  return facts.owner !== undefined ? `owner:${facts.owner}` : `addr:${facts.nodeRequest?.socket.remoteAddress ?? 'unknown'}`;
+  return facts.owner !== undefined ? `owner:${facts.owner}` : `addr:${facts.clientAddress}`;
 }
 
 /** Size limits (400) and per-owner rate and concurrency limits (429 with Retry-After). */

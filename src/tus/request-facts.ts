@@ -11,6 +11,8 @@ import type { UploadState } from './state/upload-state.js';
 export interface RequestFacts {
   /** The Node request behind the web one (trailers, `complete`, the socket); absent outside Node. */
   readonly nodeRequest: IncomingMessage | undefined;
+  /** Where the request came from: the socket's peer, or behind a trusted proxy the address it saw. */
+  readonly clientAddress: string;
   /** The upload the path names (RequestTargets), undefined on the creation URL. Decided when the facts are made. */
   readonly uploadId: string | undefined;
   /** Bound to the upload id. */
@@ -51,11 +53,14 @@ export function initialFacts(
   state: { get(id: string): Promise<UploadState | undefined> },
   log: Logger,
   nodeRequestOf: (req: Request) => IncomingMessage | undefined,
+  clientAddressOf: (req: IncomingMessage | undefined) => string,
 ): (req: Request) => RequestFacts {
   return (req) => {
     const uploadId = targets.uploadIdOf(req);
+    const nodeRequest = nodeRequestOf(req);
     return {
-      nodeRequest: nodeRequestOf(req),
+      nodeRequest,
+      clientAddress: clientAddressOf(nodeRequest),
       uploadId,
       log: uploadId ? log.child({ uploadId }) : log,
       addressedState: readOnce(async () => (uploadId ? state.get(uploadId) : undefined)),

@@ -123,6 +123,7 @@ describe('tessera upload (CLI)', () => {
       expect(result.stderr).toMatch(/^tessera: uploading .* \(8\.0 MiB\) to .*: one upload, 2\.0 MiB chunks, no chunk checksums$/m);
       expect(result.stderr).toContain(`sha256 ${sha256}`);
       expect(result.stderr).not.toMatch(/\x1b\[/); // no terminal codes when stderr is not a TTY
+      expect(result.stderr.match(/^tessera: 8\.0 MiB \/ 8\.0 MiB \(100%\)/gm) ?? []).toHaveLength(1);
 
       const info = await head(url);
       expect(info.headers.get('tessera-upload-status')).toBe('done');
@@ -247,7 +248,9 @@ describe('tessera upload (CLI)', () => {
       expect((await first.exited).code).toBe(130);
       onPatch(() => {});
       expect(errorLines(first.stderr())).toHaveLength(1);
-      expect(first.stderr()).toMatch(/^tessera: error: interrupted at .* of 16\.0 MiB; run the same command again to resume$/m);
+      // Expected and resumable: said as what happened, not as an error.
+      expect(first.stderr()).toMatch(/^tessera: interrupted at .* of 16\.0 MiB; run the same command again to resume$/m);
+      expect(first.stderr()).not.toMatch(/error/);
       expect(ofKind(first.events, 'error')[0]?.kind).toBe('interrupted');
 
       const [entry] = await storedEntries();

@@ -38,6 +38,18 @@ describe('bearer-token authentication', () => {
     expect((await fs.readdir(server.dataDir)).length).toBe(before);
   });
 
+  it('AUTH_JWT_REQUIRE_EXP refuses a token without exp (401); without it such a token is accepted', async () => {
+    const forever = `Bearer ${await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('dora').sign(new TextEncoder().encode(secret))}`;
+    const strict = await startTessera({ auth: { jwtSecret: secret, requireExp: true } });
+    try {
+      expect((await create(strict.endpoint, { length: 1, headers: { Authorization: forever } })).res.status).toBe(401);
+      expect((await create(strict.endpoint, { length: 1, headers: alice })).res.status).toBe(201);
+    } finally {
+      await strict.stop();
+    }
+    expect((await create(server.endpoint, { length: 1, headers: { Authorization: forever } })).res.status).toBe(201);
+  });
+
   it('lets OPTIONS through (browsers send preflights without credentials)', async () => {
     expect((await fetch(server.endpoint, { method: 'OPTIONS' })).status).toBe(204);
   });
@@ -143,6 +155,35 @@ describe('limits', () => {
       expect(Number(retryAfter)).toBeGreaterThan(0);
     } finally {
       await limited.stop();
+    }
+  });
+
+  it('behind a trusted proxy, counts the rate per address the proxy saw (the last X-Forwarded-For / Forwarded entry)', async () => {
+    const statusesFor = async (server: RunningTessera, forwarded: readonly Record<string, string>[]) => {
+      const statuses: number[] = [];
+      for (const headers of forwarded) statuses.push((await create(server.endpoint, { length: 1, headers })).res.status);
+      return statuses;
+    };
+    // Two clients behind one proxy; what a client puts in front of the proxy's entry is not trusted.
+    const traffic: Record<string, string>[] = [
+      { 'X-Forwarded-For': '203.0.113.7' },
+      { 'X-Forwarded-For': '203.0.113.7' },
+      { 'X-Forwarded-For': '198.51.100.1, 203.0.113.7' },
+      { 'X-Forwarded-For': '203.0.113.8' },
+      { Forwarded: 'for=192.0.2.60;proto=http, for="[2001:db8::1]"' },
+    ];
+    const trusted = await startTessera({ rateLimitPerMinute: 2, trustProxy: true });
+    try {
+      expect(await statusesFor(trusted, traffic)).toEqual([201, 201, 429, 201, 201]);
+    } finally {
+      await trusted.stop();
+    }
+    const direct = await startTessera({ rateLimitPerMinute: 2 });
+    try {
+      // Without TRUST_PROXY the headers mean nothing: one client, one key.
+      expect(await statusesFor(direct, traffic)).toEqual([201, 201, 429, 429, 429]);
+    } finally {
+      await direct.stop();
     }
   });
 

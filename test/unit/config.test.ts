@@ -110,6 +110,8 @@ describe('loadConfig', () => {
     ['TRUST_PROXY', 'maybe'],
     ['LOG_LEVEL', 'loud'],
     ['DOWNLOAD_REDIRECT', 'always'],
+    ['METRICS_TOKEN', 'short'],
+    ['AUTH_JWT_REQUIRE_EXP', 'sometimes'],
     ['DOWNLOAD_REDIRECT_TTL', '8d'],
     ['DOWNLOAD_REDIRECT_TTL', 'soon'],
   ])('rejects %s=%j with a one-line message naming the variable', (variable, value) => {

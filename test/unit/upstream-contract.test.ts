@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import http from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +10,7 @@ import { Server } from '@tus/server';
 import { DataStore, EVENTS, type Lock, type Locker, type Upload } from '@tus/utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodeRequestOf } from '../../src/tus/upstream/node-request.js';
+import { nodeStreamResponse } from '../../src/tus/upstream/node-stream-response.js';
 import { PINNED_VERSIONS, UPSTREAM_CONCATENATION_NAME } from '../../src/tus/upstream/tus-server.js';
 
 /**
@@ -142,6 +144,15 @@ describe('@tus/server at run time', () => {
     } finally {
       await running.close();
     }
+  });
+
+  it('srvx pipes a FastResponse whose body is a Node stream (downloads end with their stream)', () => {
+    const body = Readable.from([Buffer.from('bytes')]);
+    const prepared = (nodeStreamResponse(body, { status: 200, headers: new Headers({ 'Content-Length': '5' }) }) as unknown as {
+      _toNodeResponse(): { body: unknown; status: number };
+    })._toNodeResponse();
+    expect(prepared.status).toBe(200);
+    expect(prepared.body).toBe(body);
   });
 
   it('forwards events a handler emits to the server\'s listeners (Tessera\'s PATCH step emits POST_FINISH)', () => {

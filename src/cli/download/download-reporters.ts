@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import { formatBytes, formatEta, formatRate } from '../format.js';
-import type { CliFailure } from '../upload/failure.js';
+import { failureLine, type CliFailure } from '../upload/failure.js';
 import type { Output } from '../upload/reporters/reporter.js';
 import { percent } from '../upload/reporters/reporter.js';
 
@@ -61,6 +61,8 @@ const summary = (r: DownloadResult) =>
 /** A line every 2 s on stderr; the file's path on stdout at the end. */
 export class PlainDownloadReporter implements DownloadReporter {
   readonly intervalMs: number = 2000;
+  /** The 100% line was printed: a last tick and the final report would repeat it. */
+  private printedEnd = false;
   constructor(private readonly out: Output) {}
 
   start(plan: DownloadPlan): void {
@@ -72,6 +74,8 @@ export class PlainDownloadReporter implements DownloadReporter {
   }
 
   progress(p: DownloadProgress): void {
+    if (p.received >= p.size && this.printedEnd) return;
+    this.printedEnd = p.received >= p.size;
     this.out.stderr.write(
       `tessera: ${formatBytes(p.received)} / ${formatBytes(p.size)} (${percent(p.received, p.size)}%) ${formatRate(rateOf(p))} ETA ${formatEta(etaOf(p))}\n`,
     );
@@ -83,7 +87,7 @@ export class PlainDownloadReporter implements DownloadReporter {
   }
 
   fail(failure: CliFailure): void {
-    this.out.stderr.write(`tessera: error: ${failure.message}\n`);
+    this.out.stderr.write(failureLine(failure));
   }
 }
 
@@ -160,7 +164,7 @@ export class JsonDownloadReporter implements DownloadReporter {
 
   fail(failure: CliFailure): void {
     this.emit({ event: 'error', kind: failure.kind, exitCode: failure.exitCode, status: failure.status ?? null, message: failure.message });
-    this.out.stderr.write(`tessera: error: ${failure.message}\n`);
+    this.out.stderr.write(failureLine(failure));
   }
 
   private emit(event: Record<string, unknown>): void {

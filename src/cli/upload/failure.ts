@@ -71,6 +71,14 @@ const NETWORK_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
 
+/**
+ * The one line a failure is told in on stderr. An interrupt is expected and resumable: it is
+ * said as what happened, not as an error.
+ */
+export function failureLine(failure: CliFailure): string {
+  return failure.kind === 'interrupted' ? `tessera: ${failure.message}\n` : `tessera: error: ${failure.message}\n`;
+}
+
 export const retries = (n: number) => `${n} ${n === 1 ? 'retry' : 'retries'}`;
 
 /** The first line of a response body, short enough for a one-line message. */

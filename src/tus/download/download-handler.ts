@@ -1,8 +1,8 @@
-import { Readable } from 'node:stream';
 import { create as contentDisposition } from 'content-disposition';
 import { ERRORS } from '@tus/utils';
 import { errors } from '../../errors.js';
 import type { Terminal } from '../upstream/handler-layers.js';
+import { nodeStreamResponse } from '../upstream/node-stream-response.js';
 import type { TesseraDataStore } from '../tessera-datastore.js';
 import { lifecycleOf } from '../completion/lifecycle.js';
 import type { UploadStateStore } from '../state/upload-state.js';
@@ -76,14 +76,10 @@ export function downloadHandler({ store, state, redirect }: DownloadHandlerParts
       if (size === 0) return new Response(null, { status: 200, headers });
       // Read as the range 0..size-1: the stream ends with its last byte instead of one more
       // read to find the end of the file, so the response ends as the client gets that byte.
-      return new Response(webStream(await store.read(id, { start: 0, end: size - 1 })), { status: 200, headers });
+      return nodeStreamResponse(await store.read(id, { start: 0, end: size - 1 }), { status: 200, headers });
     }
     headers.set('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
     headers.set('Content-Length', String(range.end - range.start + 1));
-    return new Response(webStream(await store.read(id, range)), { status: 206, headers });
+    return nodeStreamResponse(await store.read(id, range), { status: 206, headers });
   };
-}
-
-function webStream(source: Readable): ReadableStream<Uint8Array> {
-  return Readable.toWeb(source) as ReadableStream<Uint8Array>;
 }

@@ -1,5 +1,5 @@
 import { Server, type ServerOptions } from '@tus/server';
-import { EVENTS, type Locker, type Upload } from '@tus/utils';
+import { EVENTS, HEADERS, type Locker, type Upload } from '@tus/utils';
 import type { Config } from '../../config/config.js';
 import { EXTRA_ALLOWED_HEADERS, EXTRA_EXPOSED_HEADERS } from '../../http/cors.js';
 import type { Logger } from '../../logging/logger.js';
@@ -12,8 +12,8 @@ import type { TusHooks } from '../hooks.js';
 import type { TesseraDataStore } from '../tessera-datastore.js';
 
 /**
- * The one place Tessera touches @tus/server's internals (with direct-body.ts, handler-layers.ts
- * and node-request.ts beside it). @tus/* are pinned to exact versions in package.json, and
+ * The one place Tessera touches @tus/server's internals (with direct-body.ts, handler-layers.ts,
+ * node-request.ts and node-stream-response.ts beside it). @tus/* are pinned to exact versions in package.json, and
  * test/unit/upstream-contract.test.ts checks every shape relied on here, so an upgrade fails
  * loudly in CI instead of quietly in production:
  * - `server.handlers` is a plain object of handler instances whose `send` can be replaced, and
@@ -32,6 +32,8 @@ export const PINNED_VERSIONS = {
   '@tus/utils': '0.7.1',
   '@tus/file-store': '2.1.1',
   '@tus/s3-store': '2.0.7',
+  // The adapter @tus/server answers through (see node-stream-response.ts).
+  srvx: '0.11.22',
 } as const;
 
 /** The extension name @tus/server's POST handler checks before it allows Upload-Concat (sic). */
@@ -93,7 +95,8 @@ export function createTusServer(parts: TusServerParts): Server {
     // A function, not the list: with a list, upstream answers a foreign origin with the first
     // allowed one on the answers it builds before any layer runs (header validation 400s).
     allowedOrigins: config.corsOrigins.length > 0 ? (origin: string) => config.corsOrigins.includes(origin) : undefined,
-    allowedHeaders: [...EXTRA_ALLOWED_HEADERS],
+    // Upstream lists its own names first and appends these as given: no name twice.
+    allowedHeaders: EXTRA_ALLOWED_HEADERS.filter((name) => !(HEADERS as readonly string[]).includes(name)),
     exposedHeaders: [...EXTRA_EXPOSED_HEADERS],
     ...hooks,
     // Upstream would take the last segment of the whole URL, query included.

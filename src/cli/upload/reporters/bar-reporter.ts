@@ -1,6 +1,6 @@
 import cliProgress from 'cli-progress';
 import { formatBytes, formatEta, formatRate } from '../../format.js';
-import type { CliFailure } from '../failure.js';
+import { failureLine, type CliFailure } from '../failure.js';
 import type { TransferSnapshot } from '../transfer-tracker.js';
 import { describePlan, summary } from './plain-reporter.js';
 import type { Notice, Output, Reporter, UploadPlan, UploadResult } from './reporter.js';
@@ -60,7 +60,7 @@ export class BarReporter implements Reporter {
 
   fail(failure: CliFailure): void {
     this.stop();
-    this.out.stderr.write(`tessera: error: ${failure.message}\n`);
+    this.out.stderr.write(failureLine(failure));
   }
 
   private stop(): void {

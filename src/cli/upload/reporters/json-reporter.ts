@@ -1,4 +1,4 @@
-import type { CliFailure } from '../failure.js';
+import { failureLine, type CliFailure } from '../failure.js';
 import type { TransferSnapshot } from '../transfer-tracker.js';
 import type { Notice, Output, Reporter, UploadPlan, UploadResult } from './reporter.js';
 
@@ -44,7 +44,7 @@ export class JsonReporter implements Reporter {
       message: failure.message,
       bytesUploaded: snapshot?.uploaded ?? null,
     });
-    this.out.stderr.write(`tessera: error: ${failure.message}\n`);
+    this.out.stderr.write(failureLine(failure));
   }
 
   private emit(event: Record<string, unknown>): void {

@@ -1,11 +1,13 @@
 import { formatBytes, formatEta, formatRate } from '../../format.js';
-import type { CliFailure } from '../failure.js';
+import { failureLine, type CliFailure } from '../failure.js';
 import type { TransferSnapshot } from '../transfer-tracker.js';
 import { percent, type Notice, type Output, type Reporter, type UploadPlan, type UploadResult } from './reporter.js';
 
 /** Progress as plain periodic lines on stderr (logs, CI, pipes); the upload URL alone on stdout. */
 export class PlainReporter implements Reporter {
   readonly intervalMs = 2000;
+  /** The 100% line was printed: the last tick and the final report would repeat it. */
+  private printedEnd = false;
 
   constructor(private readonly out: Output) {}
 
@@ -18,6 +20,8 @@ export class PlainReporter implements Reporter {
   }
 
   progress(s: TransferSnapshot): void {
+    if (s.uploaded >= s.size && this.printedEnd) return;
+    this.printedEnd = s.uploaded >= s.size;
     const parts = s.parts.length > 1 ? `  parts ${s.parts.map((p) => `${percent(p.uploaded, p.end - p.start)}%`).join(' ')}` : '';
     this.line(
       `${formatBytes(s.uploaded)} / ${formatBytes(s.size)} (${percent(s.uploaded, s.size)}%)  ${formatRate(s.rate)}  ETA ${formatEta(s.etaSeconds)}${parts}`,
@@ -30,7 +34,7 @@ export class PlainReporter implements Reporter {
   }
 
   fail(failure: CliFailure): void {
-    this.out.stderr.write(`tessera: error: ${failure.message}\n`);
+    this.out.stderr.write(failureLine(failure));
   }
 
   private line(text: string): void {
