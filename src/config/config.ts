@@ -72,8 +72,14 @@ export interface AuthConfig {
 }
 
 export interface RedisConfig {
-  /** Main connection (state, info, pub/sub). */
+  /**
+   * Main connection (locks' pub/sub, rate counters, S3 claims). With Sentinel, only its
+   * credentials and database count (`redis://` when REDIS_URL is unset): the sentinels name
+   * the master.
+   */
   readonly url: string;
+  /** Redis Sentinel (REDIS_SENTINELS): the main connection follows the master through failovers. */
+  readonly sentinel?: { readonly nodes: readonly { readonly host: string; readonly port: number }[]; readonly name: string };
   /** Independent masters for the lock quorum; [url] unless REDIS_URLS is set. */
   readonly lockUrls: readonly string[];
   /** Prefix of every key Tessera writes. */
@@ -202,6 +208,14 @@ const envSchema = z.object({
       (u) => u === undefined || u.split(',').every((one) => /^rediss?:\/\/\S+$/.test(one.trim())),
       'must be a comma-separated list of redis:// URLs',
     ),
+  REDIS_SENTINELS: z
+    .string()
+    .optional()
+    .refine(
+      (list) => list === undefined || list === '' || list.split(',').every((node) => /^[^\s:,]+:\d{1,5}$/.test(node.trim())),
+      'must be a comma-separated list of host:port',
+    ),
+  REDIS_SENTINEL_NAME: z.string().regex(/^[A-Za-z0-9._-]+$/, 'must be a Sentinel master name (letters, digits, . _ -)').default('mymaster'),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_.-]*$/, 'may hold only letters, digits and : _ . -').default('tessera:'),
   TRUST_PROXY: boolean(false),
   S3_BUCKET: z
@@ -271,8 +285,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.AUTH_JWT_SECRET && e.AUTH_JWKS_URL) {
     throw new ConfigError('Invalid configuration: set AUTH_JWT_SECRET or AUTH_JWKS_URL, not both');
   }
-  if (e.REDIS_URLS && !e.REDIS_URL) {
-    throw new ConfigError('Invalid configuration: REDIS_URLS needs REDIS_URL (the connection for upload state)');
+  if (e.REDIS_URLS && !e.REDIS_URL && !e.REDIS_SENTINELS) {
+    throw new ConfigError('Invalid configuration: REDIS_URLS needs REDIS_URL or REDIS_SENTINELS (the main connection)');
   }
   const webUiShadowed = pathWithin(e.WEB_UI_PATH, e.TUS_PATH);
   if (e.WEB_UI === true && webUiShadowed) {
@@ -330,13 +344,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     networkTimeoutMs: e.NETWORK_TIMEOUT,
     maxConnectionsPerClient: e.MAX_CONNECTIONS_PER_CLIENT,
     metricsToken: e.METRICS_TOKEN || undefined,
-    redis: e.REDIS_URL
-      ? Object.freeze({
-          url: e.REDIS_URL,
-          lockUrls: Object.freeze(e.REDIS_URLS ? e.REDIS_URLS.split(',').map((u) => u.trim()) : [e.REDIS_URL]),
-          prefix: e.REDIS_PREFIX,
-        })
-      : undefined,
+    redis: e.REDIS_URL || e.REDIS_SENTINELS ? redisConfig(e.REDIS_URL || 'redis://', e.REDIS_URLS, e.REDIS_SENTINELS, e.REDIS_SENTINEL_NAME, e.REDIS_PREFIX) : undefined,
     s3: e.S3_BUCKET
       ? Object.freeze({
           bucket: e.S3_BUCKET,
@@ -348,6 +356,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         })
       : undefined,
     downloadRedirect: e.DOWNLOAD_REDIRECT === 'presigned' ? Object.freeze({ ttlMs: e.DOWNLOAD_REDIRECT_TTL }) : undefined,
+  });
+}
+
+function redisConfig(url: string, lockUrls: string | undefined, sentinels: string | undefined, name: string, prefix: string): RedisConfig {
+  const nodes = (sentinels ?? '')
+    .split(',')
+    .map((node) => node.trim())
+    .filter((node) => node !== '')
+    .map((node) => {
+      const at = node.lastIndexOf(':');
+      return Object.freeze({ host: node.slice(0, at), port: Number(node.slice(at + 1)) });
+    });
+  return Object.freeze({
+    url,
+    ...(nodes.length > 0 ? { sentinel: Object.freeze({ nodes: Object.freeze(nodes), name }) } : {}),
+    lockUrls: Object.freeze(lockUrls ? lockUrls.split(',').map((u) => u.trim()) : [url]),
+    prefix,
   });
 }
 

@@ -111,6 +111,9 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'loud'],
     ['DOWNLOAD_REDIRECT', 'always'],
     ['METRICS_TOKEN', 'short'],
+    ['REDIS_SENTINELS', 'sentinel-without-port'],
+    ['REDIS_SENTINELS', 'a:1,b'],
+    ['REDIS_SENTINEL_NAME', 'has space'],
     ['AUTH_JWT_REQUIRE_EXP', 'sometimes'],
     ['DOWNLOAD_REDIRECT_TTL', '8d'],
     ['DOWNLOAD_REDIRECT_TTL', 'soon'],
@@ -128,6 +131,19 @@ describe('loadConfig', () => {
     expect(loadConfig({ DOWNLOAD_REDIRECT: 'presigned', S3_BUCKET: 'bucket' }).downloadRedirect).toEqual({ ttlMs: 300_000 });
     expect(loadConfig({ DOWNLOAD_REDIRECT: 'presigned', S3_BUCKET: 'bucket', DOWNLOAD_REDIRECT_TTL: '1h' }).downloadRedirect).toEqual({ ttlMs: 3_600_000 });
     expect(loadConfig({ S3_BUCKET: 'bucket' }).downloadRedirect).toBeUndefined();
+  });
+
+  it('REDIS_SENTINELS turns shared mode on through Sentinel; REDIS_URL then gives only credentials and database', () => {
+    expect(loadConfig({ REDIS_SENTINELS: 's1:26379, s2:26380' }).redis).toEqual({
+      url: 'redis://',
+      sentinel: { nodes: [{ host: 's1', port: 26379 }, { host: 's2', port: 26380 }], name: 'mymaster' },
+      lockUrls: ['redis://'],
+      prefix: 'tessera:',
+    });
+    const both = loadConfig({ REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_NAME: 'uploads', REDIS_URL: 'redis://:pw@ignored:1/2', REDIS_URLS: 'redis://l1:6379,redis://l2:6379' }).redis;
+    expect(both?.sentinel?.name).toBe('uploads');
+    expect(both?.url).toBe('redis://:pw@ignored:1/2');
+    expect(both?.lockUrls).toEqual(['redis://l1:6379', 'redis://l2:6379']);
   });
 
   it('keeps the message on one line even when the value holds a newline', () => {

@@ -25,14 +25,14 @@ export function redisAvailable(): boolean {
  * append-only file there, so a restart on the same port and dir keeps the data.
  * Pass `port` to restart one on the same port.
  */
-export async function startRedis(port?: number, persistDir?: string): Promise<RedisProcess> {
+export async function startRedis(port?: number, persistDir?: string, extraArgs: readonly string[] = []): Promise<RedisProcess> {
   const chosen = port ?? (await freePort());
   const persistence = persistDir
     ? ['--dir', persistDir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '']
     : ['--save', '', '--appendonly', 'no'];
   const child = spawn(
     'redis-server',
-    ['--port', String(chosen), '--bind', '127.0.0.1', '--protected-mode', 'yes', ...persistence],
+    ['--port', String(chosen), '--bind', '127.0.0.1', '--protected-mode', 'yes', ...persistence, ...extraArgs],
     { stdio: 'ignore' },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -51,7 +51,7 @@ export async function startRedis(port?: number, persistDir?: string): Promise<Re
   };
 }
 
-async function waitForPing(port: number, timeoutMs: number): Promise<void> {
+export async function waitForPing(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await ping(port)) return;
