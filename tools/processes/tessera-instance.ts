@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NODE_FLAGS } from '../../src/config/node-flags.js';
@@ -25,13 +26,19 @@ export async function startTesseraInstance(
   port: number,
   env: Record<string, string>,
   nodeArgs: readonly string[] = [...NODE_FLAGS, '--import', 'tsx', 'src/main.ts'],
+  /** Where its stdout and stderr go (appended); stdout is dropped and stderr inherited otherwise. */
+  logFile?: string,
 ): Promise<TesseraInstance> {
-  const launch = () =>
-    spawn(process.execPath, nodeArgs, {
+  const launch = () => {
+    const log = logFile ? fs.openSync(logFile, 'a') : undefined;
+    const child = spawn(process.execPath, nodeArgs, {
       cwd: root,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
-      stdio: ['ignore', 'ignore', 'inherit'],
+      stdio: log === undefined ? ['ignore', 'ignore', 'inherit'] : ['ignore', log, log],
     });
+    if (log !== undefined) fs.closeSync(log);
+    return child;
+  };
   const baseUrl = `http://127.0.0.1:${port}`;
   const instance: TesseraInstance = {
     port,
