@@ -163,6 +163,10 @@ describe('tessera upload (CLI)', () => {
       expect(output).toMatch(/part 2 /);
       expect(output).toContain('100%');
       expect(output).toContain('\x1b['); // cursor control: a live bar, not lines
+      // Every drawing of the total fits the terminal (80 columns here): never cut before its ETA.
+      const totals = output.match(/total .*?\x1b\[0K/g) ?? [];
+      expect(totals.length).toBeGreaterThan(0);
+      for (const line of totals) expect(line).toMatch(/ETA \S/);
       expect(output).toMatch(/verified 4\.0 MiB/);
     });
   });

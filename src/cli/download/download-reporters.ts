@@ -1,6 +1,7 @@
 import cliProgress from 'cli-progress';
 import { formatBytes, formatEta, formatRate } from '../format.js';
 import { failureLine, type CliFailure } from '../upload/failure.js';
+import { barSizeFor } from '../upload/reporters/bar-reporter.js';
 import type { Output } from '../upload/reporters/reporter.js';
 import { percent } from '../upload/reporters/reporter.js';
 
@@ -103,7 +104,13 @@ export class BarDownloadReporter extends PlainDownloadReporter {
   override start(plan: DownloadPlan): void {
     super.start(plan);
     this.bar = new cliProgress.SingleBar(
-      { stream: this.output.stderr, format: '{bar} {percentage}% | {done} / {total_text} | {rate} | ETA {eta_text}', hideCursor: true, fps: 10 },
+      {
+        stream: this.output.stderr,
+        format: '{bar} {percentage}% | {done} / {total_text} | {rate} | ETA {eta_text}',
+        hideCursor: true,
+        fps: 10,
+        barsize: barSizeFor(this.output.stderr, 56),
+      },
       cliProgress.Presets.shades_classic,
     );
     this.bar.start(Math.max(plan.size, 1), plan.resumedAt, { done: formatBytes(plan.resumedAt), total_text: formatBytes(plan.size), rate: '--', eta_text: '--' });

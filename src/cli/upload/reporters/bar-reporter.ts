@@ -24,6 +24,9 @@ export class BarReporter implements Reporter {
         clearOnComplete: false,
         autopadding: true,
         fps: 10,
+        // The rest of the total's line takes up to 66 columns: the bar gets what is left, so the
+        // line is never cut at the terminal's edge (cli-progress truncates, leaving "… | ").
+        barsize: barSizeFor(this.out.stderr, 66),
       },
       cliProgress.Presets.shades_classic,
     );
@@ -71,4 +74,10 @@ export class BarReporter implements Reporter {
   private payload(label: string, done: number, size: number, rate: number, eta: number | undefined) {
     return { label, done: formatBytes(done), size: formatBytes(size), rate: formatRate(rate), eta_text: formatEta(eta) };
   }
+}
+
+/** A bar as wide as the terminal leaves beside `rest` columns of text: 10 to 40 characters. */
+export function barSizeFor(stream: NodeJS.WritableStream, rest: number): number {
+  const columns = (stream as NodeJS.WritableStream & { columns?: number }).columns ?? 80;
+  return Math.max(10, Math.min(40, columns - rest - 1));
 }
