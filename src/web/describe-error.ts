@@ -1,6 +1,6 @@
 import type { HttpResponse } from 'tus-js-client';
 
-export interface CliFailure {
+export interface UploadFailure {
   /** One line a person can act on. */
   readonly summary: string;
   /** What the server said, verbatim (its bodies are one short line). */
@@ -12,7 +12,7 @@ export interface CliFailure {
 }
 
 /** Turns what @uppy/tus reports on `upload-error` into words, using the server's answer. */
-export function describeUploadError(error: { message: string }): CliFailure {
+export function describeUploadError(error: { message: string }): UploadFailure {
   const response = serverResponse(error);
   if (!response) return { summary: `The upload stopped: ${error.message}` };
   const status = response.getStatus();

@@ -1,4 +1,5 @@
-import type { CliFailure } from './describe-error.js';
+import { prettierBytes } from '@transloadit/prettier-bytes';
+import type { UploadFailure } from './describe-error.js';
 import type { HashedFile } from './sha256-preprocessor.js';
 import type { Verification } from './verify-upload.js';
 
@@ -10,7 +11,7 @@ export interface ResultRow {
   readonly hashed?: HashedFile;
   readonly verification?: Verification;
   /** Set when the upload itself failed. */
-  readonly error?: CliFailure;
+  readonly error?: UploadFailure;
 }
 
 const BADGES = {
@@ -89,13 +90,7 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, t
   return node;
 }
 
+/** Sizes as Uppy's dashboard writes them (the same function): one unit system on the page. */
 export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${unit === 0 ? value.toFixed(0) : value.toFixed(1)} ${units[unit]}`;
+  return prettierBytes(bytes);
 }

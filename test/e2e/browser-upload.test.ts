@@ -130,6 +130,8 @@ describe('browser upload page (Chromium, Uppy)', () => {
     expect(await row.getAttribute('data-local-sha256')).toBe(digest);
     expect(await row.getAttribute('data-server-sha256')).toBe(digest);
     await expect.poll(() => row.locator('.result__badge').textContent(), { timeout: 10_000 }).toContain('Verified');
+    // One unit system: the results card writes the size as Uppy's card does.
+    expect(await row.locator('.result__size').textContent()).toBe(await page.locator('.uppy-Dashboard-Item-statusSize').first().textContent());
     const uploadUrl = (await row.getAttribute('data-upload-url')) ?? '';
     expect(uploadUrl.startsWith(`${server.endpoint}/`)).toBe(true);
 
