@@ -114,4 +114,21 @@ describe('download (GET)', () => {
     expect(digestOf(Buffer.concat(chunks))).toBe(digestOf(body));
     expect((await fetch(url)).status).toBe(404);
   });
+
+  it('GETs racing a DELETE answer 200 with every byte or 404, never 410 or a short body', async () => {
+    for (let round = 0; round < 5; round += 1) {
+      const body = randomData(64 * 1024);
+      const { url } = await create(server.endpoint, { length: body.length, body });
+      const gets = Array.from({ length: 20 }, async () => {
+        const res = await fetch(url);
+        return { status: res.status, bytes: Buffer.from(await res.arrayBuffer()) };
+      });
+      const deleted = del(url);
+      for (const { status, bytes } of await Promise.all(gets)) {
+        expect([200, 404]).toContain(status);
+        if (status === 200) expect(digestOf(bytes)).toBe(digestOf(body));
+      }
+      expect((await deleted).status).toBe(204);
+    }
+  });
 });

@@ -35,6 +35,14 @@ describe('evaluatePreconditions (RFC 9110 §13.2.2)', () => {
     [{ 'If-Unmodified-Since': lastModified }, 'proceed'],
     [{ 'If-Unmodified-Since': earlier }, 412],
     [{ 'If-Unmodified-Since': 'garbage' }, 'proceed'],
+    // Only HTTP-dates count: Date.parse would read these as years.
+    [{ 'If-Unmodified-Since': '1' }, 'proceed'],
+    [{ 'If-Unmodified-Since': '2001' }, 'proceed'],
+    [{ 'If-Modified-Since': '3000' }, 'proceed'],
+    [{ 'If-Modified-Since': '2026-12-07T10:00:00Z' }, 'proceed'],
+    // The obsolete forms an HTTP-date may still take (RFC 850, asctime).
+    [{ 'If-Modified-Since': 'Monday, 07-Dec-26 10:00:00 GMT' }, 304],
+    [{ 'If-Modified-Since': 'Mon Dec  7 10:00:00 2026' }, 304],
     // If-Match decides; If-Unmodified-Since is then not looked at.
     [{ 'If-Match': validators.etag, 'If-Unmodified-Since': earlier }, 'proceed'],
     [{ 'If-None-Match': validators.etag }, 304],
@@ -64,6 +72,10 @@ describe('chooseRange', () => {
     [{ Range: 'bytes=-0' }, { kind: 'unsatisfiable' }],
     [{ Range: 'bytes=0-1,5-6' }, { kind: 'whole' }],
     [{ Range: 'bytes=0-1,1-6' }, { kind: 'part', start: 0, end: 6 }],
+    [{ Range: 'bytes=-1000,-2000' }, { kind: 'whole' }],
+    [{ Range: 'bytes=200-300,400-500' }, { kind: 'whole' }],
+    [{ Range: 'BYTES=0-0' }, { kind: 'part', start: 0, end: 0 }],
+    [{ Range: 'Bytes = 5-9' }, { kind: 'part', start: 5, end: 9 }],
     [{ Range: 'bytes=x' }, { kind: 'whole' }],
     [{ Range: 'lines=0-1' }, { kind: 'whole' }],
     [{ Range: 'bytes=0-9', 'If-Range': '"stale"' }, { kind: 'whole' }],

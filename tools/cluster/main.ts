@@ -70,6 +70,12 @@ const cluster = await startLocalCluster({
   keepData: values['keep-data'],
   logDir,
 });
+// Before the address lines: whoever reads them may press Ctrl-C at once.
+const stop = () => {
+  cluster.stop().then(() => process.exit(0), () => process.exit(1));
+};
+process.once('SIGINT', stop);
+process.once('SIGTERM', stop);
 process.stdout.write(
   `Tessera cluster: ${instances} instances behind nginx at ${cluster.endpoint}\n` +
     `  redis ${cluster.redis.url}\n` +
@@ -77,8 +83,3 @@ process.stdout.write(
     cluster.instances.map((i, n) => `  instance ${n + 1}: ${i.baseUrl}, log ${cluster.logFiles[n]}\n`).join('') +
     'Ctrl-C stops everything.\n',
 );
-const stop = () => {
-  cluster.stop().then(() => process.exit(0), () => process.exit(1));
-};
-process.once('SIGINT', stop);
-process.once('SIGTERM', stop);

@@ -16,6 +16,8 @@ export interface S3ServerProcess {
   readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
   /** Requests and body bytes per S3 operation since the server started. */
   stats(): Promise<Record<string, { requests: number; bytesIn: number; bytesOut: number; bytesCopied: number; expectContinue: number }>>;
+  /** Makes the next `times` requests of `operation` (e.g. CompleteMultipartUpload) answer 500. */
+  failNext(operation: string, times?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -57,6 +59,10 @@ export async function startS3Server(options: { buckets?: readonly string[]; port
     async stats() {
       const res = await fetch(`${endpoint}/_test/stats`);
       return (await res.json()) as Awaited<ReturnType<S3ServerProcess['stats']>>;
+    },
+    async failNext(operation, times = 1) {
+      const res = await fetch(`${endpoint}/_test/fail?op=${encodeURIComponent(operation)}&times=${times}`, { method: 'POST' });
+      if (res.status !== 204) throw new Error(`s3 test server: /_test/fail answered ${res.status}`);
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');

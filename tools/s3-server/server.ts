@@ -85,13 +85,16 @@ function route(method: string, key: string, query: ReadonlyMap<string, string>, 
  * A small S3-compatible server for tests and benchmarks: path-style requests, Signature
  * Version 4 header auth, the object and multipart operations Tessera and @tus/s3-store
  * use, with S3's validation rules (5 MiB minimum part, 10,000 parts, ETags, ranges).
- * `GET /_test/stats` reports requests and body bytes per operation (no S3 bucket can be
- * named `_test`).
+ * `GET /_test/stats` reports requests and body bytes per operation, and
+ * `POST /_test/fail?op=<Operation>&times=<n>` makes its next n requests answer 500 (no S3
+ * bucket can be named `_test`).
  */
 export function createS3Server(options: S3ServerOptions): { server: http.Server; stats: ServerStats; storage: Storage } {
   const storage = new Storage(options.directory);
   for (const bucket of options.buckets ?? []) storage.createBucket(bucket);
   const stats = new ServerStats();
+  /** Operations told to fail (see /_test/fail), with how many more times. */
+  const failures = new Map<string, number>();
 
   const server = http.createServer(async (req, res) => {
     const requestId = randomBytes(8).toString('hex').toUpperCase();
@@ -105,6 +108,13 @@ export function createS3Server(options: S3ServerOptions): { server: http.Server;
       const body = JSON.stringify(stats.operations);
       res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
       res.end(body);
+      return;
+    }
+    if (rawPath === '/_test/fail' && req.method === 'POST') {
+      // The next `times` requests of an operation answer 500 InternalError, as S3 sometimes does.
+      const params = new URLSearchParams(rawQuery);
+      failures.set(params.get('op') ?? '', Number(params.get('times') ?? '1'));
+      res.writeHead(204).end();
       return;
     }
     const method = req.method ?? 'GET';
@@ -130,6 +140,12 @@ export function createS3Server(options: S3ServerOptions): { server: http.Server;
       const [name, operation] = route(method, key, query, req.headers);
       const opStats = stats.of(name);
       opStats.requests += 1;
+      const failing = failures.get(name) ?? 0;
+      if (failing > 0) {
+        failures.set(name, failing - 1);
+        req.resume();
+        throw new S3Error('InternalError', 500, 'We encountered an internal error. Please try again.');
+      }
       if (req.headers.expect?.toLowerCase() === '100-continue') opStats.expectContinue += 1;
       await operation({ req, res, bucketName, key, query, payload, storage, region: options.region, stats: opStats });
     } catch (error) {

@@ -1,3 +1,4 @@
+import { CliFailure } from '../upload/failure.js';
 import fsp from 'node:fs/promises';
 
 /**
@@ -34,10 +35,63 @@ export async function beginPartial(file: string, expected: PartialDownload, keep
   else await fsp.truncate(partPathOf(file), keep);
 }
 
-/** The download is whole and verified: the part file becomes the file, the state goes. */
-export async function finishPartial(file: string): Promise<void> {
-  await fsp.rename(partPathOf(file), file);
+/**
+ * The download is whole and verified: the part file becomes the file, the state goes. Without
+ * `replace`, a file that appeared at the name meanwhile is kept (a hard link cannot overwrite):
+ * false, and the part stays.
+ */
+export async function finishPartial(file: string, replace: boolean): Promise<boolean> {
+  if (replace) {
+    await fsp.rename(partPathOf(file), file);
+  } else {
+    try {
+      await fsp.link(partPathOf(file), file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    }
+    await fsp.rm(partPathOf(file), { force: true });
+  }
   await fsp.rm(statePathOf(file), { force: true });
+  return true;
+}
+
+/**
+ * Makes this run the only one downloading to `file` (`<file>.tessera-part.lock`, holding its
+ * pid): two runs writing one part file would mix their bytes. A lock whose process is gone
+ * (killed) is taken over. Resolves to its release.
+ */
+export async function lockPartial(file: string): Promise<() => Promise<void>> {
+  const lock = `${file}.tessera-part.lock`;
+  for (let attempt = 0; attempt < 2; attempt += 1) {
+    try {
+      await fsp.writeFile(lock, String(process.pid), { flag: 'wx' });
+      return () => fsp.rm(lock, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw lockFailure(file, error);
+      const holder = Number(await fsp.readFile(lock, 'utf8').catch(() => ''));
+      if (Number.isInteger(holder) && holder > 0 && isRunning(holder)) {
+        throw new CliFailure('usage', `another download to ${file} is running (pid ${holder})`);
+      }
+      await fsp.rm(lock, { force: true });
+    }
+  }
+  throw new CliFailure('usage', `another download to ${file} keeps starting; try again`);
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function lockFailure(file: string, error: unknown): CliFailure {
+  const code = (error as NodeJS.ErrnoException).code;
+  const why = code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'no such directory' : code === 'ENOSPC' ? 'disk full' : String((error as Error).message);
+  return new CliFailure('file-unreadable', `cannot write ${file}: ${why}`);
 }
 
 /** The bytes cannot be used (they failed verification): nothing is kept for a next run. */

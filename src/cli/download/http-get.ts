@@ -1,5 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
+import { CliFailure } from '../upload/failure.js';
 
 export interface GetResponse {
   readonly status: number;
@@ -39,6 +40,9 @@ export async function httpGet(url: string, headers: Readonly<Record<string, stri
     }
     res.resume();
     target = new URL(location, target);
+    if (target.protocol !== 'http:' && target.protocol !== 'https:') {
+      throw new CliFailure('http', `the server redirected to a ${target.protocol.replace(':', '')} URL; only http and https are followed`, res.statusCode);
+    }
   }
 }
 

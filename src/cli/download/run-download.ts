@@ -11,7 +11,7 @@ import { CliFailure, firstLine, networkCause, retries as retriesText } from '../
 import { plainRequest } from '../upload/plain-http.js';
 import { backoffDelays } from '../upload/retry-policy.js';
 import type { DownloadReporter } from './download-reporters.js';
-import { beginPartial, bytesLeftBefore, dropPartial, finishPartial, partPathOf, type PartialDownload } from './download-state.js';
+import { beginPartial, bytesLeftBefore, dropPartial, finishPartial, lockPartial, partPathOf, type PartialDownload } from './download-state.js';
 import { httpGet, type GetResponse } from './http-get.js';
 
 export interface DownloadSettings {
@@ -44,7 +44,6 @@ const reSha256Etag = /^"sha256-([0-9a-f]{64})"$/;
  */
 export async function runDownload(settings: DownloadSettings, reporter: DownloadReporter, signal: AbortSignal): Promise<number> {
   const started = Date.now();
-  let received = 0;
   try {
     const probe = await probeFile(settings, signal);
     const file = await targetFile(settings, probe);
@@ -52,6 +51,28 @@ export async function runDownload(settings: DownloadSettings, reporter: Download
       throw new CliFailure('usage', `${file} already exists; pass --force to replace it, or name another file`);
     }
     const expected: PartialDownload = { url: settings.url, etag: probe.etag ?? '', size: probe.size };
+    const releaseLock = await lockPartial(file);
+    try {
+      return await transfer(settings, reporter, signal, { probe, file, expected, started });
+    } finally {
+      await releaseLock();
+    }
+  } catch (error) {
+    const failure = error instanceof CliFailure ? error : new CliFailure('internal', (error as Error).message.split('\n')[0] ?? 'download failed');
+    reporter.fail(failure);
+    return failure.exitCode;
+  }
+}
+
+/** The download itself, its part file locked by this run. */
+async function transfer(
+  settings: DownloadSettings,
+  reporter: DownloadReporter,
+  signal: AbortSignal,
+  { probe, file, expected, started }: { probe: Probe; file: string; expected: PartialDownload; started: number },
+): Promise<number> {
+  let received = 0;
+  {
     // Without a validator a later run could not know the bytes are still the same file's.
     const kept = probe.etag ? await bytesLeftBefore(file, expected) : 0;
     await beginPartial(file, expected, kept).catch((error: unknown) => {
@@ -60,8 +81,12 @@ export async function runDownload(settings: DownloadSettings, reporter: Download
     reporter.start({ url: settings.url, file, size: probe.size, resumedAt: kept });
     if (kept > 0) reporter.notice({ event: 'resume', message: `resuming at ${formatBytes(kept)} of ${formatBytes(probe.size)}`, fields: { offset: kept } });
 
+    // What the part file holds: read from it after every attempt, never counted on the way
+    // (chunks in flight when a connection breaks never reach it).
     let have = kept;
-    const progress = () => reporter.progress({ received: have, size: probe.size, receivedThisRun: received, elapsedMs: Date.now() - started });
+    let inFlight = 0;
+    const progress = () =>
+      reporter.progress({ received: Math.min(have + inFlight, probe.size), size: probe.size, receivedThisRun: received, elapsedMs: Date.now() - started });
     const ticker = setInterval(progress, reporter.intervalMs);
     try {
       const delays = backoffDelays(settings.retries);
@@ -69,9 +94,10 @@ export async function runDownload(settings: DownloadSettings, reporter: Download
       while (have < probe.size) {
         const before = have;
         try {
-          have = await fetchRest(settings, file, probe, have, signal, {
+          inFlight = 0;
+          await fetchRest(settings, file, probe, have, signal, {
             onBytes: (bytes) => {
-              have += bytes;
+              inFlight += bytes;
               received += bytes;
             },
             onRestart: () => {
@@ -79,9 +105,14 @@ export async function runDownload(settings: DownloadSettings, reporter: Download
               have = 0;
             },
           });
+          have = await partLength(file);
           if (have < probe.size) throw new Error('the connection closed before the end of the file');
         } catch (error) {
+          have = await partLength(file);
+          inFlight = 0;
           if (signal.aborted) throw new CliFailure('interrupted', `interrupted at ${formatBytes(have)} of ${formatBytes(probe.size)}; run the same command again to resume`);
+          // The disk, not the network: no retry helps.
+          if (isLocalWriteError(error)) throw writeFailure(file, error);
           if (error instanceof CliFailure && error.kind !== 'http') throw error;
           if (error instanceof CliFailure && (error.status ?? 0) < 500) throw error;
           // Progress since the last failure earns a fresh set of retries.
@@ -97,20 +128,31 @@ export async function runDownload(settings: DownloadSettings, reporter: Download
       progress();
     }
 
+    // Exactly the announced length, or the file is not the server's (a body that ran on, a short one).
+    if (have !== probe.size) throw new CliFailure('http', `the server sent ${formatBytes(have)} for a file of ${formatBytes(probe.size)}`);
     const actual = await sha256Of(partPathOf(file));
     if (probe.sha256 && actual !== probe.sha256) {
       await dropPartial(file);
       throw new CliFailure('sha256-mismatch', `the downloaded bytes do not match the server's SHA-256 (${probe.sha256}, got ${actual}); nothing was kept, run again to download afresh`);
     }
-    await finishPartial(file);
+    if (!(await finishPartial(file, settings.force))) {
+      throw new CliFailure('usage', `${file} appeared while downloading; pass --force to replace it (the download is kept in ${partPathOf(file)})`);
+    }
     if (!probe.sha256) reporter.notice({ event: 'sha256', message: `the server reports no SHA-256 for this file: not verified (local SHA-256 ${actual})`, fields: { sha256: actual } });
     reporter.done({ url: settings.url, file, size: probe.size, sha256: actual, verified: probe.sha256 !== undefined, receivedThisRun: received, resumed: kept > 0, durationMs: Date.now() - started });
     return 0;
-  } catch (error) {
-    const failure = error instanceof CliFailure ? error : new CliFailure('internal', (error as Error).message.split('\n')[0] ?? 'download failed');
-    reporter.fail(failure);
-    return failure.exitCode;
   }
+}
+
+/** How many bytes the part file holds now. */
+async function partLength(file: string): Promise<number> {
+  return (await fsp.stat(partPathOf(file)).catch(() => undefined))?.size ?? 0;
+}
+
+/** Failures of the local file system: a full disk, no permission, a read-only mount... */
+const LOCAL_WRITE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EROFS', 'EACCES', 'EPERM', 'EISDIR', 'EIO', 'EFBIG', 'ENAMETOOLONG', 'ENOTDIR']);
+function isLocalWriteError(error: unknown): boolean {
+  return LOCAL_WRITE_CODES.has((error as NodeJS.ErrnoException | undefined)?.code ?? '');
 }
 
 /** The file's size, validator, name and verified digest: a one-byte ranged GET, and a tus HEAD for the digest. */
@@ -141,26 +183,38 @@ async function fetchRest(
   have: number,
   signal: AbortSignal,
   on: { onBytes(bytes: number): void; onRestart(): void },
-): Promise<number> {
+): Promise<void> {
   const headers: Record<string, string> = { Range: `bytes=${have}-` };
   if (probe.etag && have > 0) headers['If-Range'] = probe.etag;
   const res = await httpGet(settings.url, headers, settings.headers, signal);
+  const size = probe.size;
   let start: number;
   if (res.status === 206) {
-    start = Number(/^bytes (\d+)-/.exec(res.header('content-range') ?? '')?.[1]);
-    if (start !== have) {
+    // Exactly the rest of this file: from where the part ends to its last byte, of its size.
+    const range = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(res.header('content-range') ?? '');
+    if (!range || Number(range[1]) !== have || Number(range[2]) !== size - 1 || Number(range[3]) !== size) {
       res.body.resume();
-      throw new CliFailure('http', `the server sent bytes from ${start}, not from ${have}`, 502);
+      throw new CliFailure('http', `the server sent ${res.header('content-range') ?? 'no Content-Range'} for bytes ${have}-${size - 1} of ${size}`);
     }
+    start = have;
   } else if (res.status === 200) {
     // The whole file again: it changed since the part was fetched, or ranges are not served.
+    const length = res.header('content-length');
+    if (length !== undefined && Number(length) !== size) {
+      res.body.resume();
+      throw new CliFailure('http', `the server sent a file of ${length} bytes, not the ${size} it announced`);
+    }
     start = 0;
   } else {
     res.body.resume();
     throw statusFailure(res, settings.url);
   }
+  let taken = 0;
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
+      taken += chunk.length;
+      // Never more than the file has: a body that runs on is cut, not written.
+      if (start + taken > size) return callback(new CliFailure('http', `the server sent more than the ${size} bytes the file has`));
       on.onBytes(chunk.length);
       callback(null, chunk);
     },
@@ -170,21 +224,47 @@ async function fetchRest(
     on.onRestart();
   }
   await pipeline(res.body, counter, fs.createWriteStream(partPathOf(file), { flags: 'r+', start }), { signal });
-  return (await fsp.stat(partPathOf(file))).size;
 }
 
 /** Where the file goes: as given, inside a given directory, or under the server's filename here. */
 async function targetFile(settings: DownloadSettings, probe: Probe): Promise<string> {
-  const fallback = safeName(probe.filename) ?? safeName(decodeURIComponent(new URL(settings.url).pathname.split('/').pop() ?? '')) ?? 'download';
+  const fallback = safeName(probe.filename) ?? safeName(lastSegmentOf(settings.url)) ?? 'download';
   if (settings.file === undefined) return path.resolve(fallback);
   const stats = await fsp.stat(settings.file).catch(() => undefined);
   return stats?.isDirectory() ? path.resolve(settings.file, fallback) : path.resolve(settings.file);
 }
 
-/** A server-given name as a plain file name here: no directories, no control characters, not hidden. */
+/**
+ * A server-given name as a plain file name here: no directories, no control characters, not
+ * hidden (leading dots and spaces go, in any order), and short enough for its part files'
+ * names (255 bytes) with its extension kept.
+ */
 function safeName(name: string | undefined): string | undefined {
-  const base = path.basename((name ?? '').replace(/[\\/]/g, '/')).replace(/[\x00-\x1f\x7f]/g, '').replace(/^\.+/, '').trim();
-  return base === '' ? undefined : base.slice(0, 200);
+  const base = path.basename((name ?? '').replace(/[\x00-\x1f\x7f]/g, '').replace(/\\/g, '/')).replace(/^[\s.]+/, '').trim();
+  return base === '' ? undefined : fitName(base, MAX_NAME_BYTES);
+}
+
+/** Room for `.tessera-part.json` after the name, within 255 bytes. */
+const MAX_NAME_BYTES = 255 - Buffer.byteLength('.tessera-part.json');
+
+/** `name` cut to `maxBytes` of UTF-8, the stem shortened (never mid-character), the extension kept. */
+function fitName(name: string, maxBytes: number): string {
+  if (Buffer.byteLength(name) <= maxBytes) return name;
+  // Up to two short extensions (.tar.gz) stay whole.
+  const extension = /(?:\.[^.\s]{1,8}){1,2}$/.exec(name)?.[0] ?? '';
+  let stem = [...name.slice(0, name.length - extension.length)];
+  while (stem.length > 1 && Buffer.byteLength(stem.join('') + extension) > maxBytes) stem = stem.slice(0, -1);
+  return stem.join('') + extension;
+}
+
+/** The last path segment of a URL, decoded (as is when its escapes are malformed). */
+function lastSegmentOf(url: string): string {
+  const segment = new URL(url).pathname.split('/').pop() ?? '';
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 function filenameOf(disposition: string | undefined): string | undefined {

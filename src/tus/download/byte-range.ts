@@ -17,9 +17,13 @@ export type RangeChoice =
  * the whole file, as the RFC says.
  */
 export function chooseRange(headers: Headers, size: number, validators: Validators): RangeChoice {
-  const header = headers.get('range');
-  if (header === null || !ifRangeHolds(headers, validators)) return { kind: 'whole' };
+  const raw = headers.get('range');
+  if (raw === null || !ifRangeHolds(headers, validators)) return { kind: 'whole' };
+  // The unit is case-insensitive (RFC 9110 §14.1); several ranges get the whole file (see above).
+  const header = raw.replace(/^\s*bytes\s*=/i, 'bytes=');
   const ranges = parseRange(size, header, { combine: true });
+  // Several ranges that do not join into one get the whole file, satisfiable or not.
+  if (header.includes(',') && !(Array.isArray(ranges) && ranges.length === 1)) return { kind: 'whole' };
   // range-parser refuses a suffix longer than the file; the RFC says it means the whole file.
   if (ranges === -1 && size > 0 && /^bytes=[ \t]*-0*[1-9]\d*[ \t]*$/.test(header)) return { kind: 'part', start: 0, end: size - 1 };
   if (ranges === -1) return { kind: 'unsatisfiable' };

@@ -1,6 +1,6 @@
 import { create as contentDisposition } from 'content-disposition';
 import { ERRORS } from '@tus/utils';
-import { errors } from '../../errors.js';
+import { errors, isGoneUpload } from '../../errors.js';
 import type { Terminal } from '../upstream/handler-layers.js';
 import { nodeStreamResponse } from '../upstream/node-stream-response.js';
 import type { TesseraDataStore } from '../tessera-datastore.js';
@@ -40,7 +40,11 @@ export function downloadHandler({ store, state, redirect }: DownloadHandlerParts
   return async ({ facts, req, headers }) => {
     const id = facts.uploadId;
     if (!id) throw ERRORS.FILE_NOT_FOUND;
-    const upload = await store.getUpload(id);
+    // An upload gone under the request (a DELETE racing it) is simply not there: 404, not the
+    // store's 410 for an info file without its data.
+    const upload = await store.getUpload(id).catch((error: unknown) => {
+      throw isGoneUpload(error) ? ERRORS.FILE_NOT_FOUND : error;
+    });
     const record = await state.get(id);
     if (lifecycleOf(upload, record) !== 'done' || upload.size === undefined) throw ERRORS.FILE_NOT_FOUND;
     const size = upload.size;

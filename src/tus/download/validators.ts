@@ -27,9 +27,21 @@ function entityTags(value: string): '*' | { readonly weak: boolean; readonly opa
   return [...value.matchAll(/(W\/)?("[^"]*")/g)].map((match) => ({ weak: match[1] !== undefined, opaque: match[2] as string }));
 }
 
+const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
+const MONTH = '(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';
+/** HTTP-date (RFC 9110 §5.6.7): IMF-fixdate, or the obsolete RFC 850 and asctime forms. */
+const HTTP_DATE = new RegExp(
+  `^(?:${DAY}, \\d{2} ${MONTH} \\d{4} \\d{2}:\\d{2}:\\d{2} GMT` +
+    `|(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \\d{2}-${MONTH}-\\d{2} \\d{2}:\\d{2}:\\d{2} GMT` +
+    `|${DAY} ${MONTH} [ \\d]\\d \\d{2}:\\d{2}:\\d{2} \\d{4})$`,
+);
+
+/** An HTTP-date's time; undefined for anything else (Date.parse alone would take "1" or "2001"). */
 function httpDate(value: string | null): number | undefined {
-  if (value === null) return undefined;
-  const time = Date.parse(value);
+  if (value === null || !HTTP_DATE.test(value.trim())) return undefined;
+  const trimmed = value.trim();
+  // asctime has no zone: it is GMT.
+  const time = Date.parse(/GMT$/.test(trimmed) ? trimmed : `${trimmed} GMT`);
   return Number.isNaN(time) ? undefined : time;
 }
 
