@@ -95,7 +95,35 @@ export class TesseraS3Store extends S3Store {
     }
     const tail = await this.getIncompletePartSize(id);
     const committed = parts.reduce((sum, part) => sum + (part.Size ?? 0), 0);
-    return { upload: new Upload({ ...info.file, offset: committed + (tail ?? 0), size: info.file.size }), seen: { info, parts, tail } };
+    const { size } = info.file;
+    if (tail === undefined && size !== undefined && size > 0 && committed === size) {
+      // Every byte is in a part but the multipart upload was never completed: the last write's
+      // CompleteMultipartUpload failed, or the process died before it. Complete it now (whoever
+      // reads first; completing twice is harmless), or the object would never exist.
+      await this.finishMultipartUpload(info, parts);
+      await this.completeMetadata(info.file);
+      return { upload: new Upload({ ...info.file, offset: size, size }), seen: undefined };
+    }
+    return { upload: new Upload({ ...info.file, offset: committed + (tail ?? 0), size }), seen: { info, parts, tail } };
+  }
+
+  /**
+   * Completes the multipart upload. Someone else may have completed it first (a read of the
+   * upload that found every byte in parts, see readUpload): then the object is there, and that
+   * is success.
+   */
+  protected override async finishMultipartUpload(metadata: MetadataValue, parts: Part[]): Promise<string | undefined> {
+    try {
+      return await super.finishMultipartUpload(metadata, parts);
+    } catch (error) {
+      if (!isMissingUpload(error)) throw error;
+      const completed = await this.client.headObject({ Bucket: this.bucket, Key: metadata.file.id }).then(
+        () => true,
+        () => false,
+      );
+      if (!completed) throw error;
+      return undefined;
+    }
   }
 
   override async getUpload(id: string): Promise<Upload> {
