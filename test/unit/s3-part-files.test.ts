@@ -1,9 +1,12 @@
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, expect, it } from 'vitest';
-import { PartFileSplitter, type PartFile } from '../../src/stores/s3/part-files.js';
+import { PartFileSplitter, sweepDeadPartFiles, type PartFile } from '../../src/stores/s3/part-files.js';
 import { digestOf } from '../support/bytes.js';
 
 /** A body as network chunks of uneven sizes. */
@@ -57,5 +60,23 @@ describe('PartFileSplitter (S3 part temp files)', () => {
     expect((await fs.stat(parts[0]?.path ?? '')).size).toBe(100);
     await expect(fs.stat(abandoned ?? '')).rejects.toMatchObject({ code: 'ENOENT' });
     await Promise.all(parts.map((p) => fs.rm(p.path)));
+  });
+});
+
+describe('sweepDeadPartFiles', () => {
+  it('removes the part files of processes that are gone, and nothing else', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tessera-part-sweep-'));
+    try {
+      // A pid that no longer runs: a child that has exited.
+      const child = spawn(process.execPath, ['-e', '']);
+      const deadPid = child.pid as number;
+      await new Promise((resolve) => child.once('exit', resolve));
+      const names = [`tessera-s3-part-${deadPid}-0a1b2c3d4e5f6a7b`, `tessera-s3-part-${process.pid}-0a1b2c3d4e5f6a7b`, 'tessera-s3-part-legacy', 'unrelated'];
+      for (const name of names) await fs.writeFile(path.join(dir, name), 'x');
+      expect(await sweepDeadPartFiles(dir)).toBe(1);
+      expect((await fs.readdir(dir)).sort()).toEqual(names.slice(1).sort());
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
   });
 });

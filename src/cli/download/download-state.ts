@@ -1,3 +1,4 @@
+import { isProcessAlive } from '../../os/process-alive.js';
 import { CliFailure } from '../upload/failure.js';
 import fsp from 'node:fs/promises';
 
@@ -70,22 +71,13 @@ export async function lockPartial(file: string): Promise<() => Promise<void>> {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw lockFailure(file, error);
       const holder = Number(await fsp.readFile(lock, 'utf8').catch(() => ''));
-      if (Number.isInteger(holder) && holder > 0 && isRunning(holder)) {
+      if (Number.isInteger(holder) && holder > 0 && isProcessAlive(holder)) {
         throw new CliFailure('usage', `another download to ${file} is running (pid ${holder})`);
       }
       await fsp.rm(lock, { force: true });
     }
   }
   throw new CliFailure('usage', `another download to ${file} keeps starting; try again`);
-}
-
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function lockFailure(file: string, error: unknown): CliFailure {

@@ -4,6 +4,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { isProcessAlive } from '../../os/process-alive.js';
 
 /** One part-sized piece of a body in a local temp file. */
 export interface PartFile {
@@ -83,7 +84,7 @@ export class PartFileSplitter extends Writable {
       this.hooks.onAbandon?.(undefined);
       throw new Error('the body ended in an error');
     }
-    const file = path.join(os.tmpdir(), `tessera-s3-part-${randomBytes(8).toString('hex')}`);
+    const file = path.join(os.tmpdir(), `${PART_FILE_PREFIX}${process.pid}-${randomBytes(8).toString('hex')}`);
     const stream = fs.createWriteStream(file, { highWaterMark: WRITE_BUFFER });
     stream.on('error', (error) => {
       this.failure ??= error;
@@ -117,4 +118,24 @@ export function drainedOrClosed(stream: Writable, event: 'drain' | 'close' = 'dr
     stream.on(event, done);
     stream.on('close', done);
   });
+}
+
+/** Part files are named after the process writing them, so a dead process's can be told apart. */
+const PART_FILE_PREFIX = 'tessera-s3-part-';
+const rePartFile = /^tessera-s3-part-(\d+)-[0-9a-f]+$/;
+
+/**
+ * Removes the part files of processes that are gone: a process killed mid-PATCH (kill -9)
+ * leaves its staged parts in the temp dir, and nothing else would ever remove them. Files of
+ * running processes (other instances on this machine) are left alone. Returns how many went.
+ */
+export async function sweepDeadPartFiles(directory = os.tmpdir()): Promise<number> {
+  let removed = 0;
+  for (const name of await fsp.readdir(directory).catch(() => [] as string[])) {
+    const pid = Number(rePartFile.exec(name)?.[1]);
+    if (!pid || isProcessAlive(pid)) continue;
+    await fsp.rm(path.join(directory, name), { force: true });
+    removed += 1;
+  }
+  return removed;
 }

@@ -2,12 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { MemoryKvStore, type KvStore, type Upload } from '@tus/utils';
+import type { KvStore, Upload } from '@tus/utils';
+import { LruKvStore } from '../../caching/lru-kv-store.js';
 import type { MetadataValue } from '@tus/s3-store';
 import type { S3Config } from '../../config/config.js';
 import type { Logger } from '../../logging/logger.js';
 import type { ByteRange, DownloadAnswer, SeenReads, StoreAdapter } from '../store-adapter.js';
 import { assembleInS3 } from './s3-concatenation.js';
+import { sweepDeadPartFiles } from './part-files.js';
 import { S3_LIMITS } from './s3-limits.js';
 import { TesseraS3Store, type SeenInS3 } from './tessera-s3-store.js';
 
@@ -22,6 +24,9 @@ export interface S3StoreAdapterOptions {
   readonly cacheInfo: boolean;
   readonly log: Logger;
 }
+
+/** Upload info of this many recently used uploads stays in memory (embedded mode), as on the file store. */
+const INFO_CACHE_ENTRIES = 10_000;
 
 /** Never holds anything: every lookup goes to the `.info` object in S3. */
 class NoCache implements KvStore<MetadataValue> {
@@ -61,12 +66,17 @@ export class S3StoreAdapter implements StoreAdapter {
 
   constructor(options: S3StoreAdapterOptions) {
     this.log = options.log;
+    // What a process killed mid-PATCH left in the temp dir.
+    void sweepDeadPartFiles().then(
+      (removed) => removed > 0 && this.log.info({ removed }, 'removed part files of processes that are gone'),
+      (error: unknown) => this.log.warn({ err: error }, 'could not sweep part files'),
+    );
     this.datastore = new TesseraS3Store({
       partSize: options.s3.partSize,
       expirationPeriodInMilliseconds: options.expiryMs,
       // Expiry is Tessera's sweep (TesseraDataStore.deleteExpired), not bucket lifecycle tags.
       useTags: false,
-      cache: options.cacheInfo ? new MemoryKvStore<MetadataValue>() : new NoCache(),
+      cache: options.cacheInfo ? new LruKvStore<MetadataValue>(INFO_CACHE_ENTRIES) : new NoCache(),
       maxMultipartParts: S3_LIMITS.maxParts,
       s3ClientConfig: s3ClientConfig(options.s3),
     });
