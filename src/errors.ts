@@ -119,6 +119,8 @@ export const errors = {
       ...(state.sha256 ? { 'Tessera-Sha256': state.sha256 } : {}),
     }),
   storageFull: () => new TusError('ERR_STORAGE_FULL', 507, 'Insufficient storage; retry once space is freed'),
+  storageUnavailable: () =>
+    new TusError('ERR_STORAGE_UNAVAILABLE', 503, 'Storage is unavailable (S3 unreachable); retry shortly', { 'Retry-After': '2' }),
   redisUnavailable: () =>
     new TusError('ERR_REDIS_UNAVAILABLE', 503, 'Shared state is unavailable (Redis unreachable); retry shortly', {
       'Retry-After': '2',

@@ -165,7 +165,7 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
     hooks: { ...hooks, onUploadCreate: creation.onUploadCreate, onUploadFinish: completion.onUploadFinish },
     factsOf: initialFacts(targets, state, log, nodeRequestOf, (req) => clientAddressOf(req, config.trustProxy)),
     uploadIdOf: (req) => targets.uploadIdOf(req),
-    commonLayers: [contextLayer(targets, responseHeaders)],
+    commonLayers: [contextLayer(targets, responseHeaders, (error) => adapter.unreachable?.(error) ?? false)],
     extensions,
     layers: {
       POST: [creationBodyLayer(config.maxSize)],

@@ -101,6 +101,11 @@ export interface S3Config {
    */
   readonly expectContinue: boolean;
   /**
+   * A connection to S3 on which nothing moves for this long is given up (connecting: at most
+   * 5 s of it); the request then answers 503. Undefined: 30 s.
+   */
+  readonly networkTimeoutMs?: number;
+  /**
    * For embedders and tests only: from the environment the AWS SDK reads its credentials
    * itself (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_PROFILE...).
    */
@@ -233,6 +238,7 @@ const envSchema = z.object({
   S3_FORCE_PATH_STYLE: boolean(false),
   S3_PART_SIZE: integer(8 * 1024 * 1024, 5 * 1024 * 1024, 5 * 1024 ** 3),
   S3_EXPECT_CONTINUE: boolean(false),
+  S3_NETWORK_TIMEOUT: duration('30s', MAX_TIMER_MS),
   DOWNLOAD_REDIRECT: z.enum(['off', 'presigned'], { error: 'must be off or presigned' }).default('off'),
   // S3's own limit for a presigned URL: 7 days.
   DOWNLOAD_REDIRECT_TTL: duration('5m', 7 * 24 * 3600 * 1000),
@@ -300,6 +306,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.DOWNLOAD_REDIRECT === 'presigned' && !e.S3_BUCKET) {
     throw new ConfigError('Invalid configuration: DOWNLOAD_REDIRECT=presigned needs S3 storage (S3_BUCKET)');
   }
+  if (e.S3_NETWORK_TIMEOUT < 1000) {
+    throw new ConfigError('Invalid configuration: S3_NETWORK_TIMEOUT must be at least 1s');
+  }
   if (e.DOWNLOAD_REDIRECT_TTL < 1000) {
     throw new ConfigError('Invalid configuration: DOWNLOAD_REDIRECT_TTL must be at least 1s');
   }
@@ -353,6 +362,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           forcePathStyle: e.S3_FORCE_PATH_STYLE,
           partSize: e.S3_PART_SIZE,
           expectContinue: e.S3_EXPECT_CONTINUE,
+          networkTimeoutMs: e.S3_NETWORK_TIMEOUT,
         })
       : undefined,
     downloadRedirect: e.DOWNLOAD_REDIRECT === 'presigned' ? Object.freeze({ ttlMs: e.DOWNLOAD_REDIRECT_TTL }) : undefined,

@@ -50,6 +50,8 @@ export interface StoreAdapter {
   downloadUrl?(id: string, answer: DownloadAnswer, expiresInMs: number): Promise<string>;
   /** Throws when the store cannot take writes (readiness). */
   checkWritable(): Promise<void>;
+  /** Optional: the error says the store cannot be reached now (answered 503, retry later), not that the request is wrong. */
+  unreachable?(error: unknown): boolean;
   /**
    * Optional: stores a body all-or-nothing, changing nothing unless the stream ends without
    * an error; the checksum guard asks for it. S3 needs it because it cannot `truncate` (a

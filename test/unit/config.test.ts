@@ -111,6 +111,7 @@ describe('loadConfig', () => {
     ['LOG_LEVEL', 'loud'],
     ['DOWNLOAD_REDIRECT', 'always'],
     ['METRICS_TOKEN', 'short'],
+    ['S3_NETWORK_TIMEOUT', 'never'],
     ['REDIS_SENTINELS', 'sentinel-without-port'],
     ['REDIS_SENTINELS', 'a:1,b'],
     ['REDIS_SENTINEL_NAME', 'has space'],

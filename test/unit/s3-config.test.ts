@@ -20,7 +20,7 @@ describe('S3 configuration', () => {
 
   it('S3_BUCKET alone means AWS with the defaults', () => {
     const { s3 } = loadConfig({ S3_BUCKET: 'uploads' });
-    expect(s3).toEqual({ bucket: 'uploads', endpoint: undefined, region: 'us-east-1', forcePathStyle: false, partSize: 8 * MiB, expectContinue: false });
+    expect(s3).toEqual({ bucket: 'uploads', endpoint: undefined, region: 'us-east-1', forcePathStyle: false, partSize: 8 * MiB, expectContinue: false, networkTimeoutMs: 30_000 });
     expect(Object.isFrozen(s3)).toBe(true);
     // Credentials are the SDK's business (AWS_ACCESS_KEY_ID and friends), never copied into config.
     expect(loadConfig({ S3_BUCKET: 'uploads', AWS_ACCESS_KEY_ID: 'AKIA', AWS_SECRET_ACCESS_KEY: 's' }).s3?.credentials).toBeUndefined();
@@ -35,8 +35,9 @@ describe('S3 configuration', () => {
       S3_FORCE_PATH_STYLE: 'true',
       S3_PART_SIZE: String(16 * MiB),
       S3_EXPECT_CONTINUE: 'true',
+      S3_NETWORK_TIMEOUT: '10s',
     });
-    expect(s3).toEqual({ bucket: 'tus', endpoint: 'http://minio:9000', region: 'eu-central-1', forcePathStyle: true, partSize: 16 * MiB, expectContinue: true });
+    expect(s3).toEqual({ bucket: 'tus', endpoint: 'http://minio:9000', region: 'eu-central-1', forcePathStyle: true, partSize: 16 * MiB, expectContinue: true, networkTimeoutMs: 10_000 });
   });
 
   it('falls back to AWS_REGION when S3_REGION is not set', () => {

@@ -14,3 +14,18 @@ export const isMissingUpload = (error: unknown) => isS3NotFound(error, new Set([
 export class S3TruncateError extends Error {
   override readonly name = 'S3TruncateError';
 }
+
+/** Connection-level failures: S3 refused, reset, timed out or could not be found. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * S3 could not be reached, or kept failing on its side after the SDK's retries (5xx, throttling):
+ * the request cannot be served now and may be retried, unlike a refusal of the request itself.
+ */
+export function isS3Unreachable(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, name, $metadata, $fault } = error as { code?: unknown; name?: unknown; $metadata?: { httpStatusCode?: number }; $fault?: unknown };
+  if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
+  if (name === 'TimeoutError' || name === 'AbortError' || name === 'RequestTimeout') return true;
+  return $fault === 'server' || ($metadata?.httpStatusCode ?? 0) >= 500;
+}

@@ -10,6 +10,7 @@ import type { Logger } from '../../logging/logger.js';
 import type { ByteRange, DownloadAnswer, SeenReads, StoreAdapter } from '../store-adapter.js';
 import { assembleInS3 } from './s3-concatenation.js';
 import { sweepDeadPartFiles } from './part-files.js';
+import { isS3Unreachable } from './s3-errors.js';
 import { S3_LIMITS } from './s3-limits.js';
 import { TesseraS3Store, type SeenInS3 } from './tessera-s3-store.js';
 
@@ -24,6 +25,10 @@ export interface S3StoreAdapterOptions {
   readonly cacheInfo: boolean;
   readonly log: Logger;
 }
+
+const DEFAULT_NETWORK_TIMEOUT_MS = 30_000;
+const READY_PROBE_MS = 5_000;
+const timeoutOf = (s3: S3Config) => s3.networkTimeoutMs ?? DEFAULT_NETWORK_TIMEOUT_MS;
 
 /** Upload info of this many recently used uploads stays in memory (embedded mode), as on the file store. */
 const INFO_CACHE_ENTRIES = 10_000;
@@ -54,6 +59,9 @@ export function s3ClientConfig(s3: S3Config): S3ClientConfig & { bucket: string 
     // to 6 s per part behind a proxy that swallows the expectation. What it saves (a body
     // sent in vain when S3 refuses the request) Tessera pays anyway: the bytes are arriving.
     ...(s3.expectContinue ? {} : { expectContinueHeader: false }),
+    // An S3 that stops answering (a black hole, a frozen server) fails requests instead of
+    // holding them, and the upload's lock with them: nothing moving on the socket for this long.
+    requestHandler: { connectionTimeout: Math.min(5_000, timeoutOf(s3)), socketTimeout: timeoutOf(s3) },
   };
 }
 
@@ -145,10 +153,17 @@ export class S3StoreAdapter implements StoreAdapter {
   async checkWritable(): Promise<void> {
     const { s3, bucketName } = this.datastore;
     const Key = `.tessera-readyz-${randomUUID()}`;
+    // A probe answers promptly: readiness must not hang on an S3 that does not.
+    const abortSignal = AbortSignal.timeout(READY_PROBE_MS);
     try {
-      await s3.putObject({ Bucket: bucketName, Key, Body: 'x' });
+      await s3.putObject({ Bucket: bucketName, Key, Body: 'x' }, { abortSignal });
     } finally {
-      await s3.deleteObject({ Bucket: bucketName, Key }).catch(() => undefined);
+      await s3.deleteObject({ Bucket: bucketName, Key }, { abortSignal: AbortSignal.timeout(READY_PROBE_MS) }).catch(() => undefined);
     }
+  }
+
+  /** S3 could not be reached or gave up on the request: the answer is 503, not 500. */
+  unreachable(error: unknown): boolean {
+    return isS3Unreachable(error);
   }
 }

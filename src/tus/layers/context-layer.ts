@@ -1,6 +1,6 @@
 import { tagRequestUpload } from '../../logging/request-upload-id.js';
 import type { ResponseHeaders } from '../../http/response-headers.js';
-import { hasTusStatus, TusError } from '../../errors.js';
+import { errors, hasTusStatus, TusError } from '../../errors.js';
 import type { HandlerLayer } from '../upstream/handler-layers.js';
 import type { RequestTargets } from '../request-target.js';
 
@@ -9,7 +9,12 @@ import type { RequestTargets } from '../request-target.js';
  * CORS), makes the extra headers of a `TusError` (e.g. Retry-After) part of the error response,
  * logs server errors, and tags a creation's access-log line with the id it created.
  */
-export function contextLayer(targets: RequestTargets, responseHeaders: ResponseHeaders): HandlerLayer {
+export function contextLayer(
+  targets: RequestTargets,
+  responseHeaders: ResponseHeaders,
+  /** The store says this error means it cannot be reached now: answered 503 with Retry-After. */
+  storeUnreachable: (error: unknown) => boolean = () => false,
+): HandlerLayer {
   return async (call, next) => {
     const { req, headers, facts } = call;
     const origin = req.headers.get('origin');
@@ -23,13 +28,13 @@ export function contextLayer(targets: RequestTargets, responseHeaders: ResponseH
       if (created && facts.nodeRequest) tagRequestUpload(facts.nodeRequest, created);
       return response;
     } catch (error) {
-      if (error instanceof TusError) {
-        for (const [name, value] of Object.entries(error.headers)) headers.set(name, value);
+      const answered = !hasTusStatus(error) && storeUnreachable(error) ? errors.storageUnavailable() : error;
+      if (answered instanceof TusError) {
+        for (const [name, value] of Object.entries(answered.headers)) headers.set(name, value);
       }
-      if (!hasTusStatus(error) || error.status_code >= 500) {
-        facts.log.error({ err: error, method: req.method }, 'request failed');
-      }
-      throw error;
+      if (answered !== error) facts.log.warn({ err: error, method: req.method }, 'storage unreachable');
+      else if (!hasTusStatus(error) || error.status_code >= 500) facts.log.error({ err: error, method: req.method }, 'request failed');
+      throw answered;
     }
   };
 }
