@@ -1,8 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { S3 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '../support/bytes.js';
-import { newBucket, s3ClientFor, startS3Server, startTesseraOnS3, type S3ServerProcess } from '../support/s3.js';
+import { startS3WithTessera, type S3ServerProcess } from '../support/s3.js';
 import type { RunningTessera } from '../support/tessera.js';
 import { create, head, patch } from '../support/tus-http.js';
 
@@ -19,17 +18,12 @@ const SDK_ATTEMPTS = 3;
  */
 describe('S3: an upload whose completion failed is completed by the next touch', () => {
   let s3: S3ServerProcess;
-  let client: S3;
   let server: RunningTessera;
+  let stop: () => Promise<void>;
   beforeAll(async () => {
-    s3 = await startS3Server();
-    client = s3ClientFor(s3);
-    server = await startTesseraOnS3(s3, await newBucket(client, 'complete'));
+    ({ s3, server, stop } = await startS3WithTessera('complete'));
   }, 60_000);
-  afterAll(async () => {
-    await server.stop();
-    await s3.stop();
-  });
+  afterAll(() => stop());
 
   const completions = async () => (await s3.stats()).CompleteMultipartUpload?.requests ?? 0;
 

@@ -72,4 +72,21 @@ export function startTesseraOnS3(
   return startTessera({ s3: s3ConfigFor(server, bucket), ...overrides }, options);
 }
 
+/** An S3 test server with a fresh bucket and a Tessera on it; `stop()` stops both. */
+export async function startS3WithTessera(
+  label: string,
+  overrides: Partial<Config> = {},
+): Promise<{ s3: S3ServerProcess; server: RunningTessera; stop(): Promise<void> }> {
+  const s3 = await startS3Server();
+  const server = await startTesseraOnS3(s3, await newBucket(s3ClientFor(s3), label), overrides);
+  return {
+    s3,
+    server,
+    async stop() {
+      await server.stop();
+      await s3.stop();
+    },
+  };
+}
+
 export const idOf = (url: string): string => decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '');

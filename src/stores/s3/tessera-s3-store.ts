@@ -187,27 +187,81 @@ export class TesseraS3Store extends S3Store {
   }
 
   /**
-   * The stock part pipeline's behaviour with cheaper I/O (see pipeParts); whole parts of a
-   * request body of declared length go straight to S3 (see direct-parts).
+   * @tus/s3-store's write, with the `.part` tail handed over safely. The stock write deleted the
+   * tail before the bytes it carries were stored again: a body cut short before its first part
+   * was in (a client gone, a lock handed over) lost bytes an earlier 204 had acknowledged, and
+   * the offset went back. Here the tail stays until the first new part holding its bytes is
+   * stored (or a new tail replaced it), and a write that stored nothing changes nothing.
    */
+  override async write(src: Readable, id: string, offset: number): Promise<number> {
+    const metadata = await this.getMetadata(id);
+    const parts = await this.retrieveParts(id);
+    const firstPart = (parts.at(-1)?.PartNumber ?? 0) + 1;
+    const tail = await this.downloadIncompletePart(id);
+    const source = tail ? joinStreams(tail.createReader({ cleanUpOnEnd: true }), src) : src;
+    const start = offset - (tail?.size ?? 0);
+    const handOver = { firstPart, firstPartStored: false, tailReplaced: false };
+    let stored: number;
+    try {
+      stored = await this.pipeBody(metadata, source, firstPart, start, handOver);
+    } finally {
+      // The old tail's bytes now live in the first new part: the tail must not count twice.
+      if (tail && handOver.firstPartStored && !handOver.tailReplaced) await this.deleteIncompletePart(id);
+    }
+    const newOffset = stored > 0 ? start + stored : offset;
+    if (metadata.file.size === newOffset) {
+      await this.finishMultipartUpload(metadata, await this.retrieveParts(id));
+      await this.completeMetadata(metadata.file);
+      await this.clearCache(id);
+    }
+    return newOffset;
+  }
+
   protected override uploadParts(metadata: MetadataValue, readStream: Readable, currentPartNumber: number, offset: number): Promise<number> {
+    return this.pipeBody(metadata, readStream, currentPartNumber, offset);
+  }
+
+  /**
+   * The stock part pipeline's behaviour with cheaper I/O (see pipeParts); whole parts of a
+   * request body of declared length go straight to S3 (see direct-parts). `handOver` learns
+   * whether the first part got stored and whether a new tail replaced the old one.
+   */
+  private pipeBody(
+    metadata: MetadataValue,
+    readStream: Readable,
+    currentPartNumber: number,
+    offset: number,
+    handOver?: { readonly firstPart: number; firstPartStored: boolean; tailReplaced: boolean },
+  ): Promise<number> {
     const expectedBytes = this.expectedBytes(metadata.file.id, offset);
+    const stored = <T>(partNumber: number, upload: Promise<T>): Promise<T> =>
+      upload.then((result) => {
+        if (handOver && partNumber === handOver.firstPart) handOver.firstPartStored = true;
+        return result;
+      });
     return pipeParts(readStream, currentPartNumber, offset, {
       partSize: this.calcOptimalPartSize(metadata.file.size),
       minPartSize: this.minPartSize,
       uploadSize: metadata.file.size,
       acquire: () => this.partUploadSemaphore.acquire(),
-      uploadPart: (body, partNumber) => this.uploadPart(metadata, body, partNumber),
-      uploadTail: (body) => this.uploadIncompletePart(metadata.file.id, body),
+      uploadPart: (body, partNumber) => stored(partNumber, this.uploadPart(metadata, body, partNumber)),
+      uploadTail: async (body) => {
+        const etag = await this.uploadIncompletePart(metadata.file.id, body);
+        if (handOver) handOver.tailReplaced = true;
+        return etag;
+      },
       direct:
         expectedBytes === undefined
           ? undefined
           : {
               expectedBytes,
               uploadPart: (body, partNumber, size, signal) =>
-                this.client.uploadPart(
-                  { Bucket: this.bucket, Key: metadata.file.id, UploadId: metadata['upload-id'], PartNumber: partNumber, Body: body, ContentLength: size },
-                  { abortSignal: signal },
+                stored(
+                  partNumber,
+                  this.client.uploadPart(
+                    { Bucket: this.bucket, Key: metadata.file.id, UploadId: metadata['upload-id'], PartNumber: partNumber, Body: body, ContentLength: size },
+                    { abortSignal: signal },
+                  ),
                 ),
             },
     });
