@@ -75,4 +75,20 @@ describe('S3: the .part tail survives a PATCH cut short', () => {
     expect((await patch(url, settled, data.subarray(settled))).status).toBe(204);
     expect(digestOf(Buffer.from(await (await fetch(url)).arrayBuffer()))).toBe(digestOf(data));
   });
+
+  it('the tail is never counted twice: its delete failing after the part holding its bytes was stored (as a crash there would) leaves the offset right', async () => {
+    const data = randomBytes(2 * 5 * MiB + 5);
+    const { url } = await create(server.endpoint, { length: data.length });
+    expect((await patch(url, 0, data.subarray(0, STEP))).status).toBe(204);
+    // 1 byte of tail + 5 MiB - 1 of body: exactly one part, after which the tail is deleted, and that
+    // delete fails (every SDK attempt).
+    await s3.failNext('DeleteObject', 3);
+    const cut = await patch(url, STEP, data.subarray(STEP, 2 * 5 * MiB));
+    expect(cut.status).toBe(503);
+    await cut.text();
+    // The part holds the tail's byte, and the tail is still there: it must count once.
+    expect(Number((await head(url)).headers.get('upload-offset'))).toBe(2 * 5 * MiB);
+    expect((await patch(url, 2 * 5 * MiB, data.subarray(2 * 5 * MiB))).status).toBe(204);
+    expect(digestOf(Buffer.from(await (await fetch(url)).arrayBuffer()))).toBe(digestOf(data));
+  });
 });

@@ -17,7 +17,8 @@ export interface PartPipelineOptions {
   acquire(): Promise<{ release(): Promise<void> }>;
   uploadPart(body: Readable, partNumber: number): Promise<unknown>;
   /** The short tail, kept as the `.part` object until the next PATCH. */
-  uploadTail(body: Readable): Promise<unknown>;
+  /** `partNumber`: the number the tail's bytes will have once a later write stores them as a part. */
+  uploadTail(body: Readable, partNumber: number): Promise<unknown>;
   /** When the source's length is known: its whole parts go straight to S3 (see direct-parts). */
   readonly direct?: Pick<DirectPartOptions, 'expectedBytes' | 'uploadPart'>;
 }
@@ -49,7 +50,7 @@ export async function pipeParts(source: Readable, firstPartNumber: number, offse
         try {
           const body = fs.createReadStream(part.path, { highWaterMark: PART_READ_SIZE });
           if (part.size >= options.minPartSize || isLast) await options.uploadPart(body, number);
-          else await options.uploadTail(body);
+          else await options.uploadTail(body, number);
           stored += part.size;
         } catch (error) {
           splitter.destroy(error as Error);

@@ -10,6 +10,9 @@ import type { ByteRange } from '../store-adapter.js';
 import { pipeParts, PART_READ_SIZE } from './part-pipeline.js';
 import { discardStaged, joinStreams, stageBody } from './staged-body.js';
 
+/** User metadata of the `.part` tail: the number of the part its bytes will become (see putTail). */
+const TAIL_PART_META = 'tessera-next-part';
+
 /** What S3 holds for an upload right now. */
 export interface StoredState {
   /** Bytes in committed multipart parts (all of them once completed). */
@@ -93,7 +96,7 @@ export class TesseraS3Store extends S3Store {
       const { file } = info;
       return { upload: new Upload({ ...file, offset: file.size ?? 0, size: file.size }), seen: undefined };
     }
-    const tail = await this.getIncompletePartSize(id);
+    const tail = await this.tailOf(id, parts);
     const committed = parts.reduce((sum, part) => sum + (part.Size ?? 0), 0);
     const { size } = info.file;
     if (tail === undefined && size !== undefined && size > 0 && committed === size) {
@@ -197,7 +200,7 @@ export class TesseraS3Store extends S3Store {
     const metadata = await this.getMetadata(id);
     const parts = await this.retrieveParts(id);
     const firstPart = (parts.at(-1)?.PartNumber ?? 0) + 1;
-    const tail = await this.downloadIncompletePart(id);
+    const tail = await this.liveTail(id, parts);
     const source = tail ? joinStreams(tail.createReader({ cleanUpOnEnd: true }), src) : src;
     const start = offset - (tail?.size ?? 0);
     const handOver = { firstPart, firstPartStored: false, tailReplaced: false };
@@ -215,6 +218,61 @@ export class TesseraS3Store extends S3Store {
       await this.clearCache(id);
     }
     return newOffset;
+  }
+
+  /**
+   * Writes the `.part` tail, tagged with the number of the part its bytes will become. A write
+   * that stores them in that part deletes the tail afterwards; if it dies (or the delete fails)
+   * in between, the tag tells readers the tail is stale, so its bytes are never counted twice.
+   */
+  private async putTail(id: string, body: Readable, partNumber: number): Promise<string | undefined> {
+    const { ETag } = await this.client.putObject({
+      Bucket: this.bucket,
+      Key: this.partKey(id, true),
+      Body: body,
+      Metadata: { [TAIL_PART_META]: String(partNumber) },
+    });
+    return ETag;
+  }
+
+  /**
+   * The `.part` tail, given the upload's parts: none, stale (its bytes are already in the part
+   * it was tagged for, see putTail), or live with its size. Tails of earlier versions carry no
+   * tag and are live.
+   */
+  private async tailState(id: string, parts: readonly Part[]): Promise<{ kind: 'none' } | { kind: 'stale' } | { kind: 'live'; size: number }> {
+    let head: { ContentLength?: number; Metadata?: Record<string, string> };
+    try {
+      head = await this.client.headObject({ Bucket: this.bucket, Key: this.partKey(id, true) });
+    } catch (error) {
+      if (isS3NotFound(error)) return { kind: 'none' };
+      throw error;
+    }
+    const taggedFor = Number(head.Metadata?.[TAIL_PART_META]);
+    if (taggedFor > 0 && parts.some((part) => part.PartNumber === taggedFor)) return { kind: 'stale' };
+    return { kind: 'live', size: head.ContentLength ?? 0 };
+  }
+
+  /** The size of the tail that counts (see tailState). */
+  private async tailOf(id: string, parts: readonly Part[]): Promise<number | undefined> {
+    const state = await this.tailState(id, parts);
+    return state.kind === 'live' ? state.size : undefined;
+  }
+
+  /**
+   * The tail a write continues: downloaded when it is live; a stale one is deleted instead (the
+   * write holds the upload's lock). What readUpload saw spares the check.
+   */
+  private async liveTail(id: string, parts: readonly Part[]): ReturnType<S3Store['downloadIncompletePart']> {
+    if (!this.startingPoints.has(id)) {
+      const state = await this.tailState(id, parts);
+      if (state.kind === 'none') return undefined;
+      if (state.kind === 'stale') {
+        await this.deleteIncompletePart(id);
+        return undefined;
+      }
+    }
+    return this.downloadIncompletePart(id);
   }
 
   protected override uploadParts(metadata: MetadataValue, readStream: Readable, currentPartNumber: number, offset: number): Promise<number> {
@@ -245,8 +303,8 @@ export class TesseraS3Store extends S3Store {
       uploadSize: metadata.file.size,
       acquire: () => this.partUploadSemaphore.acquire(),
       uploadPart: (body, partNumber) => stored(partNumber, this.uploadPart(metadata, body, partNumber)),
-      uploadTail: async (body) => {
-        const etag = await this.uploadIncompletePart(metadata.file.id, body);
+      uploadTail: async (body, partNumber) => {
+        const etag = await this.putTail(metadata.file.id, body, partNumber);
         if (handOver) handOver.tailReplaced = true;
         return etag;
       },
@@ -328,7 +386,7 @@ export class TesseraS3Store extends S3Store {
   private async stageThenCommit(src: Readable, id: string, offset: number): Promise<number> {
     const metadata = await this.getMetadata(id);
     const parts = await this.retrieveParts(id);
-    const incomplete = await this.downloadIncompletePart(id);
+    const incomplete = await this.liveTail(id, parts);
     let staged: PartFile[];
     try {
       const source = incomplete ? joinStreams(incomplete.createReader({ cleanUpOnEnd: true }), src) : src;
@@ -378,7 +436,7 @@ export class TesseraS3Store extends S3Store {
         if (index === 0 && carriesIncomplete) await this.deleteIncompletePart(id);
       } else {
         // Only the last chunk can be short; it replaces any `.part` object.
-        await this.uploadIncompletePart(id, fs.createReadStream(chunk.path, { highWaterMark: PART_READ_SIZE }));
+        await this.putTail(id, fs.createReadStream(chunk.path, { highWaterMark: PART_READ_SIZE }), partNumber);
       }
     }
   }
@@ -387,7 +445,7 @@ export class TesseraS3Store extends S3Store {
     try {
       const parts = await this.retrieveParts(id);
       const committed = parts.reduce((sum, p) => sum + (p.Size ?? 0), 0);
-      return { committed, incomplete: (await this.getIncompletePartSize(id)) ?? 0, completed: false };
+      return { committed, incomplete: (await this.tailOf(id, parts)) ?? 0, completed: false };
     } catch (error) {
       if (!isMissingUpload(error)) throw error;
       const { file } = await this.getMetadata(id);
@@ -416,10 +474,10 @@ export class TesseraS3Store extends S3Store {
   }
 
   private async shortenIncompletePart(id: string, length: number): Promise<void> {
-    const { Body } = await this.client.getObject({ Bucket: this.bucket, Key: this.partKey(id, true), Range: `bytes=0-${length - 1}` });
+    const { Body, Metadata } = await this.client.getObject({ Bucket: this.bucket, Key: this.partKey(id, true), Range: `bytes=0-${length - 1}` });
     // Below S3's minimum part size by construction, so small enough to hold.
     const kept = Buffer.from((await Body?.transformToByteArray()) ?? []);
-    await this.client.putObject({ Bucket: this.bucket, Key: this.partKey(id, true), Body: kept });
+    await this.client.putObject({ Bucket: this.bucket, Key: this.partKey(id, true), Body: kept, Metadata });
   }
 
   /**
