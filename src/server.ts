@@ -171,7 +171,7 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
       POST: [creationBodyLayer(config.maxSize)],
     },
     replaced: {
-      GET: downloadHandler({ store, state, redirect: config.downloadRedirect }),
+      GET: downloadHandler({ store, redirect: config.downloadRedirect }),
       PATCH: patchHandler({
         store,
         locker,

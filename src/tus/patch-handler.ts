@@ -8,7 +8,7 @@ import { createDigester } from './extensions/checksum/algorithms.js';
 import type { TusHooks } from './hooks.js';
 import type { SeenReads } from '../stores/store-adapter.js';
 import { parseUploadChecksum, type DeclaredChecksum } from './extensions/checksum/checksum-header.js';
-import type { TesseraDataStore } from './tessera-datastore.js';
+import { declaredBodyLength, type TesseraDataStore } from './tessera-datastore.js';
 import { writeRequestBody } from './upstream/direct-body.js';
 import type { Terminal, TusCall } from './upstream/handler-layers.js';
 
@@ -197,11 +197,6 @@ function endOfEmptyBody(source: IncomingMessage, signal: AbortSignal): Promise<v
     source.on('data', onData).on('end', onEnd).on('error', settle).on('close', onClose);
     signal.addEventListener('abort', onAbort, { once: true });
   });
-}
-
-function declaredBodyLength(req: Request): number | undefined {
-  const header = req.headers.get('content-length');
-  return header !== null && reDigits.test(header) ? Number(header) : undefined;
 }
 
 function hasExpired(store: TesseraDataStore, upload: Upload): boolean {

@@ -218,8 +218,7 @@ export class TesseraDataStore extends DataStore {
 }
 
 /** The request's declared body length (Content-Length); undefined when chunked. */
-function declaredBodyLength(req: Request): number | undefined {
+export function declaredBodyLength(req: Request): number | undefined {
   const declared = req.headers.get('content-length');
-  const length = Number(declared);
-  return declared && Number.isSafeInteger(length) ? length : undefined;
+  return declared !== null && /^\d+$/.test(declared) && Number.isSafeInteger(Number(declared)) ? Number(declared) : undefined;
 }

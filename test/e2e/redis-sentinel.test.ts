@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { boundedRequest } from '../support/bounded-request.js';
 import { startSentinelSet, type SentinelSet } from '../../tools/processes/redis-sentinel.js';
 import { startTessera, type RunningTessera } from '../support/tessera.js';
 import { uploadWithTusJs } from '../support/tus-js.js';
@@ -12,18 +12,6 @@ import { head, randomData } from '../support/tus-http.js';
 const MiB = 1024 * 1024;
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
-/** One request with a hard time limit: a request that hangs through the switch fails the test. */
-function bounded(url: string, method: string, headers: Record<string, string>, timeoutMs = 5_000): Promise<{ status: number; retryAfter?: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false, timeout: timeoutMs }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`${method} ${url} hung for ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /**
  * Redis high availability: two instances in shared mode reach Redis through real Sentinel
@@ -68,7 +56,7 @@ describe('Redis Sentinel failover (shared mode)', () => {
           const promoted = sentinels.failover();
           // Requests while the master is gone and after: each answers within the bound.
           for (let i = 0; i < 10; i += 1) {
-            during.push(await bounded(`${b.endpoint}`, 'POST', { 'Tus-Resumable': '1.0.0', 'Upload-Length': '1' }));
+            during.push(await boundedRequest(`${b.endpoint}`, 'POST', { 'Tus-Resumable': '1.0.0', 'Upload-Length': '1' }, 5_000));
           }
           await promoted;
         })();

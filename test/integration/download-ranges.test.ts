@@ -8,6 +8,7 @@ import type { S3 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '../support/bytes.js';
 import { runCli } from '../support/cli.js';
+import { rawRequest } from '../support/raw-http.js';
 import { newBucket, s3ClientFor, startS3Server, startTesseraOnS3, type S3ServerProcess } from '../support/s3.js';
 import { startTessera, type RunningTessera } from '../support/tessera.js';
 import { create, randomData } from '../support/tus-http.js';
@@ -286,5 +287,21 @@ describe('S3 direct download (DOWNLOAD_REDIRECT=presigned)', () => {
     const cached = await fetch(url, { redirect: 'manual', headers: { ...as('alice'), 'If-None-Match': etag } });
     expect(cached.status).toBe(304);
     expect(cached.headers.get('location')).toBeNull();
+  });
+
+  it('another spelling of the upload URL (dot-segments, escapes, a trailing slash) is a 404 with no range, no validators and no redirect', async () => {
+    const { url } = await create(server.endpoint, { length: data.length, body: data, headers: as('alice') });
+    const target = new URL(url);
+    const id = target.pathname.split('/').pop() as string;
+    for (const spelling of [`/files/x/../${id}`, `/files/./${id}`, `/files/${id}/`, `/files/%2e%2e/files/${id}`, `/files/${id.slice(0, 3)}%${id.charCodeAt(3).toString(16)}${id.slice(4)}`]) {
+      const res = await rawRequest(target.origin, 'GET', spelling, { ...as('alice'), Range: 'bytes=0-9', 'If-None-Match': '*' });
+      expect(res.status).toBe(404);
+      expect(res.headers.location).toBeUndefined();
+      expect(res.headers['content-range']).toBeUndefined();
+      expect(res.headers.etag).toBeUndefined();
+    }
+    // A query never names an upload: it is the same URL, with the same rules.
+    const queried = await fetch(`${url}?id=other`, { redirect: 'manual', headers: as('alice') });
+    expect(queried.status).toBe(307);
   });
 });

@@ -1,22 +1,9 @@
-import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { boundedRequest } from '../support/bounded-request.js';
 import { newBucket, s3ClientFor, s3ConfigFor, startS3Server, type S3ServerProcess } from '../support/s3.js';
 import { startTessera, type RunningTessera } from '../support/tessera.js';
 import { create } from '../support/tus-http.js';
 
-/** One request with a hard time limit: a request that hangs on S3 fails the test. */
-function bounded(url: string, method: string, headers: Record<string, string>, timeoutMs: number): Promise<{ status: number; retryAfter?: string; ms: number }> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false, timeout: timeoutMs }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined, ms: Date.now() - started }));
-    });
-    req.on('timeout', () => req.destroy(new Error(`${method} ${url} hung for ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 const TUS = { 'Tus-Resumable': '1.0.0' };
 
@@ -44,26 +31,26 @@ describe('S3 unreachable', () => {
     process.kill(s3.pid, 'SIGSTOP');
     try {
       // The SDK tries 3 times, each given up after 1 s of silence.
-      const headed = await bounded(url, 'HEAD', TUS, 15_000);
+      const headed = await boundedRequest(url, 'HEAD', TUS, 15_000);
       expect(headed.status).toBe(503);
       expect(Number(headed.retryAfter)).toBeGreaterThan(0);
-      const created = await bounded(server.endpoint, 'POST', { ...TUS, 'Upload-Length': '5' }, 15_000);
+      const created = await boundedRequest(server.endpoint, 'POST', { ...TUS, 'Upload-Length': '5' }, 15_000);
       expect(created.status).toBe(503);
-      expect((await bounded(`${server.baseUrl}/readyz`, 'GET', {}, 15_000)).status).toBe(503);
+      expect((await boundedRequest(`${server.baseUrl}/readyz`, 'GET', {}, 15_000)).status).toBe(503);
     } finally {
       process.kill(s3.pid, 'SIGCONT');
     }
-    expect((await bounded(url, 'HEAD', TUS, 15_000)).status).toBe(200);
-    expect((await bounded(`${server.baseUrl}/readyz`, 'GET', {}, 15_000)).status).toBe(200);
+    expect((await boundedRequest(url, 'HEAD', TUS, 15_000)).status).toBe(200);
+    expect((await boundedRequest(`${server.baseUrl}/readyz`, 'GET', {}, 15_000)).status).toBe(200);
   }, 60_000);
 
   it('S3 refusing connections: 503 with Retry-After at once; back when it listens again', async () => {
     const port = s3.port;
     await s3.stop();
-    const refused = await bounded(server.endpoint, 'POST', { ...TUS, 'Upload-Length': '5' }, 15_000);
+    const refused = await boundedRequest(server.endpoint, 'POST', { ...TUS, 'Upload-Length': '5' }, 15_000);
     expect(refused.status).toBe(503);
     expect(Number(refused.retryAfter)).toBeGreaterThan(0);
-    expect((await bounded(`${server.baseUrl}/readyz`, 'GET', {}, 15_000)).status).toBe(503);
+    expect((await boundedRequest(`${server.baseUrl}/readyz`, 'GET', {}, 15_000)).status).toBe(503);
     s3 = await startS3Server({ port, buckets: [bucket] });
     expect((await create(server.endpoint, { length: 5 })).res.status).toBe(201);
   }, 60_000);

@@ -69,7 +69,7 @@ export async function lockPartial(file: string): Promise<() => Promise<void>> {
       await fsp.writeFile(lock, String(process.pid), { flag: 'wx' });
       return () => fsp.rm(lock, { force: true });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw lockFailure(file, error);
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw writeFailure(file, error);
       const holder = Number(await fsp.readFile(lock, 'utf8').catch(() => ''));
       if (Number.isInteger(holder) && holder > 0 && isProcessAlive(holder)) {
         throw new CliFailure('usage', `another download to ${file} is running (pid ${holder})`);
@@ -80,7 +80,8 @@ export async function lockPartial(file: string): Promise<() => Promise<void>> {
   throw new CliFailure('usage', `another download to ${file} keeps starting; try again`);
 }
 
-function lockFailure(file: string, error: unknown): CliFailure {
+/** A file that cannot be written, in words (exit 3). */
+export function writeFailure(file: string, error: unknown): CliFailure {
   const code = (error as NodeJS.ErrnoException).code;
   const why = code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'no such directory' : code === 'ENOSPC' ? 'disk full' : String((error as Error).message);
   return new CliFailure('file-unreadable', `cannot write ${file}: ${why}`);

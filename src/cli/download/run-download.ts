@@ -11,7 +11,7 @@ import { CliFailure, firstLine, networkCause, retries as retriesText } from '../
 import { plainRequest } from '../upload/plain-http.js';
 import { backoffDelays } from '../upload/retry-policy.js';
 import type { DownloadReporter } from './download-reporters.js';
-import { beginPartial, bytesLeftBefore, dropPartial, finishPartial, lockPartial, partPathOf, type PartialDownload } from './download-state.js';
+import { beginPartial, bytesLeftBefore, dropPartial, finishPartial, lockPartial, partPathOf, writeFailure, type PartialDownload } from './download-state.js';
 import { httpGet, type GetResponse } from './http-get.js';
 
 export interface DownloadSettings {
@@ -317,9 +317,3 @@ function describe(error: unknown): string {
   return firstLine((error as Error).message) || 'the download failed';
 }
 
-/** A file that cannot be written, in words. */
-function writeFailure(file: string, error: unknown): CliFailure {
-  const code = (error as NodeJS.ErrnoException).code;
-  const why = code === 'EACCES' ? 'permission denied' : code === 'ENOENT' ? 'no such directory' : code === 'ENOSPC' ? 'disk full' : String((error as Error).message);
-  return new CliFailure('file-unreadable', `cannot write ${file}: ${why}`);
-}

@@ -5,7 +5,6 @@ import type { Terminal } from '../upstream/handler-layers.js';
 import { nodeStreamResponse } from '../upstream/node-stream-response.js';
 import type { TesseraDataStore } from '../tessera-datastore.js';
 import { lifecycleOf } from '../completion/lifecycle.js';
-import type { UploadStateStore } from '../state/upload-state.js';
 import { chooseRange } from './byte-range.js';
 import { evaluatePreconditions, validatorsOf } from './validators.js';
 
@@ -20,7 +19,6 @@ const reMimeType = /^[a-z0-9][a-z0-9!#$&^_.+-]*\/[a-z0-9][a-z0-9!#$&^_.+-]*$/i;
 
 export interface DownloadHandlerParts {
   readonly store: TesseraDataStore;
-  readonly state: UploadStateStore;
   /** Answer with a redirect to the store's own short-lived download URL (DOWNLOAD_REDIRECT=presigned). */
   readonly redirect?: { readonly ttlMs: number };
 }
@@ -34,7 +32,7 @@ export interface DownloadHandlerParts {
  * - one byte range per request (206, or 416 past the end; byte-range.ts), read from the store
  *   as a range (S3 sends only those bytes).
  */
-export function downloadHandler({ store, state, redirect }: DownloadHandlerParts): Terminal {
+export function downloadHandler({ store, redirect }: DownloadHandlerParts): Terminal {
   const downloadUrl = redirect && store.adapter.downloadUrl?.bind(store.adapter);
   if (redirect && !downloadUrl) throw new Error('download redirects need a store with download URLs (S3)');
   return async ({ facts, req, headers }) => {
@@ -45,7 +43,7 @@ export function downloadHandler({ store, state, redirect }: DownloadHandlerParts
     const upload = await store.getUpload(id).catch((error: unknown) => {
       throw isGoneUpload(error) ? ERRORS.FILE_NOT_FOUND : error;
     });
-    const record = await state.get(id);
+    const record = await facts.addressedState();
     if (lifecycleOf(upload, record) !== 'done' || upload.size === undefined) throw ERRORS.FILE_NOT_FOUND;
     const size = upload.size;
     const validators = validatorsOf({ id, size, sha256: record?.sha256 }, await store.adapter.modifiedAt(id));

@@ -62,17 +62,14 @@ export function upstreamTerminal(handler: TusHandler, store: TesseraDataStore): 
   const send = target.send.bind(target);
   target.writeToStore = (body, upload, maxFileSize, context) => {
     if (!(body instanceof RequestBody)) throw new Error('a request body reached the store without its request');
-    return writeRequestBody(store, body.request, upload, maxFileSize, context, undefined, progressOfHandler(target, upload));
+    return writeRequestBody(store, body.request, upload, maxFileSize, context, undefined, progressOf(target, upload));
   };
   return (call) => send(carrying(call), call.context, call.headers);
 }
 
 /** Upstream's POST_RECEIVE progress event, at most once per `postReceiveInterval`, when anyone listens. */
-export function progressOf(handler: TusHandler, upload: Upload): ((offset: number) => void) | undefined {
-  return progressOfHandler(handler as BodyWritingHandler, upload);
-}
-
-function progressOfHandler(handler: BodyWritingHandler, upload: Upload): ((offset: number) => void) | undefined {
+export function progressOf(tusHandler: TusHandler, upload: Upload): ((offset: number) => void) | undefined {
+  const handler = tusHandler as BodyWritingHandler;
   if (handler.listenerCount(EVENTS.POST_RECEIVE) === 0) return undefined;
   const interval = handler.options.postReceiveInterval ?? 1000;
   let last = Date.now();
