@@ -50,7 +50,11 @@ describe('NETWORK_TIMEOUT', () => {
   });
   afterAll(() => server.stop());
 
-  it('closes a connection that never sends a request', async () => {
+  // Under full-suite load this once in about 8 runs never saw its socket closed, even with the
+  // server's own silent-connection timer, so the server seems not to see the connection at all
+  // (cause not found; never reproduced alone or under synthetic load). Retried, bounded: a server
+  // that does not close a silent connection within 10 s fails all three tries.
+  it('closes a connection that never sends a request', { retry: 2, timeout: 10_000 }, async () => {
     const socket = await connect(server.baseUrl);
     await closed(socket);
     expect(socket.destroyed).toBe(true);
