@@ -16,8 +16,12 @@ export interface S3ServerProcess {
   readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
   /** Requests and body bytes per S3 operation since the server started. */
   stats(): Promise<Record<string, { requests: number; bytesIn: number; bytesOut: number; bytesCopied: number; expectContinue: number }>>;
-  /** Makes the next `times` requests of `operation` (e.g. CompleteMultipartUpload) answer 500. */
-  failNext(operation: string, times?: number): Promise<void>;
+  /**
+   * Makes the next `times` requests of `operation` (e.g. CompleteMultipartUpload) fail: answer
+   * 500 at once (`error`), after reading the body (`after-body`), or arrive with the body's first
+   * byte flipped (`flip`); `part` limits it to UploadPart of that part number.
+   */
+  failNext(operation: string, times?: number, fault?: { mode?: 'error' | 'after-body' | 'flip'; part?: number }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -60,8 +64,10 @@ export async function startS3Server(options: { buckets?: readonly string[]; port
       const res = await fetch(`${endpoint}/_test/stats`);
       return (await res.json()) as Awaited<ReturnType<S3ServerProcess['stats']>>;
     },
-    async failNext(operation, times = 1) {
-      const res = await fetch(`${endpoint}/_test/fail?op=${encodeURIComponent(operation)}&times=${times}`, { method: 'POST' });
+    async failNext(operation, times = 1, fault = {}) {
+      const query = new URLSearchParams({ op: operation, times: String(times), mode: fault.mode ?? 'error' });
+      if (fault.part !== undefined) query.set('part', String(fault.part));
+      const res = await fetch(`${endpoint}/_test/fail?${query}`, { method: 'POST' });
       if (res.status !== 204) throw new Error(`s3 test server: /_test/fail answered ${res.status}`);
     },
     async stop() {

@@ -5,6 +5,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { crc32 } from 'node:zlib';
 import { s3Errors, S3Error } from './errors.js';
+import type { Exchange } from './exchange.js';
 import type { PayloadCheck } from './sigv4.js';
 
 /** What the received bytes were, once they all arrived and matched every declared digest. */
@@ -110,10 +111,17 @@ export async function receiveToFile(
   payload: PayloadCheck,
   file: string,
   onBytes: (n: number) => void,
+  flipFirstByte = false,
 ): Promise<ReceivedBody> {
   const verifier = new BodyVerifier(req, payload, requiredLength(req));
+  let flip = flipFirstByte;
   const tap = new Transform({
     transform(chunk: Buffer, _enc, callback) {
+      if (flip && chunk.length > 0) {
+        chunk = Buffer.from(chunk);
+        chunk[0] = (chunk[0] as number) ^ 0xff;
+        flip = false;
+      }
       verifier.update(chunk);
       onBytes(chunk.length);
       callback(null, chunk);
@@ -126,6 +134,19 @@ export async function receiveToFile(
     await fs.promises.rm(file, { force: true });
     throw error instanceof S3Error ? error : s3Errors.incompleteBody();
   }
+}
+
+/** An object's or part's bytes into `file`, counted in the operation's stats (and damaged when a test fault says so). */
+export function receiveUpload(ex: Exchange, file: string): Promise<ReceivedBody> {
+  return receiveToFile(
+    ex.req,
+    ex.payload,
+    file,
+    (n) => {
+      ex.stats.bytesIn += n;
+    },
+    ex.flipFirstByte,
+  );
 }
 
 /** Reads a small XML request body into memory; `requireIntegrity` for DeleteObjects. */

@@ -36,6 +36,8 @@ export interface Exchange {
   readonly storage: Storage;
   readonly region: string;
   readonly stats: OperationStats;
+  /** A test fault (see /_test/fail?mode=flip): the body's first byte arrives flipped. */
+  readonly flipFirstByte?: boolean;
 }
 
 export const OWNER = { ID: '75aa57f09aa0c8caeab4f8c24e99d10f8e7faeebf76c078efc7c6caea54ba06a', DisplayName: 'tessera-test' };

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { closeFd, openSegments, readSegments, writeAll } from './files.js';
-import { receiveDocument, receiveToFile } from './body.js';
+import { receiveDocument, receiveUpload } from './body.js';
 import { s3Errors } from './errors.js';
 import { headerOf, intParam, OWNER, sendEmpty, sendXml, userMetadata, type Exchange } from './exchange.js';
 import { checkKey, MAX_PUT_SIZE } from './object-operations.js';
@@ -49,9 +49,7 @@ export async function uploadPart(ex: Exchange): Promise<void> {
   const declared = Number(headerOf(ex.req, 'content-length') ?? 0);
   if (declared > MAX_PUT_SIZE) throw s3Errors.entityTooLarge(declared, MAX_PUT_SIZE);
   const file = ex.storage.newFile();
-  const body = await receiveToFile(ex.req, ex.payload, file, (n) => {
-    ex.stats.bytesIn += n;
-  });
+  const body = await receiveUpload(ex, file);
   await storePart(ex, bucket, upload, { partNumber, size: body.size, etag: `"${body.md5.toString('hex')}"`, lastModified: new Date(), file });
   sendEmpty(ex, 200, { ETag: `"${body.md5.toString('hex')}"` });
 }

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { s3Errors } from './errors.js';
 import { openSegments, readSegments } from './files.js';
-import { receiveToFile } from './body.js';
+import { receiveUpload } from './body.js';
 import { headerOf, metadataHeaders, sendEmpty, userMetadata, type Exchange } from './exchange.js';
 import type { ObjectRecord } from './storage.js';
 
@@ -19,9 +19,7 @@ export async function putObject(ex: Exchange): Promise<void> {
   const declared = Number(headerOf(ex.req, 'content-length') ?? 0);
   if (declared > MAX_PUT_SIZE) throw s3Errors.entityTooLarge(declared, MAX_PUT_SIZE);
   const file = ex.storage.newFile();
-  const body = await receiveToFile(ex.req, ex.payload, file, (n) => {
-    ex.stats.bytesIn += n;
-  });
+  const body = await receiveUpload(ex, file);
   const record: ObjectRecord = {
     key: ex.key,
     size: body.size,

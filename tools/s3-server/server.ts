@@ -86,15 +86,18 @@ function route(method: string, key: string, query: ReadonlyMap<string, string>, 
  * Version 4 header auth, the object and multipart operations Tessera and @tus/s3-store
  * use, with S3's validation rules (5 MiB minimum part, 10,000 parts, ETags, ranges).
  * `GET /_test/stats` reports requests and body bytes per operation, and
- * `POST /_test/fail?op=<Operation>&times=<n>` makes its next n requests answer 500 (no S3
- * bucket can be named `_test`).
+ * `POST /_test/fail?op=<Operation>&times=<n>` makes its next n requests fail (no S3 bucket can
+ * be named `_test`): `mode=error` (the default) answers 500 at once, `mode=after-body` reads the
+ * whole body first, `mode=flip` flips the body's first byte as it arrives (the damage a bad
+ * link or NIC does on the way; the request goes on, and its Content-MD5 or ETag tells).
+ * `part=<n>` limits it to UploadPart requests for that part number.
  */
 export function createS3Server(options: S3ServerOptions): { server: http.Server; stats: ServerStats; storage: Storage } {
   const storage = new Storage(options.directory);
   for (const bucket of options.buckets ?? []) storage.createBucket(bucket);
   const stats = new ServerStats();
-  /** Operations told to fail (see /_test/fail), with how many more times. */
-  const failures = new Map<string, number>();
+  /** Operations told to fail (see /_test/fail): how many more times, how, and for which part. */
+  const failures = new Map<string, { times: number; mode: FaultMode; part: number | undefined }>();
 
   const server = http.createServer(async (req, res) => {
     const requestId = randomBytes(8).toString('hex').toUpperCase();
@@ -111,9 +114,14 @@ export function createS3Server(options: S3ServerOptions): { server: http.Server;
       return;
     }
     if (rawPath === '/_test/fail' && req.method === 'POST') {
-      // The next `times` requests of an operation answer 500 InternalError, as S3 sometimes does.
       const params = new URLSearchParams(rawQuery);
-      failures.set(params.get('op') ?? '', Number(params.get('times') ?? '1'));
+      const mode = params.get('mode') ?? 'error';
+      if (!isFaultMode(mode)) {
+        res.writeHead(400).end(`unknown mode ${mode}`);
+        return;
+      }
+      const part = params.get('part');
+      failures.set(params.get('op') ?? '', { times: Number(params.get('times') ?? '1'), mode, part: part === null ? undefined : Number(part) });
       res.writeHead(204).end();
       return;
     }
@@ -140,14 +148,16 @@ export function createS3Server(options: S3ServerOptions): { server: http.Server;
       const [name, operation] = route(method, key, query, req.headers);
       const opStats = stats.of(name);
       opStats.requests += 1;
-      const failing = failures.get(name) ?? 0;
-      if (failing > 0) {
-        failures.set(name, failing - 1);
-        req.resume();
+      const fault = failures.get(name);
+      const faulty = fault !== undefined && fault.times > 0 && (fault.part === undefined || Number(query.get('partNumber')) === fault.part);
+      if (faulty) fault.times -= 1;
+      if (faulty && fault.mode !== 'flip') {
+        if (fault.mode === 'after-body') for await (const _chunk of req);
+        else req.resume();
         throw new S3Error('InternalError', 500, 'We encountered an internal error. Please try again.');
       }
       if (req.headers.expect?.toLowerCase() === '100-continue') opStats.expectContinue += 1;
-      await operation({ req, res, bucketName, key, query, payload, storage, region: options.region, stats: opStats });
+      await operation({ req, res, bucketName, key, query, payload, storage, region: options.region, stats: opStats, flipFirstByte: faulty });
     } catch (error) {
       const s3 = error instanceof S3Error ? error : new S3Error('InternalError', 500, 'We encountered an internal error. Please try again.');
       if (!(error instanceof S3Error)) console.error('s3-server: internal error', error);
@@ -170,3 +180,6 @@ export function createS3Server(options: S3ServerOptions): { server: http.Server;
   server.requestTimeout = 0;
   return { server, stats, storage };
 }
+
+type FaultMode = 'error' | 'after-body' | 'flip';
+const isFaultMode = (mode: string): mode is FaultMode => mode === 'error' || mode === 'after-body' || mode === 'flip';

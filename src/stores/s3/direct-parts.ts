@@ -1,3 +1,4 @@
+import { createHash, type Hash } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { drainedOrClosed } from './part-files.js';
 
@@ -7,8 +8,12 @@ export interface DirectPartOptions {
   readonly expectedBytes: number;
   /** Waits for an upload slot; the slot's release() is called when its part is done. */
   acquire(): Promise<{ release(): Promise<void> }>;
-  /** One UploadPart of exactly `size` bytes, given up when `signal` aborts. */
-  uploadPart(body: Readable, partNumber: number, size: number, signal: AbortSignal): Promise<unknown>;
+  /**
+   * One UploadPart of exactly `size` bytes, given up when `signal` aborts. `sentMd5()` is the
+   * MD5 of the bytes written into `body`, final once S3 has answered (to check S3's ETag
+   * against: a streamed part cannot carry Content-MD5, which must precede its bytes).
+   */
+  uploadPart(body: Readable, partNumber: number, size: number, signal: AbortSignal, sentMd5: () => Buffer): Promise<unknown>;
   /** Receives each part's upload at once: its size once stored, 0 if it was given up. */
   track(upload: Promise<number>): void;
 }
@@ -50,8 +55,11 @@ export async function sendWholeParts(source: Readable, firstPartNumber: number, 
     const slot = await options.acquire();
     const body = new PassThrough();
     const abort = new AbortController();
+    const md5 = createHash('md5');
+    let digest: Buffer | undefined;
+    const sentMd5 = () => (digest ??= md5.digest());
     const sent = options
-      .uploadPart(body, partNumber++, options.partSize, abort.signal)
+      .uploadPart(body, partNumber++, options.partSize, abort.signal, sentMd5)
       .finally(() => {
         body.destroy();
         return slot.release();
@@ -64,7 +72,7 @@ export async function sendWholeParts(source: Readable, firstPartNumber: number, 
     };
     options.track(sent.then(() => options.partSize, (error: unknown) => (givenUp ? 0 : Promise.reject(error))));
     try {
-      leftover = await fill(body, options.partSize, next);
+      leftover = await fill(body, options.partSize, next, md5);
     } catch (error) {
       // A destroyed body means the upload failed first: its own rejection reports that.
       if (!body.destroyed) giveUp();
@@ -82,11 +90,11 @@ export async function sendWholeParts(source: Readable, firstPartNumber: number, 
 }
 
 /**
- * Writes `size` bytes from `next` into `body` (with backpressure) and ends it; returns what
+ * Writes `size` bytes from `next` into `body` (with backpressure, into `md5` too) and ends it; returns what
  * the last chunk had beyond them. Stops early, leaving `body` unended, when the source ends;
  * throws when the part's request went away (its own rejection says why).
  */
-async function fill(body: PassThrough, size: number, next: () => Promise<Buffer | undefined>): Promise<Buffer | undefined> {
+async function fill(body: PassThrough, size: number, next: () => Promise<Buffer | undefined>, md5: Hash): Promise<Buffer | undefined> {
   let written = 0;
   while (written < size) {
     const chunk = await next();
@@ -94,7 +102,9 @@ async function fill(body: PassThrough, size: number, next: () => Promise<Buffer 
     if (body.destroyed) throw new Error('the part upload stopped');
     const take = Math.min(chunk.length, size - written);
     written += take;
-    if (!body.write(take === chunk.length ? chunk : chunk.subarray(0, take))) await drainedOrClosed(body);
+    const piece = take === chunk.length ? chunk : chunk.subarray(0, take);
+    md5.update(piece);
+    if (!body.write(piece)) await drainedOrClosed(body);
     if (take < chunk.length) {
       body.end();
       return chunk.subarray(take);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
@@ -10,6 +10,8 @@ import { isProcessAlive } from '../../os/process-alive.js';
 export interface PartFile {
   readonly path: string;
   readonly size: number;
+  /** MD5 of the bytes, taken as they were written: sent as Content-MD5, so S3 refuses a part damaged on the way. */
+  readonly md5: Buffer;
 }
 
 export interface PartFileHooks {
@@ -31,7 +33,7 @@ const WRITE_BUFFER = 1024 * 1024;
  * to S3 itself. On an error the file being written is removed.
  */
 export class PartFileSplitter extends Writable {
-  private current: { path: string; stream: fs.WriteStream; size: number } | undefined;
+  private current: { path: string; stream: fs.WriteStream; size: number; md5: Hash } | undefined;
   /** A temp-file write failed (e.g. the disk is full). */
   private failure: Error | undefined;
 
@@ -70,7 +72,9 @@ export class PartFileSplitter extends Writable {
       if (this.destroyed) return;
       const current = this.current ?? (await this.openPart());
       const take = Math.min(this.partSize - current.size, rest.length);
-      const room = current.stream.write(rest.subarray(0, take));
+      const piece = rest.subarray(0, take);
+      current.md5.update(piece);
+      const room = current.stream.write(piece);
       current.size += take;
       rest = rest.subarray(take);
       if (current.size === this.partSize) await this.closePart();
@@ -89,7 +93,7 @@ export class PartFileSplitter extends Writable {
     stream.on('error', (error) => {
       this.failure ??= error;
     });
-    this.current = { path: file, stream, size: 0 };
+    this.current = { path: file, stream, size: 0, md5: createHash('md5') };
     return this.current;
   }
 
@@ -102,7 +106,7 @@ export class PartFileSplitter extends Writable {
     // Destroyed while closing: _destroy has dropped this file already.
     if (this.current !== done) return;
     this.current = undefined;
-    this.hooks.onPart({ path: done.path, size: done.size });
+    this.hooks.onPart({ path: done.path, size: done.size, md5: done.md5.digest() });
   }
 }
 

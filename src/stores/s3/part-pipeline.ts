@@ -1,12 +1,8 @@
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { sendWholeParts, type DirectPartOptions } from './direct-parts.js';
-import { PartFileSplitter } from './part-files.js';
-
-/** Bytes read from a part file per socket write towards S3. */
-export const PART_READ_SIZE = 1024 * 1024;
+import { PartFileSplitter, type PartFile } from './part-files.js';
 
 export interface PartPipelineOptions {
   readonly partSize: number;
@@ -15,10 +11,13 @@ export interface PartPipelineOptions {
   readonly uploadSize: number | undefined;
   /** Waits for an upload slot; the slot's release() is called when its part is done. */
   acquire(): Promise<{ release(): Promise<void> }>;
-  uploadPart(body: Readable, partNumber: number): Promise<unknown>;
-  /** The short tail, kept as the `.part` object until the next PATCH. */
-  /** `partNumber`: the number the tail's bytes will have once a later write stores them as a part. */
-  uploadTail(body: Readable, partNumber: number): Promise<unknown>;
+  /** Stores a part from its temp file (removed afterwards by the pipeline). */
+  uploadPart(part: PartFile, partNumber: number): Promise<unknown>;
+  /**
+   * The short tail, kept as the `.part` object until the next PATCH. `partNumber`: the number
+   * the tail's bytes will have once a later write stores them as a part.
+   */
+  uploadTail(part: PartFile, partNumber: number): Promise<unknown>;
   /** When the source's length is known: its whole parts go straight to S3 (see direct-parts). */
   readonly direct?: Pick<DirectPartOptions, 'expectedBytes' | 'uploadPart'>;
 }
@@ -48,9 +47,8 @@ export async function pipeParts(source: Readable, firstPartNumber: number, offse
       const isLast = position === options.uploadSize;
       const upload = (async () => {
         try {
-          const body = fs.createReadStream(part.path, { highWaterMark: PART_READ_SIZE });
-          if (part.size >= options.minPartSize || isLast) await options.uploadPart(body, number);
-          else await options.uploadTail(body, number);
+          if (part.size >= options.minPartSize || isLast) await options.uploadPart(part, number);
+          else await options.uploadTail(part, number);
           stored += part.size;
         } catch (error) {
           splitter.destroy(error as Error);

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { CompletedPart } from '@aws-sdk/client-s3';
 import { planConcatenation, type PlannedPart } from './concatenation-plan.js';
+import { storedAsSent } from './part-etag.js';
+import { S3DamagedPartError } from './s3-errors.js';
 import type { TesseraS3Store } from './tessera-s3-store.js';
 
 /** What one server-side assembly did, in bytes. */
@@ -57,15 +59,19 @@ export async function assembleInS3(store: TesseraS3Store, finalId: string, parti
   };
 
   const stream = async (part: PlannedPart): Promise<CompletedPart> => {
+    const md5 = createHash('md5');
     async function* bytes(): AsyncGenerator<Uint8Array> {
       for (const segment of part.segments) {
         const source = sources[segment.source];
         if (!source) throw new Error(`no partial #${segment.source}`);
         const { Body } = await s3.getObject({ Bucket, Key: source.key, Range: `bytes=${segment.start}-${segment.end - 1}`, IfMatch: source.etag });
-        yield* Body as Readable;
+        for await (const chunk of Body as Readable) {
+          md5.update(chunk as Buffer);
+          yield chunk as Buffer;
+        }
       }
     }
-    const { ETag } = await s3.uploadPart({
+    const stored = await s3.uploadPart({
       Bucket,
       Key: finalId,
       UploadId,
@@ -73,7 +79,13 @@ export async function assembleInS3(store: TesseraS3Store, finalId: string, parti
       ContentLength: part.size,
       Body: Readable.from(bytes(), { objectMode: false }),
     });
-    return { PartNumber: part.partNumber, ETag };
+    // The part's bytes came from S3 and went back: what S3 stored must be what was sent
+    // (unknowable under KMS or customer-key encryption: the final's SHA-256 is all there is).
+    const sent = md5.digest();
+    if (storedAsSent(stored, sent) === 'damaged') {
+      throw new S3DamagedPartError(`S3 stored part ${part.partNumber} of final ${finalId} with ETag ${stored.ETag}, not the MD5 of the bytes sent (${sent.toString('hex')})`);
+    }
+    return { PartNumber: part.partNumber, ETag: stored.ETag };
   };
 
   const completed = await inParallel(plan.parts, CONCURRENCY, (part) => (part.segments.length === 1 ? copy(part) : stream(part)));

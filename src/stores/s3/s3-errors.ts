@@ -29,3 +29,22 @@ export function isS3Unreachable(error: unknown): boolean {
   if (name === 'TimeoutError' || name === 'AbortError' || name === 'RequestTimeout') return true;
   return $fault === 'server' || ($metadata?.httpStatusCode ?? 0) >= 500;
 }
+
+/**
+ * S3 stored a part other than the bytes Tessera sent (its ETag is not their MD5): damaged on the
+ * way. The part was voided; the write fails and may be retried (answered 503).
+ */
+export class S3DamagedPartError extends Error {
+  override readonly name = 'S3DamagedPartError';
+}
+
+/**
+ * Worth sending a part again from its temp file: S3 failed on its side or could not be reached,
+ * or refused the bytes as damaged (BadDigest: Content-MD5 did not match what arrived). The SDK
+ * never retries a streamed body itself.
+ */
+export function isWorthResending(error: unknown): boolean {
+  if (isS3Unreachable(error)) return true;
+  const { name, Code } = (error ?? {}) as { name?: unknown; Code?: unknown };
+  return [name, Code].some((code) => code === 'BadDigest' || code === 'IncompleteBody' || code === 'RequestTimeout');
+}

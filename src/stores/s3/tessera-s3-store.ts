@@ -1,17 +1,29 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Part, S3 } from '@aws-sdk/client-s3';
 import { S3Store, type MetadataValue } from '@tus/s3-store';
 import { ERRORS, TUS_RESUMABLE, Upload } from '@tus/utils';
-import { isMissingUpload, isS3NotFound, S3TruncateError } from './s3-errors.js';
+import { isMissingUpload, isS3NotFound, isWorthResending, S3DamagedPartError, S3TruncateError } from './s3-errors.js';
 import type { PartFile } from './part-files.js';
+import { storedAsSent } from './part-etag.js';
+import { partLayout } from './part-layout.js';
 import type { ByteRange } from '../store-adapter.js';
-import { pipeParts, PART_READ_SIZE } from './part-pipeline.js';
+import { pipeParts } from './part-pipeline.js';
 import { discardStaged, joinStreams, stageBody } from './staged-body.js';
 
 /** User metadata of the `.part` tail: the number of the part its bytes will become (see putTail). */
 const TAIL_PART_META = 'tessera-next-part';
+
+/** Bytes read from a part file per socket write towards S3. */
+const PART_READ_SIZE = 1024 * 1024;
+
+/** Times a part (or tail) from a temp file is sent before its write fails: S3 500s, resets, BadDigest. */
+const PART_ATTEMPTS = 3;
+
+/** Content-MD5 of nothing: a voided part (see voidLeftovers). */
+const EMPTY_MD5 = createHash('md5').digest('base64');
 
 /** What S3 holds for an upload right now. */
 export interface StoredState {
@@ -97,7 +109,8 @@ export class TesseraS3Store extends S3Store {
       return { upload: new Upload({ ...file, offset: file.size ?? 0, size: file.size }), seen: undefined };
     }
     const tail = await this.tailOf(id, parts);
-    const committed = parts.reduce((sum, part) => sum + (part.Size ?? 0), 0);
+    // Only the unbroken run of parts from 1 counts (see part-layout).
+    const committed = partLayout(parts).countedBytes;
     const { size } = info.file;
     if (tail === undefined && size !== undefined && size > 0 && committed === size) {
       // Every byte is in a part but the multipart upload was never completed: the last write's
@@ -111,13 +124,14 @@ export class TesseraS3Store extends S3Store {
   }
 
   /**
-   * Completes the multipart upload. Someone else may have completed it first (a read of the
-   * upload that found every byte in parts, see readUpload): then the object is there, and that
-   * is success.
+   * Completes the multipart upload with the parts that count (see part-layout): voided parts and
+   * any after a hole are left out, and S3 drops them. Someone else may have completed it first
+   * (a read of the upload that found every byte in parts, see readUpload): then the object is
+   * there, and that is success.
    */
   protected override async finishMultipartUpload(metadata: MetadataValue, parts: Part[]): Promise<string | undefined> {
     try {
-      return await super.finishMultipartUpload(metadata, parts);
+      return await super.finishMultipartUpload(metadata, [...partLayout(parts).counted]);
     } catch (error) {
       if (!isMissingUpload(error)) throw error;
       const completed = await this.client.headObject({ Bucket: this.bucket, Key: metadata.file.id }).then(
@@ -199,8 +213,10 @@ export class TesseraS3Store extends S3Store {
   override async write(src: Readable, id: string, offset: number): Promise<number> {
     const metadata = await this.getMetadata(id);
     const parts = await this.retrieveParts(id);
-    const firstPart = (parts.at(-1)?.PartNumber ?? 0) + 1;
+    const layout = partLayout(parts);
+    const firstPart = layout.nextPartNumber;
     const tail = await this.liveTail(id, parts);
+    await this.voidLeftovers(metadata, layout.leftovers);
     const source = tail ? joinStreams(tail.createReader({ cleanUpOnEnd: true }), src) : src;
     const start = offset - (tail?.size ?? 0);
     const handOver = { firstPart, firstPartStored: false, tailReplaced: false };
@@ -225,14 +241,84 @@ export class TesseraS3Store extends S3Store {
    * that stores them in that part deletes the tail afterwards; if it dies (or the delete fails)
    * in between, the tag tells readers the tail is stale, so its bytes are never counted twice.
    */
-  private async putTail(id: string, body: Readable, partNumber: number): Promise<string | undefined> {
-    const { ETag } = await this.client.putObject({
-      Bucket: this.bucket,
-      Key: this.partKey(id, true),
-      Body: body,
-      Metadata: { [TAIL_PART_META]: String(partNumber) },
+  private putTail(id: string, tail: PartFile, partNumber: number): Promise<string | undefined> {
+    return resending(async () => {
+      const { ETag } = await this.client.putObject({
+        Bucket: this.bucket,
+        Key: this.partKey(id, true),
+        Body: fs.createReadStream(tail.path, { highWaterMark: PART_READ_SIZE }),
+        ContentLength: tail.size,
+        ContentMD5: tail.md5.toString('base64'),
+        Metadata: { [TAIL_PART_META]: String(partNumber) },
+      });
+      return ETag;
     });
-    return ETag;
+  }
+
+  /**
+   * Stores a part from its temp file with its Content-MD5, so S3 refuses bytes damaged on the
+   * way; sent again (the SDK never retries a streamed body) when S3 fails or refuses them.
+   */
+  private storeStagedPart(metadata: MetadataValue, part: PartFile, partNumber: number): Promise<string | undefined> {
+    return resending(async () => {
+      const { ETag } = await this.client.uploadPart({
+        Bucket: this.bucket,
+        Key: metadata.file.id,
+        UploadId: metadata['upload-id'],
+        PartNumber: partNumber,
+        Body: fs.createReadStream(part.path, { highWaterMark: PART_READ_SIZE }),
+        ContentLength: part.size,
+        ContentMD5: part.md5.toString('base64'),
+      });
+      return ETag;
+    });
+  }
+
+  /**
+   * A part streamed straight from the request body (see direct-parts), checked once stored: S3's
+   * ETag must be the MD5 of the bytes sent. A damaged part is voided at once (so it never
+   * counts) and the write fails; so does a part S3 encrypted with KMS or a customer key, whose
+   * ETag is no MD5 and so proves nothing: from then on every part goes through a temp file
+   * with Content-MD5.
+   */
+  private async streamPart(metadata: MetadataValue, body: Readable, partNumber: number, size: number, signal: AbortSignal, sentMd5: () => Buffer): Promise<void> {
+    const stored = await this.client.uploadPart(
+      { Bucket: this.bucket, Key: metadata.file.id, UploadId: metadata['upload-id'], PartNumber: partNumber, Body: body, ContentLength: size },
+      { abortSignal: signal },
+    );
+    const check = storedAsSent(stored, sentMd5());
+    if (check === 'same') return;
+    if (check === 'unknown') this.streamParts = false;
+    await this.voidPart(metadata, partNumber);
+    throw new S3DamagedPartError(
+      check === 'unknown'
+        ? `S3 encrypted part ${partNumber} of ${metadata.file.id} with a key whose ETags are no MD5: parts now go through temp files with Content-MD5`
+        : `S3 stored part ${partNumber} of ${metadata.file.id} with ETag ${stored.ETag}, not the MD5 of the bytes sent (${sentMd5().toString('hex')})`,
+    );
+  }
+
+  /** Streamed parts are checked against their ETags (see streamPart); false once S3 showed ETags that are no MD5. */
+  private streamParts = true;
+
+  /** Overwrites a part with an empty one: S3 cannot delete a part, and an empty part never counts (see part-layout). */
+  private async voidPart(metadata: MetadataValue, partNumber: number): Promise<void> {
+    await this.client.uploadPart({
+      Bucket: this.bucket,
+      Key: metadata.file.id,
+      UploadId: metadata['upload-id'],
+      PartNumber: partNumber,
+      Body: Buffer.alloc(0),
+      ContentLength: 0,
+      ContentMD5: EMPTY_MD5,
+    });
+  }
+
+  /**
+   * Voids the parts after a hole before a write fills it: once the hole is filled they would
+   * join the counted run, with bytes that belong elsewhere (see part-layout).
+   */
+  private async voidLeftovers(metadata: MetadataValue, leftovers: readonly Part[]): Promise<void> {
+    for (const part of leftovers) await this.voidPart(metadata, part.PartNumber ?? 0);
   }
 
   /**
@@ -248,8 +334,9 @@ export class TesseraS3Store extends S3Store {
       if (isS3NotFound(error)) return { kind: 'none' };
       throw error;
     }
+    // Stale when the part it was tagged for counts; a part after a hole or voided does not.
     const taggedFor = Number(head.Metadata?.[TAIL_PART_META]);
-    if (taggedFor > 0 && parts.some((part) => part.PartNumber === taggedFor)) return { kind: 'stale' };
+    if (taggedFor > 0 && taggedFor < partLayout(parts).nextPartNumber) return { kind: 'stale' };
     return { kind: 'live', size: head.ContentLength ?? 0 };
   }
 
@@ -261,7 +348,7 @@ export class TesseraS3Store extends S3Store {
 
   /**
    * The tail a write continues: downloaded when it is live; a stale one is deleted instead (the
-   * write holds the upload's lock). What readUpload saw spares the check.
+   * write holds the upload's lock). What readUpload saw spares the check. `parts`: as listed.
    */
   private async liveTail(id: string, parts: readonly Part[]): ReturnType<S3Store['downloadIncompletePart']> {
     if (!this.startingPoints.has(id)) {
@@ -302,25 +389,18 @@ export class TesseraS3Store extends S3Store {
       minPartSize: this.minPartSize,
       uploadSize: metadata.file.size,
       acquire: () => this.partUploadSemaphore.acquire(),
-      uploadPart: (body, partNumber) => stored(partNumber, this.uploadPart(metadata, body, partNumber)),
-      uploadTail: async (body, partNumber) => {
-        const etag = await this.putTail(metadata.file.id, body, partNumber);
+      uploadPart: (part, partNumber) => stored(partNumber, this.storeStagedPart(metadata, part, partNumber)),
+      uploadTail: async (part, partNumber) => {
+        const etag = await this.putTail(metadata.file.id, part, partNumber);
         if (handOver) handOver.tailReplaced = true;
         return etag;
       },
       direct:
-        expectedBytes === undefined
+        expectedBytes === undefined || !this.streamParts
           ? undefined
           : {
               expectedBytes,
-              uploadPart: (body, partNumber, size, signal) =>
-                stored(
-                  partNumber,
-                  this.client.uploadPart(
-                    { Bucket: this.bucket, Key: metadata.file.id, UploadId: metadata['upload-id'], PartNumber: partNumber, Body: body, ContentLength: size },
-                    { abortSignal: signal },
-                  ),
-                ),
+              uploadPart: (body, partNumber, size, signal, sentMd5) => stored(partNumber, this.streamPart(metadata, body, partNumber, size, signal, sentMd5)),
             },
     });
   }
@@ -386,6 +466,7 @@ export class TesseraS3Store extends S3Store {
   private async stageThenCommit(src: Readable, id: string, offset: number): Promise<number> {
     const metadata = await this.getMetadata(id);
     const parts = await this.retrieveParts(id);
+    const layout = partLayout(parts);
     const incomplete = await this.liveTail(id, parts);
     let staged: PartFile[];
     try {
@@ -401,7 +482,8 @@ export class TesseraS3Store extends S3Store {
       // An empty body changes nothing, unless it is the one that makes the upload complete
       // (a deferred length declared equal to the offset): then the tail becomes the last part.
       if (received > 0 || metadata.file.size === newOffset) {
-        await this.commitStaged(metadata, staged, (parts.at(-1)?.PartNumber ?? 0) + 1, offset - carried, carried > 0);
+        await this.voidLeftovers(metadata, layout.leftovers);
+        await this.commitStaged(metadata, staged, layout.nextPartNumber, offset - carried, carried > 0);
       }
     } finally {
       await discardStaged(staged);
@@ -431,12 +513,12 @@ export class TesseraS3Store extends S3Store {
     for (const [index, chunk] of staged.entries()) {
       position += chunk.size;
       if (chunk.size >= this.minPartSize || position === metadata.file.size) {
-        await this.uploadPart(metadata, fs.createReadStream(chunk.path, { highWaterMark: PART_READ_SIZE }), partNumber++);
+        await this.storeStagedPart(metadata, chunk, partNumber++);
         // The first part now holds the old `.part` bytes: drop the object at once.
         if (index === 0 && carriesIncomplete) await this.deleteIncompletePart(id);
       } else {
         // Only the last chunk can be short; it replaces any `.part` object.
-        await this.putTail(id, fs.createReadStream(chunk.path, { highWaterMark: PART_READ_SIZE }), partNumber);
+        await this.putTail(id, chunk, partNumber);
       }
     }
   }
@@ -444,8 +526,7 @@ export class TesseraS3Store extends S3Store {
   async storedState(id: string): Promise<StoredState> {
     try {
       const parts = await this.retrieveParts(id);
-      const committed = parts.reduce((sum, p) => sum + (p.Size ?? 0), 0);
-      return { committed, incomplete: (await this.tailOf(id, parts)) ?? 0, completed: false };
+      return { committed: partLayout(parts).countedBytes, incomplete: (await this.tailOf(id, parts)) ?? 0, completed: false };
     } catch (error) {
       if (!isMissingUpload(error)) throw error;
       const { file } = await this.getMetadata(id);
@@ -477,7 +558,8 @@ export class TesseraS3Store extends S3Store {
     const { Body, Metadata } = await this.client.getObject({ Bucket: this.bucket, Key: this.partKey(id, true), Range: `bytes=0-${length - 1}` });
     // Below S3's minimum part size by construction, so small enough to hold.
     const kept = Buffer.from((await Body?.transformToByteArray()) ?? []);
-    await this.client.putObject({ Bucket: this.bucket, Key: this.partKey(id, true), Body: kept, Metadata });
+    const ContentMD5 = createHash('md5').update(kept).digest('base64');
+    await this.client.putObject({ Bucket: this.bucket, Key: this.partKey(id, true), Body: kept, ContentMD5, Metadata });
   }
 
   /**
@@ -578,5 +660,16 @@ export class TesseraS3Store extends S3Store {
     });
     const failed = result.Errors?.[0];
     if (failed) throw new Error(`S3 could not delete ${failed.Key}: ${failed.Code} ${failed.Message}`);
+  }
+}
+
+/** Runs `send` again (up to PART_ATTEMPTS times in all) while it fails in a way worth resending. */
+async function resending<T>(send: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await send();
+    } catch (error) {
+      if (attempt >= PART_ATTEMPTS || !isWorthResending(error)) throw error;
+    }
   }
 }
