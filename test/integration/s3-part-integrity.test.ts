@@ -100,6 +100,70 @@ describe('S3: parts count only in order, and what S3 stores is what was sent', (
     expect(await served(url)).toBe(digestOf(Buffer.concat([data, last])));
   });
 
+  it.each([
+    ['part 1 fails after its body arrived', { mode: 'after-body', part: 1 }],
+    ['part 1 arrives damaged (its ETag tells)', { mode: 'flip', part: 1 }],
+  ] as const)('%s while part 2 and the tail are stored: neither counts, the offset stays 0, the resume gives the exact file', async (_name, fault) => {
+    const data = randomBytes(2 * PART + 101);
+    const { url } = await create(server.endpoint, { length: data.length });
+    await s3.failNext('UploadPart', 1, fault);
+    expect((await patch(url, 0, data.subarray(0, 2 * PART + 100))).status).toBe(503);
+    // Before: part 2 stored, then a tail tagged for part 3 counted after nothing (offset 100).
+    expect(await offsetOf(url)).toBe(0);
+    expect((await patch(url, 0, data)).status).toBe(204);
+    expect(await served(url)).toBe(digestOf(data));
+  });
+
+  it('an acknowledged tail is not replaced when the part that was to carry its bytes failed', async () => {
+    const data = randomBytes(2 * PART + 201);
+    const { url } = await create(server.endpoint, { length: data.length });
+    expect((await patch(url, 0, data.subarray(0, 100))).status).toBe(204);
+    await s3.failNext('UploadPart', 1, { mode: 'after-body', part: 1 });
+    expect((await patch(url, 100, data.subarray(100, 2 * PART + 200))).status).toBe(503);
+    // Before: the new tail (the body's end) replaced the acknowledged one; the offset still said 100.
+    expect(await offsetOf(url)).toBe(100);
+    expect((await patch(url, 100, data.subarray(100))).status).toBe(204);
+    expect(await served(url)).toBe(digestOf(data));
+  });
+
+  it('a damaged streamed part that cannot be voided (S3 refusing the empty part) stays uncounted, by the unverified mark', async () => {
+    const data = randomBytes(2 * PART + 10);
+    const { url } = await create(server.endpoint, { length: data.length });
+    expect((await patch(url, 0, data.subarray(0, PART))).status).toBe(204);
+    await s3.failNext('UploadPart', 1, { mode: 'flip', part: 2 });
+    // The void: 3 sends by Tessera, each tried 3 times by the SDK (an empty body it can resend).
+    await s3.failNext('UploadPart', 9, { mode: 'error', part: 2 });
+    expect((await patch(url, PART, data.subarray(PART, 2 * PART))).status).toBe(503);
+    expect((await listedParts(url)).find((p) => p.number === 2)?.size).toBe(PART);
+    // Before: the damaged part 2 counted (offset 10485760).
+    expect(await offsetOf(url)).toBe(PART);
+    expect((await patch(url, PART, data.subarray(PART))).status).toBe(204);
+    expect(await served(url)).toBe(digestOf(data));
+    expect((await client.listObjectsV2({ Bucket: bucket, Prefix: `${idOf(url)}.unverified` })).KeyCount).toBe(0);
+  });
+
+  it('what a process killed between S3 storing a streamed part and checking it leaves (the mark, the part unchecked) counts nothing from that part on', async () => {
+    const data = randomBytes(2 * PART + 10);
+    const { url } = await create(server.endpoint, { length: data.length });
+    expect((await patch(url, 0, data.subarray(0, PART))).status).toBe(204);
+    // The state as the dead write left it: its mark, then part 2 stored with damaged bytes.
+    await client.putObject({ Bucket: bucket, Key: `${idOf(url)}.unverified`, Body: '', Metadata: { 'tessera-unverified-from': '2' } });
+    await client.uploadPart({ Bucket: bucket, Key: idOf(url), UploadId: await uploadIdOf(url), PartNumber: 2, Body: randomBytes(PART) });
+    expect(await offsetOf(url)).toBe(PART);
+    expect((await patch(url, PART, data.subarray(PART))).status).toBe(204);
+    expect(await served(url)).toBe(digestOf(data));
+  });
+
+  it('S3 refusing a part as damaged on every attempt: 503 with Retry-After, nothing changed', async () => {
+    const data = randomBytes(PART + 10);
+    const { url } = await create(server.endpoint, { length: data.length + 1 });
+    await s3.failNext('UploadPart', 3, { mode: 'flip' });
+    const refused = await patch(url, 0, data, { 'Upload-Checksum': sha1Checksum(data) });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).not.toBeNull();
+    expect(await offsetOf(url)).toBe(0);
+  });
+
   it('HEAD after a failed part takes no more than the parts in order, on the next PATCH too (no hole ever counted)', async () => {
     const data = randomBytes(3 * PART);
     const { url } = await create(server.endpoint, { length: data.length });

@@ -58,12 +58,20 @@ describe('S3 reads of a PATCH: once, handed to its write', () => {
   it('one instance: a PATCH lists the parts once and fetches the .part tail only because it exists', async () => {
     const server = await startTesseraOnS3(s3, await newBucket(client, 'reads'));
     try {
-      // getUpload: ListParts + HeadObject(.part); write: GetObject(.part), then its part and the new
-      // tail, which replaces the old one (no delete: the old tail stays until its bytes are stored again).
-      expect(await middlePatches(server)).toEqual({ ListParts: 1, HeadObject: 1, GetObject: 1, UploadPart: 1, PutObject: 1 });
+      // getUpload: ListParts + HeadObject(.part) + HeadObject(.unverified mark); write: GetObject(.part),
+      // the mark (PutObject) before its part streams, the part, the new tail (PutObject), which
+      // replaces the old one (no delete: the old tail stays until its bytes are stored again), and
+      // the mark's removal once the part was checked against its ETag (DeleteObjects).
+      expect(await middlePatches(server)).toEqual({ ListParts: 1, HeadObject: 2, GetObject: 1, UploadPart: 1, PutObject: 2, DeleteObjects: 1 });
       const { url } = await create(server.endpoint, { length: 10 * MiB });
       // No tail: nothing to fetch.
-      expect(await requests(async () => expect((await patch(url, 0, randomBytes(5 * MiB))).status).toBe(204))).toEqual({ ListParts: 1, HeadObject: 1, UploadPart: 1 });
+      expect(await requests(async () => expect((await patch(url, 0, randomBytes(5 * MiB))).status).toBe(204))).toEqual({
+        ListParts: 1,
+        HeadObject: 2,
+        PutObject: 1,
+        UploadPart: 1,
+        DeleteObjects: 1,
+      });
     } finally {
       await server.stop();
     }
@@ -77,7 +85,7 @@ describe('S3 reads of a PATCH: once, handed to its write', () => {
       server = await startTesseraOnS3(s3, await newBucket(client, 'reads-shared'), { redis: { url: redis.url, lockUrls: [redis.url], prefix: 'reads:' } });
       // GetObject: the .info once, the .part tail, and the upload's lifecycle record (in the
       // bucket; remembered in memory only when embedded).
-      expect(await middlePatches(server)).toEqual({ ListParts: 1, HeadObject: 1, GetObject: 3, UploadPart: 1, PutObject: 1 });
+      expect(await middlePatches(server)).toEqual({ ListParts: 1, HeadObject: 2, GetObject: 3, UploadPart: 1, PutObject: 2, DeleteObjects: 1 });
     } finally {
       await server?.stop();
       await redis?.stop();
@@ -110,10 +118,10 @@ describe('S3 reads of a PATCH: once, handed to its write', () => {
       // Nothing handed to this one: it must find the tail the first write left.
       await store.writeDeclared(Readable.from([second]), id, MiB, MiB);
     });
-    // readUpload: GetObject (.info, cached from then on), ListParts, HeadObject. First write: PutObject (its tail).
-    // Second write: ListParts, HeadObject (is the tail live?), GetObject (the tail), PutObject (the
-    // longer tail, replacing it).
-    expect(counts).toEqual({ ListParts: 2, HeadObject: 2, GetObject: 2, PutObject: 2 });
+    // readUpload: GetObject (.info, cached from then on), ListParts, HeadObject (tail, mark). First
+    // write: PutObject (its tail; nothing streams). Second write: ListParts, HeadObject (is the tail
+    // live? a mark?), GetObject (the tail), PutObject (the longer tail, replacing it).
+    expect(counts).toEqual({ ListParts: 2, HeadObject: 4, GetObject: 2, PutObject: 2 });
     expect(await tailOf(store, bucket, id)).toEqual(digestOf(Buffer.concat([first, second])));
   });
 });

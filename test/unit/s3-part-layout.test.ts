@@ -22,6 +22,13 @@ describe('partLayout (issue #22 item 1: only the unbroken run of parts counts)',
     expect(layout.leftovers.map((p) => p.PartNumber)).toEqual([3]);
   });
 
+  it('parts from an unverified mark on do not count: they are leftovers', () => {
+    const layout = partLayout([part(1, 5), part(2, 5), part(3, 5)], 2);
+    expect(layout.counted.map((p) => p.PartNumber)).toEqual([1]);
+    expect(layout.nextPartNumber).toBe(2);
+    expect(layout.leftovers.map((p) => p.PartNumber)).toEqual([2, 3]);
+  });
+
   it('no parts: nothing counted, part 1 is next', () => {
     expect(partLayout([])).toEqual({ counted: [], countedBytes: 0, nextPartNumber: 1, leftovers: [] });
   });

@@ -90,14 +90,15 @@ function route(method: string, key: string, query: ReadonlyMap<string, string>, 
  * be named `_test`): `mode=error` (the default) answers 500 at once, `mode=after-body` reads the
  * whole body first, `mode=flip` flips the body's first byte as it arrives (the damage a bad
  * link or NIC does on the way; the request goes on, and its Content-MD5 or ETag tells).
- * `part=<n>` limits it to UploadPart requests for that part number.
+ * `part=<n>` limits it to UploadPart requests for that part number. Faults queue: a request meets
+ * the first one told that still applies to it.
  */
 export function createS3Server(options: S3ServerOptions): { server: http.Server; stats: ServerStats; storage: Storage } {
   const storage = new Storage(options.directory);
   for (const bucket of options.buckets ?? []) storage.createBucket(bucket);
   const stats = new ServerStats();
-  /** Operations told to fail (see /_test/fail): how many more times, how, and for which part. */
-  const failures = new Map<string, { times: number; mode: FaultMode; part: number | undefined }>();
+  /** Operations told to fail (see /_test/fail), in the order told: how many more times, how, and for which part. */
+  const failures = new Map<string, { times: number; mode: FaultMode; part: number | undefined }[]>();
 
   const server = http.createServer(async (req, res) => {
     const requestId = randomBytes(8).toString('hex').toUpperCase();
@@ -121,7 +122,8 @@ export function createS3Server(options: S3ServerOptions): { server: http.Server;
         return;
       }
       const part = params.get('part');
-      failures.set(params.get('op') ?? '', { times: Number(params.get('times') ?? '1'), mode, part: part === null ? undefined : Number(part) });
+      const op = params.get('op') ?? '';
+      failures.set(op, [...(failures.get(op) ?? []), { times: Number(params.get('times') ?? '1'), mode, part: part === null ? undefined : Number(part) }]);
       res.writeHead(204).end();
       return;
     }
@@ -148,10 +150,10 @@ export function createS3Server(options: S3ServerOptions): { server: http.Server;
       const [name, operation] = route(method, key, query, req.headers);
       const opStats = stats.of(name);
       opStats.requests += 1;
-      const fault = failures.get(name);
-      const faulty = fault !== undefined && fault.times > 0 && (fault.part === undefined || Number(query.get('partNumber')) === fault.part);
-      if (faulty) fault.times -= 1;
-      if (faulty && fault.mode !== 'flip') {
+      const fault = failures.get(name)?.find((f) => f.times > 0 && (f.part === undefined || Number(query.get('partNumber')) === f.part));
+      const faulty = fault !== undefined;
+      if (fault) fault.times -= 1;
+      if (fault && fault.mode !== 'flip') {
         if (fault.mode === 'after-body') for await (const _chunk of req);
         else req.resume();
         throw new S3Error('InternalError', 500, 'We encountered an internal error. Please try again.');

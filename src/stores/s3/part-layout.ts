@@ -23,11 +23,16 @@ export interface PartLayout {
   readonly leftovers: readonly Part[];
 }
 
-export function partLayout(listed: readonly Part[]): PartLayout {
+/**
+ * `unverifiedFrom`: parts from this number on were streamed to S3 by a write that did not see
+ * every one of them checked against its ETag (it died, or could not void a damaged one); they
+ * do not count either, and are leftovers.
+ */
+export function partLayout(listed: readonly Part[], unverifiedFrom = Number.POSITIVE_INFINITY): PartLayout {
   const sorted = [...listed].sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
   const counted: Part[] = [];
   for (const part of sorted) {
-    if (part.PartNumber !== counted.length + 1 || !((part.Size ?? 0) > 0)) break;
+    if (part.PartNumber !== counted.length + 1 || !((part.Size ?? 0) > 0) || part.PartNumber >= unverifiedFrom) break;
     counted.push(part);
   }
   const k = counted.length;

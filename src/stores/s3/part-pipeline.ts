@@ -45,10 +45,17 @@ export async function pipeParts(source: Readable, firstPartNumber: number, offse
       const number = partNumber++;
       position += part.size;
       const isLast = position === options.uploadSize;
+      const earlier = [...uploads];
       const upload = (async () => {
         try {
           if (part.size >= options.minPartSize || isLast) await options.uploadPart(part, number);
-          else await options.uploadTail(part, number);
+          else {
+            // A tail continues the parts before it: written only once every one is stored. After
+            // a hole its bytes would not follow the counted ones, and it would replace a tail
+            // whose bytes were acknowledged but never got into a part.
+            await Promise.all(earlier);
+            await options.uploadTail(part, number);
+          }
           stored += part.size;
         } catch (error) {
           splitter.destroy(error as Error);

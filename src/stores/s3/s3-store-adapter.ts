@@ -10,7 +10,7 @@ import type { Logger } from '../../logging/logger.js';
 import type { ByteRange, DownloadAnswer, SeenReads, StoreAdapter } from '../store-adapter.js';
 import { assembleInS3 } from './s3-concatenation.js';
 import { sweepDeadPartFiles } from './part-files.js';
-import { isS3Unreachable, S3DamagedPartError } from './s3-errors.js';
+import { isS3Unreachable, isWorthResending, S3DamagedPartError } from './s3-errors.js';
 import { S3_LIMITS } from './s3-limits.js';
 import { TesseraS3Store, type SeenInS3 } from './tessera-s3-store.js';
 
@@ -162,8 +162,8 @@ export class S3StoreAdapter implements StoreAdapter {
     }
   }
 
-  /** S3 could not be reached, gave up on the request or damaged a part: the answer is 503, not 500. */
+  /** S3 could not be reached, gave up on the request, or kept damaging or refusing a part's bytes: the answer is 503, not 500. */
   unreachable(error: unknown): boolean {
-    return isS3Unreachable(error) || error instanceof S3DamagedPartError;
+    return isS3Unreachable(error) || error instanceof S3DamagedPartError || isWorthResending(error);
   }
 }

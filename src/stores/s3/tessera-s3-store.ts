@@ -2,19 +2,21 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type { Part, S3 } from '@aws-sdk/client-s3';
+import type { Part, S3, UploadPartCommandOutput } from '@aws-sdk/client-s3';
 import { S3Store, type MetadataValue } from '@tus/s3-store';
 import { ERRORS, TUS_RESUMABLE, Upload } from '@tus/utils';
 import { isMissingUpload, isS3NotFound, isWorthResending, S3DamagedPartError, S3TruncateError } from './s3-errors.js';
 import type { PartFile } from './part-files.js';
 import { storedAsSent } from './part-etag.js';
-import { partLayout } from './part-layout.js';
+import { partLayout, type PartLayout } from './part-layout.js';
 import type { ByteRange } from '../store-adapter.js';
 import { pipeParts } from './part-pipeline.js';
 import { discardStaged, joinStreams, stageBody } from './staged-body.js';
 
 /** User metadata of the `.part` tail: the number of the part its bytes will become (see putTail). */
 const TAIL_PART_META = 'tessera-next-part';
+/** User metadata of the `<id>.unverified` mark: the first part number of the write that streams parts (see markUnverified). */
+const UNVERIFIED_FROM_META = 'tessera-unverified-from';
 
 /** Bytes read from a part file per socket write towards S3. */
 const PART_READ_SIZE = 1024 * 1024;
@@ -36,14 +38,31 @@ export interface StoredState {
 }
 
 /**
- * What reading an unfinished upload saw in S3: its info, its parts and the size of its `.part`
- * tail (undefined: none). Handed back to a write of the same upload under the same lock
- * (TesseraS3Store.readUpload), which starts from it instead of reading S3 again.
+ * The `.part` tail, given the parts that count (see putTail): none; stale (its bytes are in the
+ * part it was tagged for, which counts); an orphan (tagged for a part after a hole: written by a
+ * write whose earlier part failed, its bytes do not follow the counted ones); or live, the bytes
+ * right after the counted parts. Tails of earlier versions carry no tag and are live.
+ */
+export type TailState = { readonly kind: 'none' } | { readonly kind: 'stale' } | { readonly kind: 'orphan' } | { readonly kind: 'live'; readonly size: number };
+
+/** What S3 holds of an unfinished upload's bytes, read once (see snapshotOf). */
+export interface PartsSnapshot {
+  /** Parts as listed. */
+  readonly parts: readonly Part[];
+  /** From the `<id>.unverified` mark: streamed parts from this number on were not all checked (see markUnverified). */
+  readonly unverifiedFrom: number | undefined;
+  readonly layout: PartLayout;
+  readonly tail: TailState;
+}
+
+/**
+ * What reading an unfinished upload saw in S3: its info and its parts snapshot. Handed back to
+ * a write of the same upload under the same lock (TesseraS3Store.readUpload), which starts
+ * from it instead of reading S3 again.
  */
 export interface SeenInS3 {
   readonly info: MetadataValue;
-  readonly parts: Part[];
-  readonly tail: number | undefined;
+  readonly snapshot: PartsSnapshot;
 }
 
 /** A multipart upload as ListMultipartUploads reports it. */
@@ -68,12 +87,8 @@ export class TesseraS3Store extends S3Store {
    * many bytes the stream will bring.
    */
   private readonly declaredBodies = new Map<string, { readonly offset: number; readonly length: number }>();
-  /**
-   * What the write of an upload under way starts from (see SeenInS3), by upload id like
-   * `declaredBodies`: @tus/s3-store's write reads the info, the parts and the tail through the
-   * overrides below, which answer from here. Each read is used once where the write changes it.
-   */
-  private readonly startingPoints = new Map<string, { info: MetadataValue; parts?: Part[]; noTail: boolean }>();
+  /** What the write of an upload under way starts from (see SeenInS3), by upload id like `declaredBodies`. */
+  private readonly startingPoints = new Map<string, SeenInS3>();
 
   get s3(): S3 {
     return this.client;
@@ -89,8 +104,8 @@ export class TesseraS3Store extends S3Store {
 
   /**
    * An upload with what reading it saw: a PATCH reads its upload under its lock and passes
-   * `seen` to the write that follows, sparing that write 2 to 3 S3 round trips (the info, the
-   * parts, the tail, read again). Nothing is seen of a completed upload.
+   * `seen` to the write that follows, sparing that write 3 to 4 S3 round trips (the info, the
+   * parts, the tail and the mark, read again). Nothing is seen of a completed upload.
    */
   async readUpload(id: string): Promise<{ upload: Upload; seen: SeenInS3 | undefined }> {
     let info: MetadataValue;
@@ -99,39 +114,70 @@ export class TesseraS3Store extends S3Store {
     } catch {
       throw ERRORS.FILE_NOT_FOUND;
     }
-    let parts: Part[];
+    let snapshot: PartsSnapshot;
     try {
-      parts = await this.listParts(info);
+      snapshot = await this.snapshotOf(info);
     } catch (error) {
       // The multipart upload was completed (or aborted): the info says it is whole.
       if (!isMissingUpload(error)) throw error;
       const { file } = info;
       return { upload: new Upload({ ...file, offset: file.size ?? 0, size: file.size }), seen: undefined };
     }
-    const tail = await this.tailOf(id, parts);
-    // Only the unbroken run of parts from 1 counts (see part-layout).
-    const committed = partLayout(parts).countedBytes;
+    const committed = snapshot.layout.countedBytes;
     const { size } = info.file;
-    if (tail === undefined && size !== undefined && size > 0 && committed === size) {
+    if (snapshot.tail.kind !== 'live' && size !== undefined && size > 0 && committed === size) {
       // Every byte is in a part but the multipart upload was never completed: the last write's
       // CompleteMultipartUpload failed, or the process died before it. Complete it now (whoever
       // reads first; completing twice is harmless), or the object would never exist.
-      await this.finishMultipartUpload(info, parts);
+      await this.finishMultipartUpload(info, [...snapshot.layout.counted]);
       await this.completeMetadata(info.file);
       return { upload: new Upload({ ...info.file, offset: size, size }), seen: undefined };
     }
-    return { upload: new Upload({ ...info.file, offset: committed + (tail ?? 0), size }), seen: { info, parts, tail } };
+    return { upload: new Upload({ ...info.file, offset: committed + liveSize(snapshot.tail), size }), seen: { info, snapshot } };
   }
 
   /**
-   * Completes the multipart upload with the parts that count (see part-layout): voided parts and
-   * any after a hole are left out, and S3 drops them. Someone else may have completed it first
-   * (a read of the upload that found every byte in parts, see readUpload): then the object is
-   * there, and that is success.
+   * Reads what S3 holds of an unfinished upload: its parts (throws NoSuchUpload once it was
+   * completed), the `.part` tail and the unverified mark (these two at once).
+   */
+  private async snapshotOf(info: MetadataValue): Promise<PartsSnapshot> {
+    const id = info.file.id;
+    const parts = await this.listParts(info);
+    const [tailHead, unverifiedFrom] = await Promise.all([this.headIfThere(this.partKey(id, true)), this.unverifiedFrom(id)]);
+    const layout = partLayout(parts, unverifiedFrom);
+    return { parts, unverifiedFrom, layout, tail: tailStateOf(tailHead, layout) };
+  }
+
+  /** What a write starts from: what readUpload saw (once), or a fresh read. */
+  private async startOf(id: string): Promise<SeenInS3> {
+    const seen = this.startingPoints.get(id);
+    if (seen) {
+      this.startingPoints.delete(id);
+      return seen;
+    }
+    const info = await this.getMetadata(id);
+    return { info, snapshot: await this.snapshotOf(info) };
+  }
+
+  /** HeadObject, or undefined when the object is not there. */
+  private async headIfThere(key: string): Promise<{ ContentLength?: number; Metadata?: Record<string, string> } | undefined> {
+    try {
+      return await this.client.headObject({ Bucket: this.bucket, Key: key });
+    } catch (error) {
+      if (isS3NotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Completes the multipart upload with `parts`, the parts that count (see part-layout): voided
+   * parts and any after a hole are left out, and S3 drops them. Someone else may have completed
+   * it first (a read of the upload that found every byte in parts, see readUpload): then the
+   * object is there, and that is success.
    */
   protected override async finishMultipartUpload(metadata: MetadataValue, parts: Part[]): Promise<string | undefined> {
     try {
-      return await super.finishMultipartUpload(metadata, [...partLayout(parts).counted]);
+      return await super.finishMultipartUpload(metadata, parts);
     } catch (error) {
       if (!isMissingUpload(error)) throw error;
       const completed = await this.client.headObject({ Bucket: this.bucket, Key: metadata.file.id }).then(
@@ -171,36 +217,15 @@ export class TesseraS3Store extends S3Store {
     });
   }
 
-  /** Runs a write of `id` whose reads start from `seen` (when given). */
+  /** Runs a write of `id` that starts from `seen` (when given) instead of reading S3 again (see startOf). */
   private async startingFrom<T>(id: string, seen: SeenInS3 | undefined, write: () => Promise<T>): Promise<T> {
     if (!seen) return write();
-    this.startingPoints.set(id, { info: seen.info, parts: seen.parts, noTail: seen.tail === undefined });
+    this.startingPoints.set(id, seen);
     try {
       return await write();
     } finally {
       this.startingPoints.delete(id);
     }
-  }
-
-  protected override async getMetadata(id: string): Promise<MetadataValue> {
-    return this.startingPoints.get(id)?.info ?? super.getMetadata(id);
-  }
-
-  protected override async retrieveParts(id: string, partNumberMarker?: string): Promise<Part[]> {
-    const start = this.startingPoints.get(id);
-    if (partNumberMarker || !start?.parts) return super.retrieveParts(id, partNumberMarker);
-    // Once: the write adds parts, and reads them again to complete the upload.
-    const { parts } = start;
-    start.parts = undefined;
-    return parts;
-  }
-
-  protected override downloadIncompletePart(id: string): ReturnType<S3Store['downloadIncompletePart']> {
-    const start = this.startingPoints.get(id);
-    if (!start?.noTail) return super.downloadIncompletePart(id);
-    // Once: the write may leave a new tail behind.
-    start.noTail = false;
-    return Promise.resolve(undefined);
   }
 
   /**
@@ -211,25 +236,32 @@ export class TesseraS3Store extends S3Store {
    * stored (or a new tail replaced it), and a write that stored nothing changes nothing.
    */
   override async write(src: Readable, id: string, offset: number): Promise<number> {
-    const metadata = await this.getMetadata(id);
-    const parts = await this.retrieveParts(id);
-    const layout = partLayout(parts);
-    const firstPart = layout.nextPartNumber;
-    const tail = await this.liveTail(id, parts);
-    await this.voidLeftovers(metadata, layout.leftovers);
+    const { info: metadata, snapshot } = await this.startOf(id);
+    const firstPart = snapshot.layout.nextPartNumber;
+    const tail = snapshot.tail.kind === 'live' ? await this.downloadIncompletePart(id) : undefined;
+    await this.clearDebris(metadata, snapshot);
     const source = tail ? joinStreams(tail.createReader({ cleanUpOnEnd: true }), src) : src;
     const start = offset - (tail?.size ?? 0);
     const handOver = { firstPart, firstPartStored: false, tailReplaced: false };
+    const direct = this.directBytes(metadata, start);
+    // Streamed parts are checked only once stored: until they are, the mark says they do not count.
+    if (direct !== undefined) await this.markUnverified(id, firstPart);
+    const streamed: StreamOutcome = { unknownFrom: undefined };
     let stored: number;
     try {
-      stored = await this.pipeBody(metadata, source, firstPart, start, handOver);
+      stored = await this.pipeBody(metadata, source, firstPart, start, handOver, direct, streamed);
     } finally {
-      // The old tail's bytes now live in the first new part: the tail must not count twice.
-      if (tail && handOver.firstPartStored && !handOver.tailReplaced) await this.deleteIncompletePart(id);
+      try {
+        if (direct !== undefined) await this.settleUnverified(id, streamed);
+      } finally {
+        // The old tail's bytes now live in the first new part: the tail must not count twice
+        // (if this fails, its tag says it is stale).
+        if (tail && handOver.firstPartStored && !handOver.tailReplaced) await this.deleteIncompletePart(id);
+      }
     }
     const newOffset = stored > 0 ? start + stored : offset;
     if (metadata.file.size === newOffset) {
-      await this.finishMultipartUpload(metadata, await this.retrieveParts(id));
+      await this.finishMultipartUpload(metadata, [...partLayout(await this.retrieveParts(id)).counted]);
       await this.completeMetadata(metadata.file);
       await this.clearCache(id);
     }
@@ -281,18 +313,41 @@ export class TesseraS3Store extends S3Store {
    * ETag is no MD5 and so proves nothing: from then on every part goes through a temp file
    * with Content-MD5.
    */
-  private async streamPart(metadata: MetadataValue, body: Readable, partNumber: number, size: number, signal: AbortSignal, sentMd5: () => Buffer): Promise<void> {
-    const stored = await this.client.uploadPart(
-      { Bucket: this.bucket, Key: metadata.file.id, UploadId: metadata['upload-id'], PartNumber: partNumber, Body: body, ContentLength: size },
-      { abortSignal: signal },
-    );
+  private async streamPart(
+    metadata: MetadataValue,
+    body: Readable,
+    partNumber: number,
+    size: number,
+    signal: AbortSignal,
+    sentMd5: () => Buffer,
+    outcome: StreamOutcome,
+  ): Promise<void> {
+    // Whether S3 kept the part is unknown unless it answered (or the part was given up, cut short).
+    const unknown = () => {
+      outcome.unknownFrom = Math.min(outcome.unknownFrom ?? partNumber, partNumber);
+    };
+    let stored: UploadPartCommandOutput;
+    try {
+      stored = await this.client.uploadPart(
+        { Bucket: this.bucket, Key: metadata.file.id, UploadId: metadata['upload-id'], PartNumber: partNumber, Body: body, ContentLength: size },
+        { abortSignal: signal },
+      );
+    } catch (error) {
+      if (!signal.aborted && !isS3Answer(error)) unknown();
+      throw error;
+    }
     const check = storedAsSent(stored, sentMd5());
     if (check === 'same') return;
     if (check === 'unknown') this.streamParts = false;
-    await this.voidPart(metadata, partNumber);
+    try {
+      await this.voidPart(metadata, partNumber);
+    } catch (error) {
+      unknown();
+      throw error;
+    }
     throw new S3DamagedPartError(
       check === 'unknown'
-        ? `S3 encrypted part ${partNumber} of ${metadata.file.id} with a key whose ETags are no MD5: parts now go through temp files with Content-MD5`
+        ? `S3 gave part ${partNumber} of ${metadata.file.id} an ETag that is no MD5 (KMS or customer-key encryption, or a store of another kind): parts now go through temp files with Content-MD5`
         : `S3 stored part ${partNumber} of ${metadata.file.id} with ETag ${stored.ETag}, not the MD5 of the bytes sent (${sentMd5().toString('hex')})`,
     );
   }
@@ -302,15 +357,58 @@ export class TesseraS3Store extends S3Store {
 
   /** Overwrites a part with an empty one: S3 cannot delete a part, and an empty part never counts (see part-layout). */
   private async voidPart(metadata: MetadataValue, partNumber: number): Promise<void> {
-    await this.client.uploadPart({
-      Bucket: this.bucket,
-      Key: metadata.file.id,
-      UploadId: metadata['upload-id'],
-      PartNumber: partNumber,
-      Body: Buffer.alloc(0),
-      ContentLength: 0,
-      ContentMD5: EMPTY_MD5,
-    });
+    await resending(() =>
+      this.client.uploadPart({
+        Bucket: this.bucket,
+        Key: metadata.file.id,
+        UploadId: metadata['upload-id'],
+        PartNumber: partNumber,
+        Body: Buffer.alloc(0),
+        ContentLength: 0,
+        ContentMD5: EMPTY_MD5,
+      }),
+    );
+  }
+
+  /**
+   * What an earlier write left that must not count and must not linger: a stale or orphaned
+   * tail (an orphan would come to look live once the counted parts reach its tag), non-empty
+   * parts after the counted ones (voided, see part-layout), and the unverified mark (once the
+   * parts it covered are voided).
+   */
+  private async clearDebris(metadata: MetadataValue, snapshot: PartsSnapshot): Promise<void> {
+    const id = metadata.file.id;
+    if (snapshot.tail.kind === 'stale' || snapshot.tail.kind === 'orphan') await this.deleteIncompletePart(id);
+    await this.voidLeftovers(metadata, snapshot.layout.leftovers);
+    if (snapshot.unverifiedFrom !== undefined) await this.deleteKeys([this.unverifiedKey(id)]);
+  }
+
+  /**
+   * The unverified mark, `<id>.unverified`, written before a write streams parts: a part
+   * streamed from the request cannot carry Content-MD5, and is checked against its ETag only
+   * once S3 has stored it. If the process dies in between, or cannot void a damaged part, the
+   * mark stays and parts from `fromPart` on do not count until a later write voids them.
+   */
+  private async markUnverified(id: string, fromPart: number): Promise<void> {
+    await this.client.putObject({ Bucket: this.bucket, Key: this.unverifiedKey(id), Body: '', ContentMD5: EMPTY_MD5, Metadata: { [UNVERIFIED_FROM_META]: String(fromPart) } });
+  }
+
+  /** After a write that streamed parts: the mark goes when every one was checked; otherwise it narrows to the first in doubt. */
+  private async settleUnverified(id: string, outcome: StreamOutcome): Promise<void> {
+    if (outcome.unknownFrom === undefined) await this.deleteKeys([this.unverifiedKey(id)]);
+    else await this.markUnverified(id, outcome.unknownFrom);
+  }
+
+  /** The unverified mark's first part, when there is a mark. */
+  private async unverifiedFrom(id: string): Promise<number | undefined> {
+    const head = await this.headIfThere(this.unverifiedKey(id));
+    if (!head) return undefined;
+    // Unreadable: nothing streamed can be trusted.
+    return Number(head.Metadata?.[UNVERIFIED_FROM_META]) || 1;
+  }
+
+  private unverifiedKey(id: string): string {
+    return `${id}.unverified`;
   }
 
   /**
@@ -321,49 +419,8 @@ export class TesseraS3Store extends S3Store {
     for (const part of leftovers) await this.voidPart(metadata, part.PartNumber ?? 0);
   }
 
-  /**
-   * The `.part` tail, given the upload's parts: none, stale (its bytes are already in the part
-   * it was tagged for, see putTail), or live with its size. Tails of earlier versions carry no
-   * tag and are live.
-   */
-  private async tailState(id: string, parts: readonly Part[]): Promise<{ kind: 'none' } | { kind: 'stale' } | { kind: 'live'; size: number }> {
-    let head: { ContentLength?: number; Metadata?: Record<string, string> };
-    try {
-      head = await this.client.headObject({ Bucket: this.bucket, Key: this.partKey(id, true) });
-    } catch (error) {
-      if (isS3NotFound(error)) return { kind: 'none' };
-      throw error;
-    }
-    // Stale when the part it was tagged for counts; a part after a hole or voided does not.
-    const taggedFor = Number(head.Metadata?.[TAIL_PART_META]);
-    if (taggedFor > 0 && taggedFor < partLayout(parts).nextPartNumber) return { kind: 'stale' };
-    return { kind: 'live', size: head.ContentLength ?? 0 };
-  }
-
-  /** The size of the tail that counts (see tailState). */
-  private async tailOf(id: string, parts: readonly Part[]): Promise<number | undefined> {
-    const state = await this.tailState(id, parts);
-    return state.kind === 'live' ? state.size : undefined;
-  }
-
-  /**
-   * The tail a write continues: downloaded when it is live; a stale one is deleted instead (the
-   * write holds the upload's lock). What readUpload saw spares the check. `parts`: as listed.
-   */
-  private async liveTail(id: string, parts: readonly Part[]): ReturnType<S3Store['downloadIncompletePart']> {
-    if (!this.startingPoints.has(id)) {
-      const state = await this.tailState(id, parts);
-      if (state.kind === 'none') return undefined;
-      if (state.kind === 'stale') {
-        await this.deleteIncompletePart(id);
-        return undefined;
-      }
-    }
-    return this.downloadIncompletePart(id);
-  }
-
   protected override uploadParts(metadata: MetadataValue, readStream: Readable, currentPartNumber: number, offset: number): Promise<number> {
-    return this.pipeBody(metadata, readStream, currentPartNumber, offset);
+    return this.pipeBody(metadata, readStream, currentPartNumber, offset, undefined, undefined, { unknownFrom: undefined });
   }
 
   /**
@@ -376,9 +433,10 @@ export class TesseraS3Store extends S3Store {
     readStream: Readable,
     currentPartNumber: number,
     offset: number,
-    handOver?: { readonly firstPart: number; firstPartStored: boolean; tailReplaced: boolean },
+    handOver: { readonly firstPart: number; firstPartStored: boolean; tailReplaced: boolean } | undefined,
+    expectedBytes: number | undefined,
+    streamed: StreamOutcome,
   ): Promise<number> {
-    const expectedBytes = this.expectedBytes(metadata.file.id, offset);
     const stored = <T>(partNumber: number, upload: Promise<T>): Promise<T> =>
       upload.then((result) => {
         if (handOver && partNumber === handOver.firstPart) handOver.firstPartStored = true;
@@ -396,23 +454,25 @@ export class TesseraS3Store extends S3Store {
         return etag;
       },
       direct:
-        expectedBytes === undefined || !this.streamParts
+        expectedBytes === undefined
           ? undefined
           : {
               expectedBytes,
-              uploadPart: (body, partNumber, size, signal, sentMd5) => stored(partNumber, this.streamPart(metadata, body, partNumber, size, signal, sentMd5)),
+              uploadPart: (body, partNumber, size, signal, sentMd5) => stored(partNumber, this.streamPart(metadata, body, partNumber, size, signal, sentMd5, streamed)),
             },
     });
   }
 
   /**
-   * Bytes of the stream that starts at `streamStart`: the `.part` tail @tus/s3-store carries
-   * in front of the body, plus the body, when the body being written has a declared length.
+   * Bytes of the stream that starts at `streamStart` (the `.part` tail carried in front of the
+   * body, plus the body) when whole parts of it will stream straight to S3: the body has a
+   * declared length, it makes at least one whole part, and streamed parts can be checked.
    */
-  private expectedBytes(id: string, streamStart: number): number | undefined {
-    const body = this.declaredBodies.get(id);
-    if (!body || body.offset < streamStart) return undefined;
-    return body.offset - streamStart + body.length;
+  private directBytes(metadata: MetadataValue, streamStart: number): number | undefined {
+    const body = this.declaredBodies.get(metadata.file.id);
+    if (!body || body.offset < streamStart || !this.streamParts) return undefined;
+    const bytes = body.offset - streamStart + body.length;
+    return bytes >= this.calcOptimalPartSize(metadata.file.size) ? bytes : undefined;
   }
 
   /**
@@ -464,10 +524,9 @@ export class TesseraS3Store extends S3Store {
   }
 
   private async stageThenCommit(src: Readable, id: string, offset: number): Promise<number> {
-    const metadata = await this.getMetadata(id);
-    const parts = await this.retrieveParts(id);
-    const layout = partLayout(parts);
-    const incomplete = await this.liveTail(id, parts);
+    const { info: metadata, snapshot } = await this.startOf(id);
+    const { layout } = snapshot;
+    const incomplete = snapshot.tail.kind === 'live' ? await this.downloadIncompletePart(id) : undefined;
     let staged: PartFile[];
     try {
       const source = incomplete ? joinStreams(incomplete.createReader({ cleanUpOnEnd: true }), src) : src;
@@ -482,14 +541,14 @@ export class TesseraS3Store extends S3Store {
       // An empty body changes nothing, unless it is the one that makes the upload complete
       // (a deferred length declared equal to the offset): then the tail becomes the last part.
       if (received > 0 || metadata.file.size === newOffset) {
-        await this.voidLeftovers(metadata, layout.leftovers);
+        await this.clearDebris(metadata, snapshot);
         await this.commitStaged(metadata, staged, layout.nextPartNumber, offset - carried, carried > 0);
       }
     } finally {
       await discardStaged(staged);
     }
     if (metadata.file.size === newOffset) {
-      await this.finishMultipartUpload(metadata, await this.retrieveParts(id));
+      await this.finishMultipartUpload(metadata, [...partLayout(await this.retrieveParts(id)).counted]);
       await this.completeMetadata(metadata.file);
       await this.clearCache(id);
     }
@@ -524,13 +583,13 @@ export class TesseraS3Store extends S3Store {
   }
 
   async storedState(id: string): Promise<StoredState> {
+    const info = await this.getMetadata(id);
     try {
-      const parts = await this.retrieveParts(id);
-      return { committed: partLayout(parts).countedBytes, incomplete: (await this.tailOf(id, parts)) ?? 0, completed: false };
+      const { layout, tail } = await this.snapshotOf(info);
+      return { committed: layout.countedBytes, incomplete: liveSize(tail), completed: false };
     } catch (error) {
       if (!isMissingUpload(error)) throw error;
-      const { file } = await this.getMetadata(id);
-      return { committed: file.size ?? 0, incomplete: 0, completed: true };
+      return { committed: info.file.size ?? 0, incomplete: 0, completed: true };
     }
   }
 
@@ -581,7 +640,7 @@ export class TesseraS3Store extends S3Store {
     await this.saveMetadata(file, created.UploadId);
     await this.clearCache(id);
     await this.abortQuietly(id, metadata['upload-id']);
-    await this.deleteKeys([id, this.partKey(id, true)]);
+    await this.deleteKeys([id, this.partKey(id, true), this.unverifiedKey(id)]);
   }
 
   /** Removes the upload and everything it left in the bucket (the stock store keeps `.part`). */
@@ -595,7 +654,7 @@ export class TesseraS3Store extends S3Store {
     }
     await this.abortQuietly(id, uploadId);
     // Info last: if a step fails, the upload is still known and removal can be retried.
-    await this.deleteKeys([id, this.partKey(id, true)]);
+    await this.deleteKeys([id, this.partKey(id, true), this.unverifiedKey(id)]);
     await this.deleteKeys([this.infoKey(id)]);
     await this.clearCache(id);
   }
@@ -672,4 +731,27 @@ async function resending<T>(send: () => Promise<T>): Promise<T> {
       if (attempt >= PART_ATTEMPTS || !isWorthResending(error)) throw error;
     }
   }
+}
+
+/** Whether a write's streamed parts were all checked: the first part number S3 may hold unchecked, if any. */
+interface StreamOutcome {
+  unknownFrom: number | undefined;
+}
+
+/** An error S3 answered (it did not store the request's bytes), unlike a connection that failed with the outcome unknown. */
+function isS3Answer(error: unknown): boolean {
+  return typeof (error as { $metadata?: { httpStatusCode?: unknown } })?.$metadata?.httpStatusCode === 'number';
+}
+
+/** Bytes the tail adds to the offset. */
+function liveSize(tail: TailState): number {
+  return tail.kind === 'live' ? tail.size : 0;
+}
+
+/** The tail's state from its HeadObject (see TailState). */
+function tailStateOf(head: { ContentLength?: number; Metadata?: Record<string, string> } | undefined, layout: PartLayout): TailState {
+  if (!head) return { kind: 'none' };
+  const taggedFor = Number(head.Metadata?.[TAIL_PART_META]);
+  if (!(taggedFor > 0) || taggedFor === layout.nextPartNumber) return { kind: 'live', size: head.ContentLength ?? 0 };
+  return taggedFor < layout.nextPartNumber ? { kind: 'stale' } : { kind: 'orphan' };
 }
