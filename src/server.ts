@@ -135,7 +135,10 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
       concurrentUploads: config.maxConcurrentUploads,
       rateLimiter: coordination.rateLimiter?.(config.rateLimitPerMinute),
     }),
-    checksumExtension({ truncate: (id, offset) => adapter.truncate(id, offset), remove: (id) => store.remove(id) }),
+    checksumExtension(
+      { truncate: (id, offset) => adapter.truncate(id, offset), remove: (id) => store.remove(id) },
+      (bytes, reason) => metrics.bytesDiscarded.inc({ reason }, bytes),
+    ),
     // Inside the checksum guard: it must see the full disk before a failed chunk is rolled back.
     ...(adapter.kind === 'file' ? [storageFullExtension({ directory: config.dataDir })] : []),
     concatenationExtension({

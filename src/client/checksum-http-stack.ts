@@ -1,8 +1,13 @@
 import type { HttpRequest, HttpResponse, HttpStack } from 'tus-js-client';
 import { CLIENT_CHECKSUM_ALGORITHMS, isChecksumAlgorithm, type ChecksumAlgorithm, type HashFactory } from './algorithms.js';
 import { digestBody } from './body-digest.js';
+import { withAdaptiveChunks, type AdaptiveChunkOptions } from './adaptive-chunks.js';
 import { ForwardingRequest } from './forwarding-request.js';
 import { defaultHashFactory } from './platform-hashes.js';
+import { withStallWatchdog } from './stall-watchdog.js';
+
+/** No progress for this long aborts a request (see withStallWatchdog). */
+export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 
 export interface ChecksumOptions {
   /** Algorithm declared in `Upload-Checksum`; default `sha256`. */
@@ -12,17 +17,37 @@ export interface ChecksumOptions {
    * browsers. Needed for md5 in browsers (e.g. wrap hash-wasm's `createMD5`).
    */
   readonly createHash?: HashFactory;
+  /**
+   * Send smaller chunks after one was cut short or arrived damaged, and grow back once they get
+   * through (see withAdaptiveChunks); `false` turns it off. On by default: the server discards a
+   * checksummed chunk that arrives cut short, so without it a link that resets more often than
+   * a chunk's size never lets the upload move.
+   */
+  readonly adaptiveChunks?: AdaptiveChunkOptions | false;
+  /**
+   * Abort a request after this long without progress (nothing sent, no answer), so that
+   * tus-js-client retries it (see withStallWatchdog); `false` turns it off. Default 30 s.
+   */
+  readonly stallTimeoutMs?: number | false;
 }
 
 /**
  * Wraps a tus-js-client HTTP stack so every request that carries upload data (PATCH, or a
  * POST with a body for creation-with-upload or X-HTTP-Method-Override) declares
- * `Upload-Checksum: <algorithm> <base64 digest>` of exactly that body.
+ * `Upload-Checksum: <algorithm> <base64 digest>` of exactly that body; with adaptive chunk
+ * sizes and a stall watchdog unless turned off (see ChecksumOptions).
  *
  * The server answers 460 when the bytes it received do not match; tus-js-client does not
  * retry 460 by default, so also pass an `onShouldRetry` that does (see `retryOnChecksumMismatch`).
  */
 export function withChecksum(inner: HttpStack, options: ChecksumOptions = {}): HttpStack {
+  const checksummed = checksumOnly(inner, options);
+  const watched = options.stallTimeoutMs === false ? checksummed : withStallWatchdog(checksummed, { stallTimeoutMs: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS });
+  return options.adaptiveChunks === false ? watched : withAdaptiveChunks(watched, options.adaptiveChunks ?? {});
+}
+
+/** Only the Upload-Checksum header (see withChecksum). */
+function checksumOnly(inner: HttpStack, options: ChecksumOptions): HttpStack {
   const algorithm = options.algorithm ?? 'sha256';
   if (!isChecksumAlgorithm(algorithm)) {
     throw new TypeError(

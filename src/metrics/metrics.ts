@@ -32,6 +32,12 @@ export class TesseraMetrics {
     help: 'Request body bytes kept by the store',
     registers: [this.registry],
   });
+  readonly bytesDiscarded = new Counter({
+    name: 'tessera_bytes_discarded_total',
+    help: 'Checksummed request body bytes received and then discarded, by reason: cut-short (ended before it could be verified), checksum-mismatch (460), invalid-checksum (trailer missing or bad)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly checksumMismatches = new Counter({
     name: 'tessera_checksum_mismatches_total',
     help: 'PATCH bodies refused with 460 because Upload-Checksum did not match',

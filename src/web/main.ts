@@ -6,7 +6,7 @@ import Uppy, { type Body, type Meta } from '@uppy/core';
 import Dashboard from '@uppy/dashboard';
 import Tus from '@uppy/tus';
 import { DefaultHttpStack } from 'tus-js-client';
-import { withChecksum } from '../client/index.js';
+import { DEFAULT_STALL_TIMEOUT_MS, withAdaptiveChunks, withChecksum, withStallWatchdog } from '../client/index.js';
 import { describeUploadError } from './describe-error.js';
 import { forgetStoredUploads } from './forget-upload.js';
 import { readSettings, type PageSettings } from './page-settings.js';
@@ -35,11 +35,14 @@ uppy.use(Tus, {
   // parallelUploads (partials + a final, the concatenation extension), chunkSize, httpStack.
   parallelUploads: settings.parallelUploads,
   chunkSize: settings.chunkSize,
+  // Checksummed or not, chunks shrink on a link that keeps cutting them, and a silent
+  // connection is given up after 30 s (see withChecksum).
   httpStack: settings.checksum
     ? withChecksum(new DefaultHttpStack({}), { algorithm: settings.checksum, createHash: wasmHashFactory })
-    : new DefaultHttpStack({}),
+    : withAdaptiveChunks(withStallWatchdog(new DefaultHttpStack({}), { stallTimeoutMs: DEFAULT_STALL_TIMEOUT_MS })),
   onShouldRetry: (err, _attempt, _options, next) => isChunkChecksumMismatch(err) || next(err),
-  retryDelays: [0, 1000, 3000, 5000, 10000],
+  // About 90 s of outage ridden out; the sequence starts again whenever bytes get through.
+  retryDelays: [0, 1000, 3000, 5000, 10000, 10000, 10000, 10000, 10000, 10000, 10000, 10000],
   removeFingerprintOnSuccess: true,
   limit: 4,
 });

@@ -120,7 +120,8 @@ describe('tessera upload (CLI)', () => {
       expect(result.code).toBe(0);
       expect(result.stdout).toMatch(new RegExp(`^${tessera.endpoint}/[0-9a-f]+\\n$`));
       const url = result.stdout.trim();
-      expect(result.stderr).toMatch(/^tessera: uploading .* \(8\.0 MiB\) to .*: one upload, 2\.0 MiB chunks, no chunk checksums$/m);
+      // --checksum auto (the default) takes crc32, which Tessera offers.
+      expect(result.stderr).toMatch(/^tessera: uploading .* \(8\.0 MiB\) to .*: one upload, 2\.0 MiB chunks, crc32 chunk checksums$/m);
       expect(result.stderr).toContain(`sha256 ${sha256}`);
       expect(result.stderr).not.toMatch(/\x1b\[/); // no terminal codes when stderr is not a TTY
       expect(result.stderr.match(/^tessera: 8\.0 MiB \/ 8\.0 MiB \(100%\)/gm) ?? []).toHaveLength(1);
@@ -341,11 +342,14 @@ describe('tessera upload (CLI)', () => {
     });
     afterAll(() => server.server.stop());
 
-    it('resends a chunk damaged in transit (460) and succeeds', async () => {
+    it.each([
+      ['--checksum sha256', ['--checksum', 'sha256']],
+      ['the default (--checksum auto: crc32)', []],
+    ])('resends a chunk damaged in transit (460) and succeeds: %s', async (_name, checksumArgs) => {
       const proxy = await startCorruptingProxy(server.server.baseUrl, { corruptPatch: 2, byteIndex: 1000 });
       try {
         const { file, sha256 } = await makeFile(4 * MiB);
-        const result = await runCli(uploadArgs(file, `${proxy.url}/files`, '--checksum', 'sha256', '--chunk-size', '1MiB', '--json'), {
+        const result = await runCli(uploadArgs(file, `${proxy.url}/files`, ...checksumArgs, '--chunk-size', '1MiB', '--json'), {
           home: home(),
         });
         expect(result.stderr).toBe('');
@@ -361,17 +365,18 @@ describe('tessera upload (CLI)', () => {
       }
     });
 
-    it('without chunk checksums, the whole-file SHA-256 catches the damage: exit 7, not retried', async () => {
+    it('without chunk checksums (--checksum none), the whole-file SHA-256 catches the damage: exit 7, not retried, and the message points at the remedy', async () => {
       const proxy = await startCorruptingProxy(server.server.baseUrl, { corruptPatch: 2, byteIndex: 1000 });
       try {
         const { file } = await makeFile(4 * MiB);
-        const result = await runCli(uploadArgs(file, `${proxy.url}/files`, '--chunk-size', '1MiB', '--json'), { home: home() });
+        const result = await runCli(uploadArgs(file, `${proxy.url}/files`, '--chunk-size', '1MiB', '--checksum', 'none', '--json'), { home: home() });
         expect(result.code).toBe(7);
         expect(proxy.corrupted).toBe(1);
         expect(ofKind(result.events, 'retry')).toHaveLength(0);
         expect(ofKind(result.events, 'error')[0]).toMatchObject({ kind: 'sha256-mismatch', status: 460, exitCode: 7 });
         expect(errorLines(result.stderr)).toHaveLength(1);
         expect(result.stderr).toMatch(/^tessera: error: the server's SHA-256 of the uploaded file does not match this file \(460\)/);
+        expect(result.stderr).toMatch(/\(with --checksum auto, a chunk damaged on the way is refused and resent instead\)$/m);
         expect(await storedEntries()).toHaveLength(0);
       } finally {
         await proxy.stop();

@@ -120,7 +120,8 @@ describe('tus-js-client 4.3.1 → Tessera → S3', () => {
         },
       });
       expect(proxy.corrupted).toBe(1);
-      expect(statuses).toEqual([204, 204, 460, 204, 204, 204, 204, 204, 204]);
+      // The refused chunk is resent in two halves (withChecksum halves after a 460 until two get through).
+      expect(statuses).toEqual([204, 204, 460, 204, 204, 204, 204, 204, 204, 204]);
       const id = idOf(url);
       expect(digestOf(await objectBytes(client, bucket, id))).toBe(digestOf(source));
       expect(await objectsOf([id])).toEqual({ objects: [id, `${id}.info`], uploads: [] });

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { final, partial, sha256Hex } from '../support/concat.js';
 import { metricValue } from '../support/metrics.js';
 import { startTessera, type RunningTessera } from '../support/tessera.js';
-import { create, patch, randomData } from '../support/tus-http.js';
+import { create, head, patch, randomData } from '../support/tus-http.js';
+import { unfinishedPatch } from '../support/unfinished-patch.js';
 
 let server: RunningTessera;
 beforeAll(async () => {
@@ -69,5 +70,34 @@ describe('/metrics', () => {
     expect(await m('tessera_assemblies_total', { outcome: 'failed' })).toBe(1);
     expect(await m('tessera_uploads_failed_total')).toBe(1);
     expect(await m('tessera_lock_wait_seconds_count')).toBeGreaterThan(0);
+    // Wasted traffic (issue #21): the 10 bytes refused with 460 were received, then discarded.
+    expect(await m('tessera_bytes_discarded_total', { reason: 'checksum-mismatch' })).toBe(10);
+  });
+
+  it('counts the bytes of a checksummed chunk cut short as discarded, by reason', async () => {
+    const cutting = await startTessera({ lockDrainTimeoutMs: 200 });
+    const { url } = await create(cutting.endpoint, { length: 1000 });
+    const { req, written } = unfinishedPatch(url, 0, 1000, randomData(400), {
+      'Upload-Checksum': `sha1 ${createHash('sha1').update(randomData(1000)).digest('base64')}`,
+    });
+    await written;
+    try {
+      // A HEAD takes the upload's lock: once the PATCH holds it, it is cut after the 400 bytes it
+      // got, which cannot be verified and are discarded. (A HEAD may come before the PATCH took
+      // the lock: it is answered, and the next one cuts the PATCH.)
+      await expect
+        .poll(
+          async () => {
+            expect((await head(url)).headers.get('upload-offset')).toBe('0');
+            return metricValue(cutting.baseUrl, 'tessera_bytes_discarded_total', { reason: 'cut-short' });
+          },
+          { timeout: 10_000 },
+        )
+        .toBe(400);
+      expect(await metricValue(cutting.baseUrl, 'tessera_bytes_received_total')).toBe(0);
+    } finally {
+      req.destroy();
+      await cutting.stop();
+    }
   });
 });

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '../support/bytes.js';
 import { startS3WithTessera, type S3ServerProcess } from '../support/s3.js';
 import type { RunningTessera } from '../support/tessera.js';
 import { create, head, patch } from '../support/tus-http.js';
+import { unfinishedPatch } from '../support/unfinished-patch.js';
 
 const MiB = 1024 * 1024;
 // Leaves a 1-byte `.part` tail behind (5 MiB is the smallest part).
@@ -26,27 +26,8 @@ describe('S3: the .part tail survives a PATCH cut short', () => {
   }, 60_000);
   afterAll(() => stop());
 
-  /** Starts a PATCH of `length` declared bytes at `offset`, sends `sent` of them, and returns it. */
-  const stalledPatch = (url: string, offset: number, body: Buffer, sent: number) => {
-    const target = new URL(url);
-    const req = http.request({
-      host: target.hostname,
-      port: target.port,
-      path: target.pathname,
-      method: 'PATCH',
-      agent: false,
-      headers: { 'Tus-Resumable': '1.0.0', 'Upload-Offset': String(offset), 'Content-Type': 'application/offset+octet-stream', 'Content-Length': String(body.length) },
-    });
-    const answered = new Promise<number>((resolve) => {
-      req.on('response', (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
-      req.on('error', () => resolve(0));
-    });
-    req.write(body.subarray(0, sent));
-    return { req, answered };
-  };
+  /** Starts a PATCH of the rest of `body` at `offset`, sends `sent` bytes of it, and returns it. */
+  const stalledPatch = (url: string, offset: number, body: Buffer, sent: number) => unfinishedPatch(url, offset, body.length, body.subarray(0, sent));
 
   it.each([
     ['the client goes away', async (r: ReturnType<typeof stalledPatch>, url: string) => {

@@ -117,8 +117,9 @@ describe('withChecksum over tus-js-client’s Node HTTP stack', () => {
     expect(() => withChecksum(new DefaultHttpStack({}), { algorithm: 'sha3' as ChecksumAlgorithm })).toThrow(TypeError);
   });
 
-  it('names itself after the stack it wraps', () => {
-    expect(withChecksum(new DefaultHttpStack({}), { algorithm: 'md5' }).getName()).toBe('NodeHttpStack+checksum(md5)');
+  it('names itself after the stack it wraps, with the layers it adds', () => {
+    expect(withChecksum(new DefaultHttpStack({}), { algorithm: 'md5' }).getName()).toBe('NodeHttpStack+checksum(md5)+stall-watchdog+adaptive-chunks');
+    expect(withChecksum(new DefaultHttpStack({}), { algorithm: 'md5', stallTimeoutMs: false, adaptiveChunks: false }).getName()).toBe('NodeHttpStack+checksum(md5)');
   });
 });
 

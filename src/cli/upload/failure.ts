@@ -81,10 +81,13 @@ export function failureLine(failure: CliFailure): string {
 
 export const retries = (n: number) => `${n} ${n === 1 ? 'retry' : 'retries'}`;
 
-/** The first line of a response body, short enough for a one-line message. */
+/**
+ * The first line of a response body for a one-line message: whole (a server's reason cut
+ * mid-sentence misleads), unless it is far longer than any reason a server gives.
+ */
 export function firstLine(text: string | undefined): string {
   const line = (text ?? '').trim().split('\n')[0]?.trim() ?? '';
-  return line.length > 200 ? `${line.slice(0, 200)}…` : line;
+  return line.length > 500 ? `${line.slice(0, 500)}…` : line;
 }
 
 /** A network-level cause (refused, reset, DNS ...), with its code, when there is one. */
@@ -103,6 +106,8 @@ export interface FailureContext {
   readonly endpoint: string;
   readonly size: number;
   readonly retries: number;
+  /** The per-chunk checksum sent, if any. */
+  readonly checksum: string | null;
 }
 
 /** Maps what tus-js-client reported to a failure a person can act on. */
@@ -116,7 +121,9 @@ export function classifyUploadError(error: Error | DetailedError, ctx: FailureCo
     if (status === 460 && isWholeFileFailure(error)) {
       return new CliFailure(
         'sha256-mismatch',
-        `the server's SHA-256 of the uploaded file does not match this file (460)${said}; the server discarded it, run again to upload afresh`,
+        `the server's SHA-256 of the uploaded file does not match this file (460)${said}; the server discarded it, run again to upload afresh${
+          ctx.checksum ? '' : ' (with --checksum auto, a chunk damaged on the way is refused and resent instead)'
+        }`,
         status,
       );
     }
@@ -132,6 +139,13 @@ export function classifyUploadError(error: Error | DetailedError, ctx: FailureCo
     return new CliFailure('http', `the server answered ${status}${said} (${describeRequest(error as DetailedError)})`, status);
   }
   const cause = networkCause(error);
+  if (cause && 'originalRequest' in error && error.originalRequest?.getMethod() === 'PATCH') {
+    // The server answered before (the upload exists): the link failed while sending, it is not down.
+    return new CliFailure(
+      'unreachable',
+      `the connection to ${ctx.endpoint} kept failing while sending: ${cause.message} (gave up after ${retries(ctx.retries)}); run the same command again to resume`,
+    );
+  }
   if (cause) {
     return new CliFailure('unreachable', `cannot reach ${ctx.endpoint}: ${cause.message} (gave up after ${retries(ctx.retries)})`);
   }

@@ -22,6 +22,11 @@ export class FileRange {
     return this.end - this.start;
   }
 
+  /** Bytes `start` to `end` of this range (as Blob.slice): how a chunk is cut shorter (see withAdaptiveChunks). */
+  slice(start: number, end: number): FileRange {
+    return new FileRange(this.path, this.start + start, Math.min(this.end, this.start + end));
+  }
+
   /** A fresh stream over exactly this range (fs `end` is inclusive). */
   open(): SizedReadStream {
     const stream = fs.createReadStream(this.path, { start: this.start, end: this.end - 1 }) as SizedReadStream;

@@ -10,8 +10,10 @@ export interface PlainResponse {
 /**
  * A body-less request (OPTIONS, HEAD) over node:http, as tus-js-client's Node stack sends
  * its own; fetch would refuse ports it deems unsafe (6000, 10080 ...) that tus uploads use fine.
+ * With `stallTimeoutMs`, a connection on which nothing moves for that long fails with
+ * ETIMEDOUT (retried like any network error) instead of waiting forever.
  */
-export function plainRequest(url: string, method: string, headers: Readonly<Record<string, string>>): Promise<PlainResponse> {
+export function plainRequest(url: string, method: string, headers: Readonly<Record<string, string>>, stallTimeoutMs = 0): Promise<PlainResponse> {
   const target = new URL(url);
   const transport = target.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
@@ -31,6 +33,13 @@ export function plainRequest(url: string, method: string, headers: Readonly<Reco
       );
     });
     req.once('error', reject);
+    if (stallTimeoutMs > 0) {
+      req.setTimeout(stallTimeoutMs, () => {
+        const error = new Error(`no answer for ${Math.round(stallTimeoutMs / 1000)} s (${method}): the connection stalled`) as NodeJS.ErrnoException;
+        error.code = 'ETIMEDOUT';
+        req.destroy(error);
+      });
+    }
     req.end();
   });
 }

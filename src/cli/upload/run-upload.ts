@@ -1,8 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { DetailedError, PreviousUpload } from 'tus-js-client';
+import type { ChecksumAlgorithm, ChunkSizeChange } from '../../client/index.js';
 import { formatBytes } from '../format.js';
-import { fileFailure, CliFailure } from './failure.js';
+import { fileFailure, firstLine, CliFailure } from './failure.js';
 import { sha256OfFile } from './file-digest.js';
 import { splitIntoParts } from './file-range.js';
 import type { Notice, Reporter } from './reporters/reporter.js';
@@ -12,6 +13,9 @@ import type { UploadSettings } from './settings.js';
 import { TransferTracker } from './transfer-tracker.js';
 import { transfer } from './tus-transfer.js';
 import { FileUrlStore } from './url-store.js';
+
+/** What `--checksum auto` takes, in this order, among what the server offers. */
+const AUTO_CHECKSUMS: readonly ChecksumAlgorithm[] = ['crc32', 'sha256', 'sha512', 'sha1', 'md5'];
 
 /** Parts smaller than this are not worth a request of their own. */
 const MIN_PART_SIZE = 1024 * 1024;
@@ -58,6 +62,7 @@ class UploadRun {
     this.probe = {
       headers: settings.headers,
       retryDelays: this.retryDelays,
+      stallTimeoutMs: settings.stallTimeoutMs,
       onRetry: (attempt, delayMs, reason) => this.retried(attempt, delayMs, reason, null),
     };
   }
@@ -69,6 +74,7 @@ class UploadRun {
     const size = before.size;
     const server = await this.guard(discoverServer(settings.endpoint, this.probe));
     checkServer(settings, server, size);
+    const checksum = this.chooseChecksum(server);
 
     // What identifies this file's content and destination without reading it.
     const fingerprint = ['tessera-cli-v1', file, size, before.mtimeMs, settings.endpoint].join('\u0000');
@@ -98,7 +104,7 @@ class UploadRun {
       endpoint: settings.endpoint,
       parts,
       chunkSize: settings.chunkSize,
-      checksum: settings.checksum,
+      checksum,
       resumedFrom: resumeFrom ? { urls: resumeFrom.parallelUploadUrls ?? [resumeFrom.uploadUrl ?? ''] } : null,
     });
     if (resumeFrom) this.resumeNotice(resumeFrom, parts);
@@ -112,6 +118,7 @@ class UploadRun {
         size,
         fingerprint,
         boundaries,
+        checksum,
         metadata: { filename: path.basename(file), ...settings.metadata },
         sha256: quiet(digest.then((d) => d.value)),
         store,
@@ -119,6 +126,7 @@ class UploadRun {
         tracker,
         retryDelays: this.retryDelays,
         onRetry: ({ attempt, delayMs, error }) => this.retried(attempt, delayMs, retryReason(error), error.originalResponse?.getStatus() ?? null),
+        onChunkSizeChange: (change) => this.chunkSizeChanged(change),
         stop,
       });
     } catch (error) {
@@ -209,6 +217,31 @@ class UploadRun {
     });
   }
 
+  /**
+   * The per-chunk checksum to send. `auto` (the default) takes crc32, cheap and enough to catch
+   * damage on the way (the whole file's SHA-256 is the cryptographic check), or the strongest
+   * other one the server offers; a server offering none gets none, said once.
+   */
+  private chooseChecksum(server: ServerCapabilities): ChecksumAlgorithm | null {
+    const { checksum } = this.settings;
+    if (checksum !== 'auto') return checksum;
+    const chosen = AUTO_CHECKSUMS.find((algorithm) => server.checksumAlgorithms.includes(algorithm));
+    if (!chosen) this.notice({ event: 'checksum', message: 'the server offers no chunk checksums: a damaged chunk will be found only by the whole-file SHA-256' });
+    return chosen ?? null;
+  }
+
+  private chunkSizeChanged(change: ChunkSizeChange): void {
+    const chunkSize = change.chunkSize ?? this.settings.chunkSize;
+    const size = Number.isFinite(chunkSize) ? formatBytes(chunkSize) : 'whole-part';
+    const why = {
+      'cut-short': 'a chunk was cut short on the way',
+      'checksum-mismatch': 'a chunk arrived damaged',
+      stalled: 'the connection stalled mid-chunk',
+      recovered: 'chunks get through again',
+    }[change.reason];
+    this.notice({ event: 'chunk-size', message: `${why}: now sending ${size} chunks`, fields: { chunkSize: Number.isFinite(chunkSize) ? chunkSize : null, reason: change.reason, url: change.url } });
+  }
+
   private notice(notice: Notice): void {
     this.reporter.notice(notice);
   }
@@ -222,7 +255,7 @@ function checkServer(settings: UploadSettings, server: ServerCapabilities, size:
       413,
     );
   }
-  if (settings.checksum && !server.checksumAlgorithms.includes(settings.checksum)) {
+  if (settings.checksum && settings.checksum !== 'auto' && !server.checksumAlgorithms.includes(settings.checksum)) {
     const offered = server.checksumAlgorithms.join(', ') || 'none';
     throw new CliFailure('usage', `the server does not accept ${settings.checksum} checksums (it offers: ${offered})`);
   }
@@ -255,7 +288,7 @@ function retryReason(error: DetailedError): string {
   const res = error.originalResponse;
   if (res) {
     const body = res.getBody().trim().split('\n')[0] ?? '';
-    return `${error.originalRequest?.getMethod() ?? 'request'} answered ${res.getStatus()}${body ? ` ${body.slice(0, 120)}` : ''}`;
+    return `${error.originalRequest?.getMethod() ?? 'request'} answered ${res.getStatus()}${body ? ` ${firstLine(body)}` : ''}`;
   }
   return error.causingError?.message ?? error.message.split(',')[0] ?? error.message;
 }

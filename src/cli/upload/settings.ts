@@ -7,10 +7,13 @@ export interface UploadSettings {
   readonly parallel: number;
   /** Bytes per PATCH; Infinity sends each part in one request. */
   readonly chunkSize: number;
-  readonly checksum: ChecksumAlgorithm | null;
+  /** Per-chunk Upload-Checksum; 'auto': crc32 or another the server offers, none if it offers none. */
+  readonly checksum: ChecksumAlgorithm | null | 'auto';
   readonly metadata: Readonly<Record<string, string>>;
   readonly headers: Readonly<Record<string, string>>;
   readonly retries: number;
+  /** A request with no progress for this long is aborted and resumed; 0: never. */
+  readonly stallTimeoutMs: number;
   /** Where resumable upload URLs are kept. */
   readonly stateDir: string;
   readonly resume: boolean;

@@ -1,5 +1,5 @@
 import * as tus from 'tus-js-client';
-import { withChecksum } from '../../client/index.js';
+import { withAdaptiveChunks, withChecksum, withStallWatchdog, type ChecksumAlgorithm, type ChunkSizeChange } from '../../client/index.js';
 import { classifyUploadError, CliFailure } from './failure.js';
 import { FileRange, fileRangeFingerprint, fileRangeReader, type SizedReadStream } from './file-range.js';
 import { retryPolicy, type RetryNotice } from './retry-policy.js';
@@ -15,6 +15,8 @@ export interface TransferPlan {
   readonly size: number;
   readonly fingerprint: string;
   readonly boundaries: readonly { start: number; end: number }[];
+  /** Upload-Checksum on every chunk, with this algorithm (none: null). */
+  readonly checksum: ChecksumAlgorithm | null;
   readonly metadata: Readonly<Record<string, string>>;
   /** The whole file's SHA-256 (hex), sent with the POST that creates the file's upload. */
   readonly sha256: Promise<string>;
@@ -23,6 +25,8 @@ export interface TransferPlan {
   readonly tracker: TransferTracker;
   readonly retryDelays: number[];
   readonly onRetry: (notice: RetryNotice) => void;
+  /** A part's chunks got smaller (cut short, damaged, stalled) or grew back. */
+  readonly onChunkSizeChange: (change: ChunkSizeChange) => void;
   /** Rejects the transfer (after aborting its requests) with what it resolves to. */
   readonly stop: Promise<CliFailure>;
 }
@@ -35,8 +39,12 @@ export interface TransferPlan {
 export function transfer(plan: TransferPlan): Promise<string> {
   const { settings, size, tracker } = plan;
   const parts = plan.boundaries.length;
+  // Outermost first: chunks cut shorter when the link needs it (FileRange slices), progress
+  // tracking, the stall watchdog, then the checksum of exactly the bytes sent.
   const base = new tus.DefaultHttpStack({});
-  const httpStack = trackingStack(settings.checksum ? withChecksum(base, { algorithm: settings.checksum }) : base, tracker);
+  const wire = plan.checksum ? withChecksum(base, { algorithm: plan.checksum, adaptiveChunks: false, stallTimeoutMs: false }) : base;
+  const watched = settings.stallTimeoutMs > 0 ? withStallWatchdog(wire, { stallTimeoutMs: settings.stallTimeoutMs }) : wire;
+  const httpStack = withAdaptiveChunks(trackingStack(watched, tracker), { onChunkSizeChange: plan.onChunkSizeChange });
   return new Promise<string>((resolve, reject) => {
     // tus-js-client's typings name only browser and Buffer inputs; its fileReader option
     // accepts anything the reader understands, here a FileRange.
@@ -62,7 +70,7 @@ export function transfer(plan: TransferPlan): Promise<string> {
       },
       onShouldRetry: retryPolicy(plan.onRetry),
       onSuccess: () => resolve(upload.url ?? ''),
-      onError: (error) => reject(classifyUploadError(error, { endpoint: settings.endpoint, size, retries: settings.retries })),
+      onError: (error) => reject(classifyUploadError(error, { endpoint: settings.endpoint, size, retries: settings.retries, checksum: plan.checksum })),
     });
     void plan.stop.then((failure) => {
       void upload.abort();

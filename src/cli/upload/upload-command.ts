@@ -1,12 +1,14 @@
 import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import ms from 'ms';
 import { CLIENT_CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from '../../client/index.js';
 import { parseSize } from '../format.js';
 import type { UploadSettings } from './settings.js';
 
 export const DEFAULT_ENDPOINT = 'http://127.0.0.1:1080/files';
 const DEFAULT_CHUNK = '8MiB';
+const DEFAULT_STALL_TIMEOUT = '30s';
 
 // Set by tus-js-client or by the CLI itself; a --header must not fight them.
 const RESERVED_HEADERS = new Set([
@@ -37,11 +39,20 @@ function chunkSize(raw: string): number {
   return bytes;
 }
 
-function checksum(raw: string): ChecksumAlgorithm | null {
+function checksum(raw: string): ChecksumAlgorithm | null | 'auto' {
   const name = raw.trim().toLowerCase();
   if (name === 'none') return null;
+  if (name === 'auto') return 'auto';
   if ((CLIENT_CHECKSUM_ALGORITHMS as readonly string[]).includes(name)) return name as ChecksumAlgorithm;
-  throw new InvalidArgumentError(`use one of ${CLIENT_CHECKSUM_ALGORITHMS.join(', ')} or none.`);
+  throw new InvalidArgumentError(`use auto, one of ${CLIENT_CHECKSUM_ALGORITHMS.join(', ')}, or none.`);
+}
+
+/** A duration such as 30s, 2m or 500ms (a bare number is milliseconds); 0 turns the watchdog off. */
+function stallTimeout(raw: string): number {
+  const text = raw.trim();
+  const value = /^\d+$/.test(text) ? Number(text) : text ? ms(text as ms.StringValue) : undefined;
+  if (value === undefined || !Number.isFinite(value) || value < 0) throw new InvalidArgumentError('use a duration such as 30s, 2m or 500ms, or 0 for never.');
+  return value;
 }
 
 /** An http(s) URL argument; `example` is shown when it is not one. */
@@ -81,10 +92,11 @@ interface RawOptions {
   endpoint: string;
   parallel: number;
   chunkSize: number;
-  checksum: ChecksumAlgorithm | null;
+  checksum: ChecksumAlgorithm | null | 'auto';
   metadata: Record<string, string>;
   header: Record<string, string>;
   retries: number;
+  stallTimeout: number;
   stateDir: string;
   resume: boolean;
   json: boolean;
@@ -103,10 +115,13 @@ export function uploadCommand(action: (settings: UploadSettings) => Promise<void
         .default(chunkSize(DEFAULT_CHUNK), DEFAULT_CHUNK),
     )
     .addOption(
-      new Option('--checksum <algo>', 'send Upload-Checksum with every chunk; the server rejects damaged chunks (460) and they are resent')
-        .choices([...CLIENT_CHECKSUM_ALGORITHMS, 'none'])
+      new Option(
+        '--checksum <algo>',
+        'Upload-Checksum with every chunk: the server refuses a damaged chunk (460) and it is resent; auto: crc32, or another the server offers',
+      )
+        .choices(['auto', ...CLIENT_CHECKSUM_ALGORITHMS, 'none'])
         .argParser(checksum)
-        .default(null, 'none'),
+        .default('auto' as const, 'auto'),
     )
     .addOption(
       new Option('-m, --metadata <key=value>', 'Upload-Metadata entry (repeatable); filename is set from the file')
@@ -119,6 +134,11 @@ export function uploadCommand(action: (settings: UploadSettings) => Promise<void
         .default({}, 'none'),
     )
     .option('-r, --retries <n>', 'retries per request, with backoff 0.5s, 1s, 2s ... 10s', integer('--retries', 0, 100), 10)
+    .addOption(
+      new Option('--stall-timeout <duration>', 'a request with no progress for this long is aborted and resumed (0: never)')
+        .argParser(stallTimeout)
+        .default(stallTimeout(DEFAULT_STALL_TIMEOUT), DEFAULT_STALL_TIMEOUT),
+    )
     .option('--state-dir <dir>', 'where upload URLs are kept for resuming', path.join(os.homedir(), '.tessera'))
     .option('--no-resume', 'start a new upload even if an earlier one of this file can be resumed')
     .option('--json', 'machine-readable JSON lines on stdout (events, then the result)', false)
@@ -132,6 +152,7 @@ export function uploadCommand(action: (settings: UploadSettings) => Promise<void
         metadata: options.metadata,
         headers: options.header,
         retries: options.retries,
+        stallTimeoutMs: options.stallTimeout,
         stateDir: path.resolve(options.stateDir),
         resume: options.resume,
         json: options.json,

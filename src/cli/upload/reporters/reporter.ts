@@ -23,7 +23,7 @@ export interface UploadResult {
 
 /** Something worth one line: a retry, a resumed upload, the local digest ... */
 export interface Notice {
-  readonly event: 'resume' | 'retry' | 'sha256' | 'parts' | 'interrupt';
+  readonly event: 'resume' | 'retry' | 'sha256' | 'parts' | 'interrupt' | 'chunk-size' | 'checksum';
   readonly message: string;
   readonly fields?: Readonly<Record<string, unknown>>;
 }

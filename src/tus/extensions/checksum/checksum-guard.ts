@@ -15,13 +15,19 @@ export interface ChunkDiscarder {
   remove(id: string): Promise<void>;
 }
 
+/** Why a checksummed body was discarded: cut short (unverifiable), not matching (460), or its trailer missing or bad. */
+export type DiscardReason = 'cut-short' | 'checksum-mismatch' | 'invalid-checksum';
+
+/** Told how many bytes of a body were received and then discarded (e.g. a metric of wasted traffic). */
+export type OnDiscarded = (bytes: number, reason: DiscardReason) => void;
+
 /**
  * Verifies a body against the `Upload-Checksum` its request declared (header or trailer),
  * hashing as the bytes stream to the store. A body that fails verification, or that ended
  * before it could be verified, is discarded: the upload's offset and bytes are restored.
  * Requests without a declared checksum go straight to the store.
  */
-export function checksumWriteGuard(store: ChunkDiscarder): WriteGuard {
+export function checksumWriteGuard(store: ChunkDiscarder, onDiscarded: OnDiscarded = () => {}): WriteGuard {
   return async (write, stream, upload, request) => {
     const expected = request.facts.checksum;
     if (!expected) return write(stream);
@@ -49,6 +55,7 @@ export function checksumWriteGuard(store: ChunkDiscarder): WriteGuard {
         { offset: upload.offset, bytes: hasher.bytes, reason: hasTusStatus(reason) ? reason.body.trim() : String(reason) },
         'checksummed chunk discarded',
       );
+      onDiscarded(hasher.bytes, discardReason(reason));
     };
 
     let offset: number;
@@ -66,6 +73,14 @@ export function checksumWriteGuard(store: ChunkDiscarder): WriteGuard {
     }
     return offset;
   };
+}
+
+function discardReason(reason: unknown): DiscardReason {
+  const code = (reason as { code?: unknown }).code;
+  if (code === 'ERR_CHECKSUM_MISMATCH') return 'checksum-mismatch';
+  if (code === 'ERR_CHECKSUM_TRAILER_MISSING' || code === 'ERR_INVALID_CHECKSUM') return 'invalid-checksum';
+  // Interrupted, the client gone, the lock handed over, a store error mid-body: it ended before verification.
+  return 'cut-short';
 }
 
 /** The reason the body cannot be kept, or undefined when it matches its checksum. */
