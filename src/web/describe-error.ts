@@ -1,4 +1,6 @@
 import type { HttpResponse } from 'tus-js-client';
+import { reasonOf } from './connection-status.js';
+import { formatBytes } from './results-view.js';
 
 export interface UploadFailure {
   /** One line a person can act on. */
@@ -9,12 +11,26 @@ export interface UploadFailure {
   readonly serverSha256?: string;
   /** The server failed the whole-file SHA-256 check: resuming cannot help, only a fresh upload. */
   readonly wholeFileMismatch?: boolean;
+  /** The connection failed: what the server holds is kept, and Retry resumes from there. */
+  readonly resumable?: boolean;
+}
+
+/** How much of the file the server said it holds, when the page knows. */
+export interface StoredSoFar {
+  readonly storedBytes: number | undefined;
+  readonly size: number | undefined;
 }
 
 /** Turns what @uppy/tus reports on `upload-error` into words, using the server's answer. */
-export function describeUploadError(error: { message: string }): UploadFailure {
+export function describeUploadError(error: { message: string }, stored: StoredSoFar = { storedBytes: undefined, size: undefined }): UploadFailure {
   const response = serverResponse(error);
-  if (!response) return { summary: `The upload stopped: ${error.message}` };
+  if (!response) {
+    const held =
+      stored.storedBytes !== undefined && stored.size !== undefined
+        ? `${formatBytes(stored.storedBytes)} of ${formatBytes(stored.size)} are stored on the server`
+        : 'what reached the server is kept';
+    return { summary: `The connection failed and the retries ran out; ${held}. Press Retry to resume from there.`, detail: reasonOf(error), resumable: true };
+  }
   const status = response.getStatus();
   const detail = response.getBody()?.trim() || undefined;
   const serverSha256 = response.getHeader('Tessera-Sha256') || undefined;

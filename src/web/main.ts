@@ -6,7 +6,8 @@ import Uppy, { type Body, type Meta } from '@uppy/core';
 import Dashboard from '@uppy/dashboard';
 import Tus from '@uppy/tus';
 import { DefaultHttpStack } from 'tus-js-client';
-import { DEFAULT_STALL_TIMEOUT_MS, withAdaptiveChunks, withChecksum, withStallWatchdog } from '../client/index.js';
+import { withAdaptiveChunks, withChecksum, withStallWatchdog } from '../client/index.js';
+import { ConnectionStatus, reasonOf } from './connection-status.js';
 import { describeUploadError } from './describe-error.js';
 import { forgetStoredUploads } from './forget-upload.js';
 import { readSettings, type PageSettings } from './page-settings.js';
@@ -14,10 +15,14 @@ import { ResultsView, formatBytes } from './results-view.js';
 import { isChunkChecksumMismatch } from './retry-policy.js';
 import { SHA256_META_KEY, sha256PreProcessor, type HashedFile } from './sha256-preprocessor.js';
 import { verifyUpload } from './verify-upload.js';
+import { withOffsetObserver } from './offset-observer.js';
 import { wasmHashFactory } from './wasm-hashes.js';
 
 const settings = readSettings(document, window.location);
 const results = new ResultsView(required('#results'));
+const connection = new ConnectionStatus(required('#connection'));
+/** What the server said it holds, by upload URL (partials included). */
+const storedOffsets = new Map<string, number>();
 required('#settings').textContent = describe(settings);
 
 const uppy = new Uppy<Meta, Body>({ id: 'tessera', autoProceed: false });
@@ -37,12 +42,24 @@ uppy.use(Tus, {
   chunkSize: settings.chunkSize,
   // Checksummed or not, chunks shrink on a link that keeps cutting them, and a silent
   // connection is given up after 30 s (see withChecksum).
-  httpStack: settings.checksum
-    ? withChecksum(new DefaultHttpStack({}), { algorithm: settings.checksum, createHash: wasmHashFactory })
-    : withAdaptiveChunks(withStallWatchdog(new DefaultHttpStack({}), { stallTimeoutMs: DEFAULT_STALL_TIMEOUT_MS })),
-  onShouldRetry: (err, _attempt, _options, next) => isChunkChecksumMismatch(err) || next(err),
-  // About 90 s of outage ridden out; the sequence starts again whenever bytes get through.
-  retryDelays: [0, 1000, 3000, 5000, 10000, 10000, 10000, 10000, 10000, 10000, 10000, 10000],
+  httpStack: withOffsetObserver(
+    settings.checksum
+      ? withChecksum(new DefaultHttpStack({}), { algorithm: settings.checksum, createHash: wasmHashFactory, stallTimeoutMs: settings.stallTimeoutMs })
+      : withAdaptiveChunks(withStallWatchdog(new DefaultHttpStack({}), { stallTimeoutMs: settings.stallTimeoutMs })),
+    (uploadUrl, offset) => {
+      storedOffsets.set(uploadUrl, offset);
+      connection.clear();
+    },
+  ),
+  onShouldRetry: (err, attempt, _options, next) => {
+    const retry = isChunkChecksumMismatch(err) || next(err);
+    if (retry) {
+      const storedBytes = [...storedOffsets.values()].reduce((sum, offset) => sum + offset, 0);
+      connection.retrying({ attempt: attempt + 1, attempts: settings.retryDelays.length, delayMs: settings.retryDelays[attempt] ?? 0, reason: reasonOf(err), storedBytes });
+    }
+    return retry;
+  },
+  retryDelays: [...settings.retryDelays],
   removeFingerprintOnSuccess: true,
   limit: 4,
 });
@@ -65,7 +82,11 @@ uppy.on('upload-success', (file, response) => {
 uppy.on('upload-error', (file, error) => {
   if (!file) return;
   const localSha256 = typeof file.meta[SHA256_META_KEY] === 'string' ? file.meta[SHA256_META_KEY] : undefined;
-  const failure = describeUploadError(error);
+  connection.clear();
+  // The upload the failing request addressed (a PATCH or HEAD: its URL is the upload's).
+  const request = (error as { originalRequest?: { getMethod(): string; getURL(): string } | null }).originalRequest;
+  const uploadUrl = request && request.getMethod() !== 'POST' ? request.getURL() : undefined;
+  const failure = describeUploadError(error, { storedBytes: uploadUrl ? storedOffsets.get(uploadUrl) : undefined, size: file.size ?? undefined });
   results.show(file.id, { fileName: file.name ?? file.id, bytes: file.size ?? 0, localSha256, hashed: hashes.get(file.id), error: failure });
   // So that Retry (or adding the file again) starts a fresh upload instead of re-assembling
   // the same bad partials.

@@ -11,6 +11,10 @@ export interface PageSettings {
   readonly checksum: ChecksumAlgorithm | null;
   /** Files smaller than this go as one upload: partials only pay off for big files. */
   readonly parallelThreshold: number;
+  /** A request with no progress for this long is aborted and resumed (see withStallWatchdog). */
+  readonly stallTimeoutMs: number;
+  /** Waits between retries of a failing request; their number is how many retries there are. */
+  readonly retryDelays: readonly number[];
 }
 
 const MiB = 1024 * 1024;
@@ -20,12 +24,16 @@ export const DEFAULT_SETTINGS = {
   chunkSize: 8 * MiB,
   checksum: 'sha256',
   parallelThreshold: 4 * MiB,
+  stallTimeoutMs: 30_000,
+  // About 90 s of outage ridden out; the sequence starts again whenever bytes get through.
+  retryDelays: [0, 1000, 3000, 5000, 10000, 10000, 10000, 10000, 10000, 10000, 10000, 10000],
 } as const satisfies Omit<PageSettings, 'endpoint'>;
 
 /**
  * The endpoint comes from the server (a meta tag filled in when the page is served); the
  * tuning knobs may be overridden in the query string: ?parallel=4&chunkSize=1048576&checksum=md5
- * (checksum=none turns per-PATCH checksums off).
+ * (checksum=none turns per-PATCH checksums off), stallTimeout (ms) and retries (how many of the
+ * default delays to use).
  */
 export function readSettings(doc: Document, location: Location): PageSettings {
   const endpointPath = doc.querySelector<HTMLMetaElement>('meta[name="tessera-endpoint"]')?.content || '/files';
@@ -36,6 +44,8 @@ export function readSettings(doc: Document, location: Location): PageSettings {
     chunkSize: integer(query.get('chunkSize'), 64 * 1024, 1024 * MiB) ?? DEFAULT_SETTINGS.chunkSize,
     checksum: checksum(query.get('checksum')),
     parallelThreshold: integer(query.get('parallelThreshold'), 0, Number.MAX_SAFE_INTEGER) ?? DEFAULT_SETTINGS.parallelThreshold,
+    stallTimeoutMs: integer(query.get('stallTimeout'), 1000, 600_000) ?? DEFAULT_SETTINGS.stallTimeoutMs,
+    retryDelays: DEFAULT_SETTINGS.retryDelays.slice(0, integer(query.get('retries'), 0, DEFAULT_SETTINGS.retryDelays.length) ?? undefined),
   };
 }
 

@@ -66,7 +66,7 @@ export class ResultsView {
     }
     if (row.error) {
       fact(facts, 'Error', el('span', undefined, row.error.summary));
-      if (row.error.detail) fact(facts, 'Server said', el('span', 'result__detail', row.error.detail));
+      if (row.error.detail) fact(facts, row.error.resumable ? 'Last error' : 'Server said', el('span', 'result__detail', row.error.detail));
     }
     item.replaceChildren(title, facts);
   }

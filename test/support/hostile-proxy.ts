@@ -14,7 +14,7 @@ export type LinkFault =
 export interface HostileProxy {
   /** e.g. http://127.0.0.1:40123: point clients here instead of at the target. */
   readonly url: string;
-  /** Changes what the link does, for the connections it carries now and later. */
+  /** Changes what the link does, for the connections it carries now and later, counting bytes from now. */
   setFault(fault: LinkFault): void;
   /** Bytes the clients sent that reached the target; connections reset, and gone silent, by the link. */
   readonly stats: { readonly bytesUp: number; readonly resets: number; readonly stalls: number; readonly connections: number };
@@ -94,6 +94,9 @@ export async function startHostileProxy(target: { host: string; port: number }, 
     url: `http://127.0.0.1:${port}`,
     setFault(fault) {
       current = fault;
+      // Byte counts start again: a fault counts what connections carry from now on (a client
+      // may reuse a kept-alive connection across faults).
+      for (const link of links) link.carried = 0;
       // Connections caught in a black hole stay stuck after it ends, as on a real link: only new ones work.
       if (fault.kind === 'black-hole') for (const link of links) swallow(link);
     },
