@@ -11,6 +11,10 @@ command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 # A real pseudo-terminal for the start-up line test (util-linux `script`; Essential on Debian).
 command -v script >/dev/null 2>&1 || missing+=(bsdutils)
+# A real S3 implementation: Ceph's RADOS Gateway on a one-node cluster (tools/processes/ceph-rgw.ts).
+for daemon in ceph-mon ceph-osd radosgw; do
+  command -v "$daemon" >/dev/null 2>&1 || missing+=("$daemon")
+done
 
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

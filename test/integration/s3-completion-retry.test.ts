@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '../support/bytes.js';
-import { startS3WithTessera, type S3ServerProcess } from '../support/s3.js';
+import { S3_BACKENDS, startS3WithTessera, type S3ServerProcess } from '../support/s3.js';
 import type { RunningTessera } from '../support/tessera.js';
 import { create, head, patch } from '../support/tus-http.js';
 
@@ -16,13 +16,13 @@ const SDK_ATTEMPTS = 3;
  * object, forever. Now the next read of the upload completes it: a client's next request, or the
  * recovery pass, and the upload is verified and served as usual.
  */
-describe('S3: an upload whose completion failed is completed by the next touch', () => {
+describe.each(S3_BACKENDS)('S3 (%s): an upload whose completion failed is completed by the next touch', (backend) => {
   let s3: S3ServerProcess;
   let server: RunningTessera;
   let stop: () => Promise<void>;
   beforeAll(async () => {
-    ({ s3, server, stop } = await startS3WithTessera('complete'));
-  }, 60_000);
+    ({ s3, server, stop } = await startS3WithTessera('complete', {}, backend));
+  }, 180_000);
   afterAll(() => stop());
 
   const completions = async () => (await s3.stats()).CompleteMultipartUpload?.requests ?? 0;

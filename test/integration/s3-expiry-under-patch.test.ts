@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bucketContents, bucketRecords, s3ClientFor, startS3WithTessera, type S3ServerProcess } from '../support/s3.js';
+import { bucketContents, bucketRecords, s3ClientFor, S3_BACKENDS, startS3WithTessera, type S3ServerProcess } from '../support/s3.js';
 import type { RunningTessera } from '../support/tessera.js';
 import { create, head } from '../support/tus-http.js';
 import { unfinishedPatch } from '../support/unfinished-patch.js';
@@ -13,14 +13,14 @@ const MiB = 1024 * 1024;
  * the removal comes after the write and nothing is written after it: no orphan `.part`,
  * `.unverified` or multipart upload is left for nobody to remove.
  */
-describe('S3: expiry while a PATCH is receiving', () => {
+describe.each(S3_BACKENDS)('S3 (%s): expiry while a PATCH is receiving', (backend) => {
   let s3: S3ServerProcess;
   let server: RunningTessera;
   let stop: () => Promise<void>;
   beforeAll(async () => {
     // The sweep runs when the test calls it; a PATCH asked to let go of its lock does so quickly.
-    ({ s3, server, stop } = await startS3WithTessera('expiry-patch', { uploadExpiryMs: 500, expirySweepIntervalMs: 3_600_000, lockDrainTimeoutMs: 200 }));
-  }, 60_000);
+    ({ s3, server, stop } = await startS3WithTessera('expiry-patch', { uploadExpiryMs: 500, expirySweepIntervalMs: 3_600_000, lockDrainTimeoutMs: 200 }, backend));
+  }, 180_000);
   afterAll(() => stop());
 
   it('removes the upload after the PATCH let go, and leaves nothing behind', async () => {

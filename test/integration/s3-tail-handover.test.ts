@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '../support/bytes.js';
-import { startS3WithTessera, type S3ServerProcess } from '../support/s3.js';
+import { S3_BACKENDS, startS3WithTessera, type S3ServerProcess } from '../support/s3.js';
 import type { RunningTessera } from '../support/tessera.js';
 import { create, head, patch } from '../support/tus-http.js';
 import { unfinishedPatch } from '../support/unfinished-patch.js';
@@ -17,13 +17,13 @@ const STEP = 5 * MiB + 1;
  * back (5242881 → 5242880). Now the offset never goes below what was acknowledged, and the
  * client's resume from HEAD's offset gives the exact file.
  */
-describe('S3: the .part tail survives a PATCH cut short', () => {
+describe.each(S3_BACKENDS)('S3 (%s): the .part tail survives a PATCH cut short', (backend) => {
   let s3: S3ServerProcess;
   let server: RunningTessera;
   let stop: () => Promise<void>;
   beforeAll(async () => {
-    ({ s3, server, stop } = await startS3WithTessera('tail', { lockDrainTimeoutMs: 200 }));
-  }, 60_000);
+    ({ s3, server, stop } = await startS3WithTessera('tail', { lockDrainTimeoutMs: 200 }, backend));
+  }, 180_000);
   afterAll(() => stop());
 
   /** Starts a PATCH of the rest of `body` at `offset`, sends `sent` bytes of it, and returns it. */

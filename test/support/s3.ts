@@ -3,6 +3,7 @@ import { S3 } from '@aws-sdk/client-s3';
 import type { Config, S3Config } from '../../src/config/config.js';
 import type { TesseraOptions } from '../../src/server.js';
 import { s3ClientConfig } from '../../src/stores/s3/s3-store-adapter.js';
+import { startRgwS3 } from '../../tools/processes/ceph-rgw.js';
 import { startS3Server, type S3ServerProcess } from '../../tools/processes/s3-server.js';
 import { startTessera, type RunningTessera } from './tessera.js';
 
@@ -72,12 +73,25 @@ export function startTesseraOnS3(
   return startTessera({ s3: s3ConfigFor(server, bucket), ...overrides }, options);
 }
 
-/** An S3 test server with a fresh bucket and a Tessera on it; `stop()` stops both. */
+/**
+ * The S3 implementations tests run against: tools/s3-server (ours: fast, and it can fail or
+ * damage a request from inside), and Ceph's RGW behind tools/processes/s3-fault-proxy (a real
+ * S3 implementation; the proxy plays the same faults on the way).
+ */
+export const S3_BACKENDS = ['s3-test-server', 'ceph-rgw'] as const;
+export type S3Backend = (typeof S3_BACKENDS)[number];
+
+export function startS3Backend(backend: S3Backend): Promise<S3ServerProcess> {
+  return backend === 'ceph-rgw' ? startRgwS3() : startS3Server();
+}
+
+/** An S3 server (the test server unless told) with a fresh bucket and a Tessera on it; `stop()` stops both. */
 export async function startS3WithTessera(
   label: string,
   overrides: Partial<Config> = {},
+  backend: S3Backend = 's3-test-server',
 ): Promise<{ s3: S3ServerProcess; server: RunningTessera; stop(): Promise<void> }> {
-  const s3 = await startS3Server();
+  const s3 = await startS3Backend(backend);
   const server = await startTesseraOnS3(s3, await newBucket(s3ClientFor(s3), label), overrides);
   return {
     s3,
