@@ -3,8 +3,10 @@ import { S3 } from '@aws-sdk/client-s3';
 import type { Config, S3Config } from '../../src/config/config.js';
 import type { TesseraOptions } from '../../src/server.js';
 import { s3ClientConfig } from '../../src/stores/s3/s3-store-adapter.js';
-import { startRgwS3 } from '../../tools/processes/ceph-rgw.js';
+import { inject } from 'vitest';
+import { startS3FaultProxy } from '../../tools/processes/s3-fault-proxy.js';
 import { startS3Server, type S3ServerProcess } from '../../tools/processes/s3-server.js';
+import type { SharedRgw } from './shared-ceph-rgw.js';
 import { startTessera, type RunningTessera } from './tessera.js';
 
 export { startS3Server, type S3ServerProcess };
@@ -82,7 +84,18 @@ export const S3_BACKENDS = ['s3-test-server', 'ceph-rgw'] as const;
 export type S3Backend = (typeof S3_BACKENDS)[number];
 
 export function startS3Backend(backend: S3Backend): Promise<S3ServerProcess> {
-  return backend === 'ceph-rgw' ? startRgwS3() : startS3Server();
+  return backend === 'ceph-rgw' ? rgwBehindFaultProxy() : startS3Server();
+}
+
+/**
+ * The run's Ceph RGW (see shared-ceph-rgw.ts) behind a fault proxy of this test file's own; the
+ * cluster is shared, so stopping the proxy leaves it running, and tests keep to their buckets.
+ */
+async function rgwBehindFaultProxy(): Promise<S3ServerProcess> {
+  const res = await fetch(inject('cephRgwBroker'), { signal: AbortSignal.timeout(150_000) });
+  if (!res.ok) throw new Error(`Ceph RGW did not start: ${await res.text()}`);
+  const rgw = (await res.json()) as SharedRgw;
+  return startS3FaultProxy({ ...rgw, stop: async () => {} });
 }
 
 /** An S3 server (the test server unless told) with a fresh bucket and a Tessera on it; `stop()` stops both. */

@@ -5,8 +5,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './ports.js';
-import { startS3FaultProxy } from './s3-fault-proxy.js';
-import type { S3ServerProcess } from './s3-server.js';
 
 const run = promisify(execFile);
 
@@ -139,9 +137,17 @@ export async function startCephRgw(options: { memoryBytes?: number } = {}): Prom
       stop,
     };
   } catch (error) {
-    const logs = await fs.readdir(path.join(dir, 'log')).catch(() => [] as string[]);
+    // What the daemons said last, for the failure: their logs go with the cluster's directory.
+    const logDir = path.join(dir, 'log');
+    const logs = await fs.readdir(logDir).catch(() => [] as string[]);
+    const tails = await Promise.all(
+      logs.map(async (name) => {
+        const lines = (await fs.readFile(path.join(logDir, name), 'utf8').catch(() => '')).trim().split('\n');
+        return `${name}: ${lines.filter((line) => / -1 |error|fail/i.test(line)).slice(-3).join(' | ') || lines.slice(-2).join(' | ')}`;
+      }),
+    );
     await stop();
-    throw new Error(`Ceph RGW did not start (${(error as Error).message}); logs were: ${logs.join(', ')}`);
+    throw new Error(`Ceph RGW did not start (${(error as Error).message}); ${tails.join('; ')}`);
   }
 }
 
@@ -152,22 +158,4 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what:
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`${what} did not answer within ${timeoutMs} ms`);
-}
-
-/**
- * Ceph RGW behind tools/processes/s3-fault-proxy: the same interface as tools/s3-server (request
- * counts per operation, `failNext`), answered by a real S3 implementation.
- */
-export async function startRgwS3(options: { memoryBytes?: number } = {}): Promise<S3ServerProcess> {
-  return startS3FaultProxy(await startCephRgwWithRetry(options));
-}
-
-/** Starts a cluster, once more if the first did not come up (each has its own ports and directory). */
-export async function startCephRgwWithRetry(options: { memoryBytes?: number } = {}): Promise<CephRgw> {
-  try {
-    return await startCephRgw(options);
-  } catch (first) {
-    console.error(`ceph-rgw: ${(first as Error).message}; starting another cluster`);
-    return startCephRgw(options);
-  }
 }
