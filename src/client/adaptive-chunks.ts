@@ -1,6 +1,9 @@
 import type { HttpResponse, HttpStack } from 'tus-js-client';
 import { ForwardingRequest } from './forwarding-request.js';
+import { importNodeBuiltin } from './platform-hashes.js';
 import { StalledRequestError } from './stall-watchdog.js';
+
+type NodeFs = typeof import('node:fs');
 
 /** Why an upload's chunk limit changed. */
 export type ChunkSizeReason = 'cut-short' | 'checksum-mismatch' | 'stalled' | 'recovered';
@@ -40,7 +43,11 @@ const MAX_TRACKED_UPLOADS = 1000;
  * sending anything (server down, refused) changes nothing.
  *
  * Sits outside the checksum layer (the checksum covers the bytes actually sent). Bodies it can
- * cut: Uint8Array/Buffer, and anything with `size` and `slice(start, end)` (Blob, File).
+ * cut: Uint8Array/Buffer, anything with `size` and `slice(start, end)` (Blob, File), and on Node
+ * a file read stream over a range (tus-js-client's chunks of a file path or fs.ReadStream). The
+ * last chunk of an upload of deferred length declares `Upload-Length`: cut, it goes without
+ * the declaration, which tus-js-client makes again with the rest (a server refuses a length
+ * declared twice). Creation-with-upload (a POST) is left alone.
  */
 export function withAdaptiveChunks(inner: HttpStack, options: AdaptiveChunkOptions = {}): HttpStack {
   const minChunkSize = options.minChunkSize ?? DEFAULT_MIN_CHUNK_SIZE;
@@ -112,8 +119,20 @@ class AdaptiveRequest extends ForwardingRequest {
     super(inner);
   }
 
+  /** The Upload-Length this request declares: held back, and sent only with an uncut body. */
+  private uploadLength: string | undefined;
+
   override setProgressHandler(handler: (bytesSent: number) => void): void {
     this.onProgress = handler;
+  }
+
+  override setHeader(header: string, value: string): void {
+    if (header.toLowerCase() === 'upload-length') this.uploadLength = value;
+    else super.setHeader(header, value);
+  }
+
+  override getHeader(header: string): string | undefined {
+    return header.toLowerCase() === 'upload-length' ? this.uploadLength : super.getHeader(header);
   }
 
   override async send(body: unknown): Promise<HttpResponse> {
@@ -122,16 +141,21 @@ class AdaptiveRequest extends ForwardingRequest {
       this.onProgress(bytesSent);
     });
     const requested = this.getMethod().toUpperCase() === 'PATCH' ? sizeOf(body) : undefined;
-    if (requested === undefined) return this.inner.send(body);
     const url = this.getURL();
-    const limit = this.limits.limitOf(url);
-    const cut = limit !== undefined && limit < requested ? cutBody(body, limit) : undefined;
+    const limit = requested === undefined ? undefined : this.limits.limitOf(url);
+    const cut = requested !== undefined && limit !== undefined && limit < requested ? await cutBody(body, limit) : undefined;
+    if (this.uploadLength !== undefined && !cut) super.setHeader('Upload-Length', this.uploadLength);
+    if (requested === undefined) return this.inner.send(body);
     const attempted = cut ? limit ?? requested : requested;
     let response: HttpResponse;
     try {
       response = await this.inner.send(cut ?? body);
     } catch (error) {
-      if (!this.abortedByCaller) this.limits.failed(url, attempted, this.sent, error instanceof StalledRequestError ? 'stalled' : 'cut-short');
+      // A connection that never came up (refused, no route, no such host) cut nothing short,
+      // whatever the stack reported as queued.
+      if (!this.abortedByCaller && !neverConnected(error)) {
+        this.limits.failed(url, attempted, this.sent, error instanceof StalledRequestError ? 'stalled' : 'cut-short');
+      }
       throw error;
     }
     const status = response.getStatus();
@@ -155,15 +179,31 @@ function isSliceable(body: unknown): body is Sliceable {
   return typeof body === 'object' && body !== null && typeof (body as Sliceable).size === 'number' && typeof (body as Sliceable).slice === 'function';
 }
 
+/** A Node file read stream over a byte range (`end` inclusive), as tus-js-client makes for a file's chunks. */
+interface FileRangeStream {
+  readonly path: string | Buffer;
+  readonly start?: number;
+  readonly end?: number;
+  destroy(): void;
+}
+
+function isFileRangeStream(body: unknown): body is FileRangeStream {
+  if (typeof body !== 'object' || body === null) return false;
+  const { path, end, destroy } = body as Partial<FileRangeStream>;
+  const named = typeof path === 'string' || (typeof Buffer !== 'undefined' && Buffer.isBuffer(path));
+  return named && typeof end === 'number' && Number.isFinite(end) && typeof destroy === 'function';
+}
+
 /** The body's length in bytes, when this layer can tell (and so cut it). */
 function sizeOf(body: unknown): number | undefined {
   if (body instanceof Uint8Array) return body.byteLength;
   if (isSliceable(body)) return body.size;
+  if (isFileRangeStream(body)) return (body.end as number) - (body.start ?? 0) + 1;
   return undefined;
 }
 
 /** The first `length` bytes of the body, of the same kind. */
-function cutBody(body: unknown, length: number): unknown {
+async function cutBody(body: unknown, length: number): Promise<unknown> {
   if (body instanceof Uint8Array) {
     const head = body.subarray(0, length) as Uint8Array & { size?: number };
     // tus-js-client's Node stack takes Content-Length from `size` where a body has one.
@@ -171,5 +211,27 @@ function cutBody(body: unknown, length: number): unknown {
     return head;
   }
   if (isSliceable(body)) return body.slice(0, length);
+  if (isFileRangeStream(body)) {
+    const fs = await importNodeBuiltin<NodeFs>('node:fs');
+    const start = body.start ?? 0;
+    const head = fs.createReadStream(body.path, { start, end: start + length - 1 }) as ReturnType<NodeFs['createReadStream']> & { size?: number };
+    head.size = length;
+    // The longer stream is not sent: its descriptor must not stay open.
+    body.destroy();
+    return head;
+  }
   return undefined;
+}
+
+/** Connection failures that happen before any byte can leave: nothing was cut short. */
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
+
+function neverConnected(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && typeof current === 'object' && current !== null; depth += 1) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string' && CONNECT_CODES.has(code)) return true;
+    current = (current as { causingError?: unknown; cause?: unknown }).causingError ?? (current as { cause?: unknown }).cause;
+  }
+  return false;
 }

@@ -41,9 +41,11 @@ export interface ChecksumOptions {
  * retry 460 by default, so also pass an `onShouldRetry` that does (see `retryOnChecksumMismatch`).
  */
 export function withChecksum(inner: HttpStack, options: ChecksumOptions = {}): HttpStack {
-  const checksummed = checksumOnly(inner, options);
-  const watched = options.stallTimeoutMs === false ? checksummed : withStallWatchdog(checksummed, { stallTimeoutMs: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS });
-  return options.adaptiveChunks === false ? watched : withAdaptiveChunks(watched, options.adaptiveChunks ?? {});
+  // Outermost first: chunks cut shorter, the checksum of exactly the bytes sent, and the
+  // watchdog next to the wire (hashing a body before it goes is no stall).
+  const watched = options.stallTimeoutMs === false ? inner : withStallWatchdog(inner, { stallTimeoutMs: options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS });
+  const checksummed = checksumOnly(watched, options);
+  return options.adaptiveChunks === false ? checksummed : withAdaptiveChunks(checksummed, options.adaptiveChunks ?? {});
 }
 
 /** Only the Upload-Checksum header (see withChecksum). */

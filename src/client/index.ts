@@ -4,7 +4,7 @@
  */
 export { withChecksum, DEFAULT_STALL_TIMEOUT_MS, type ChecksumOptions } from './checksum-http-stack.js';
 export { withAdaptiveChunks, DEFAULT_MIN_CHUNK_SIZE, type AdaptiveChunkOptions, type ChunkSizeChange, type ChunkSizeReason } from './adaptive-chunks.js';
-export { withStallWatchdog, StalledRequestError, type StallWatchdogOptions } from './stall-watchdog.js';
+export { withStallWatchdog, StalledRequestError, ANSWER_TIMEOUT_IN_STALL_TIMEOUTS, type StallWatchdogOptions } from './stall-watchdog.js';
 export { retryOnChecksumMismatch, isChecksumMismatch } from './retry.js';
 export {
   CLIENT_CHECKSUM_ALGORITHMS,

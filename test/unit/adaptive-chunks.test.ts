@@ -9,8 +9,9 @@ const KiB = 1024;
  * test/e2e/bad-network-clients.test.ts): each PATCH gets the next outcome of `script`, and
  * the sizes of the bodies it was handed are recorded.
  */
-function scriptedStack(script: ('ok' | 'cut' | 'refused' | 460)[]): { stack: HttpStack; sizes: number[] } {
+function scriptedStack(script: ('ok' | 'cut' | 'refused' | 460)[]): { stack: HttpStack; sizes: number[]; headers: Record<string, string>[] } {
   const sizes: number[] = [];
+  const sent: Record<string, string>[] = [];
   const stack: HttpStack = {
     getName: () => 'scripted',
     createRequest(method, url) {
@@ -27,9 +28,11 @@ function scriptedStack(script: ('ok' | 'cut' | 'refused' | 460)[]): { stack: Htt
         send: async (body) => {
           const size = (body as Uint8Array).byteLength;
           sizes.push(size);
+          sent.push(Object.fromEntries(headers));
           const outcome = script.shift() ?? 'ok';
-          if (outcome === 'refused') throw new Error('connect ECONNREFUSED');
+          // As Node's stack does: progress for bytes queued before the connection exists.
           progress(Math.floor(size / 3));
+          if (outcome === 'refused') throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' });
           if (outcome === 'cut') throw new Error('socket hang up');
           const status = outcome === 460 ? 460 : 204;
           return { getStatus: () => status, getHeader: () => undefined, getBody: () => '', getUnderlyingObject: () => undefined } as HttpResponse;
@@ -40,15 +43,14 @@ function scriptedStack(script: ('ok' | 'cut' | 'refused' | 460)[]): { stack: Htt
       return request;
     },
   };
-  return { stack, sizes };
+  return { stack, sizes, headers: sent };
 }
 
-async function patches(stack: HttpStack, count: number, size: number): Promise<void> {
+async function patches(stack: HttpStack, count: number, size: number, headers: Record<string, string> = {}): Promise<void> {
   for (let i = 0; i < count; i += 1) {
-    await stack
-      .createRequest('PATCH', 'http://server/files/a')
-      .send(new Uint8Array(size))
-      .catch(() => undefined);
+    const request = stack.createRequest('PATCH', 'http://server/files/a');
+    for (const [name, value] of Object.entries(headers)) request.setHeader(name, value);
+    await request.send(new Uint8Array(size)).catch(() => undefined);
   }
 }
 
@@ -72,6 +74,16 @@ describe('withAdaptiveChunks', () => {
     const stack = withAdaptiveChunks(inner);
     await patches(stack, 4, 1024 * KiB);
     expect(sizes.map((s) => s / KiB)).toEqual([1024, 1024, 1024, 512]);
+  });
+
+  it('cuts the last chunk of a deferred-length upload without its Upload-Length (the rest declares it again), and sends it with an uncut one', async () => {
+    const { stack: inner, sizes, headers } = scriptedStack(['cut', 'ok', 'ok', 'ok']);
+    const stack = withAdaptiveChunks(inner);
+    await patches(stack, 1, 1024 * KiB);
+    await patches(stack, 1, 1024 * KiB, { 'Upload-Length': String(4096 * KiB) });
+    await patches(stack, 1, 100 * KiB, { 'Upload-Length': String(4096 * KiB) });
+    expect(sizes.map((s) => s / KiB)).toEqual([1024, 512, 100]);
+    expect(headers.map((h) => h['Upload-Length'])).toEqual([undefined, undefined, String(4096 * KiB)]);
   });
 
   it('leaves requests without a PATCH body alone', async () => {

@@ -118,7 +118,7 @@ describe('withChecksum over tus-js-client’s Node HTTP stack', () => {
   });
 
   it('names itself after the stack it wraps, with the layers it adds', () => {
-    expect(withChecksum(new DefaultHttpStack({}), { algorithm: 'md5' }).getName()).toBe('NodeHttpStack+checksum(md5)+stall-watchdog+adaptive-chunks');
+    expect(withChecksum(new DefaultHttpStack({}), { algorithm: 'md5' }).getName()).toBe('NodeHttpStack+stall-watchdog+checksum(md5)+adaptive-chunks');
     expect(withChecksum(new DefaultHttpStack({}), { algorithm: 'md5', stallTimeoutMs: false, adaptiveChunks: false }).getName()).toBe('NodeHttpStack+checksum(md5)');
   });
 });

@@ -139,6 +139,9 @@ export function classifyUploadError(error: Error | DetailedError, ctx: FailureCo
     return new CliFailure('http', `the server answered ${status}${said} (${describeRequest(error as DetailedError)})`, status);
   }
   const cause = networkCause(error);
+  if (cause?.code === 'ETIMEDOUT') {
+    return new CliFailure('unreachable', `no progress or no answer from ${ctx.endpoint} in time: ${cause.message} (gave up after ${retries(ctx.retries)}); run the same command again to resume`);
+  }
   if (cause && 'originalRequest' in error && error.originalRequest?.getMethod() === 'PATCH') {
     // The server answered before (the upload exists): the link failed while sending, it is not down.
     return new CliFailure(

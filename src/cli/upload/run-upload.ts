@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { DetailedError, PreviousUpload } from 'tus-js-client';
-import type { ChecksumAlgorithm, ChunkSizeChange } from '../../client/index.js';
+import { ANSWER_TIMEOUT_IN_STALL_TIMEOUTS, type ChecksumAlgorithm, type ChunkSizeChange } from '../../client/index.js';
 import { formatBytes } from '../format.js';
 import { fileFailure, firstLine, CliFailure } from './failure.js';
 import { sha256OfFile } from './file-digest.js';
@@ -63,6 +63,8 @@ class UploadRun {
       headers: settings.headers,
       retryDelays: this.retryDelays,
       stallTimeoutMs: settings.stallTimeoutMs,
+      // A HEAD may wait while the server verifies the file: the answer timeout, as for any request once out.
+      answerTimeoutMs: ANSWER_TIMEOUT_IN_STALL_TIMEOUTS * settings.stallTimeoutMs,
       onRetry: (attempt, delayMs, reason) => this.retried(attempt, delayMs, reason, null),
     };
   }

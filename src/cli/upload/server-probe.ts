@@ -12,8 +12,10 @@ export interface ServerCapabilities {
 export interface ProbeOptions {
   readonly headers: Readonly<Record<string, string>>;
   readonly retryDelays: readonly number[];
-  /** A request with nothing moving for this long fails and is retried; 0: never. */
+  /** An OPTIONS with nothing moving for this long fails and is retried; 0: never. */
   readonly stallTimeoutMs: number;
+  /** The same for a HEAD, which may wait while the server verifies the file. */
+  readonly answerTimeoutMs: number;
   readonly onRetry: (attempt: number, delayMs: number, reason: string) => void;
 }
 
@@ -25,7 +27,7 @@ async function request(url: string, method: string, options: ProbeOptions): Prom
   for (let attempt = 0; ; attempt += 1) {
     let reason: string;
     try {
-      const res = await plainRequest(url, method, { 'Tus-Resumable': '1.0.0', ...options.headers }, options.stallTimeoutMs);
+      const res = await plainRequest(url, method, { 'Tus-Resumable': '1.0.0', ...options.headers }, method === 'HEAD' ? options.answerTimeoutMs : options.stallTimeoutMs);
       if (res.status < 500 && res.status !== 423) return res;
       reason = `${method} answered ${res.status}`;
       if (attempt >= options.retryDelays.length) return res;

@@ -40,11 +40,12 @@ export function transfer(plan: TransferPlan): Promise<string> {
   const { settings, size, tracker } = plan;
   const parts = plan.boundaries.length;
   // Outermost first: chunks cut shorter when the link needs it (FileRange slices), progress
-  // tracking, the stall watchdog, then the checksum of exactly the bytes sent.
+  // tracking, the checksum of exactly the bytes sent, and the stall watchdog next to the wire
+  // (hashing a chunk before it goes is no stall; the answer gets 4 stall timeouts).
   const base = new tus.DefaultHttpStack({});
-  const wire = plan.checksum ? withChecksum(base, { algorithm: plan.checksum, adaptiveChunks: false, stallTimeoutMs: false }) : base;
-  const watched = settings.stallTimeoutMs > 0 ? withStallWatchdog(wire, { stallTimeoutMs: settings.stallTimeoutMs }) : wire;
-  const httpStack = withAdaptiveChunks(trackingStack(watched, tracker), { onChunkSizeChange: plan.onChunkSizeChange });
+  const watched = settings.stallTimeoutMs > 0 ? withStallWatchdog(base, { stallTimeoutMs: settings.stallTimeoutMs }) : base;
+  const wire = plan.checksum ? withChecksum(watched, { algorithm: plan.checksum, adaptiveChunks: false, stallTimeoutMs: false }) : watched;
+  const httpStack = withAdaptiveChunks(trackingStack(wire, tracker), { onChunkSizeChange: plan.onChunkSizeChange });
   return new Promise<string>((resolve, reject) => {
     // tus-js-client's typings name only browser and Buffer inputs; its fileReader option
     // accepts anything the reader understands, here a FileRange.
