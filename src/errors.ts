@@ -119,6 +119,14 @@ export const errors = {
       ...(state.sha256 ? { 'Tessera-Sha256': state.sha256 } : {}),
     }),
   storageFull: () => new TusError('ERR_STORAGE_FULL', 507, 'Insufficient storage; retry once space is freed'),
+  /** A blocking HTTP hook could not be asked (unreachable, timed out, 5xx after its retries): fail closed. */
+  hookUnavailable: (event: string) =>
+    new TusError('ERR_HOOK_UNAVAILABLE', 503, `The ${event} hook could not be reached; retry shortly`, { 'Retry-After': '5' }),
+  /** The pre-create hook rejected the upload: its own status (tusd's default 400), body and headers. */
+  uploadRejected: (status: number, body: string | undefined, headers: Readonly<Record<string, string>>) =>
+    new TusError('ERR_UPLOAD_REJECTED', status, (body ?? '').trim() || 'Upload rejected by the server', headers),
+  /** The pre-create hook named an id that is no upload id. */
+  hookBadUploadId: () => new TusError('ERR_HOOK_BAD_UPLOAD_ID', 500, 'The pre-create hook chose an invalid upload id'),
   storageUnavailable: () =>
     new TusError('ERR_STORAGE_UNAVAILABLE', 503, 'Storage is unavailable (S3 unreachable); retry shortly', { 'Retry-After': '2' }),
   redisUnavailable: () =>

@@ -28,6 +28,7 @@ import { PeriodicPass } from './tus/periodic-pass.js';
 import { creationRecords, lifecycleExtension } from './tus/completion/lifecycle-extension.js';
 import { initialFacts } from './tus/request-facts.js';
 import { nodeRequestOf } from './tus/upstream/node-request.js';
+import { httpHooks, withHttpHooks } from './hooks/http/http-hooks.js';
 import type { TesseraHooks } from './tus/hooks.js';
 import { TesseraEvents } from './tus/completion/tessera-events.js';
 import { UploadCompletion } from './tus/completion/upload-completion.js';
@@ -101,8 +102,9 @@ function withCheckedNaming(hooks: TesseraHooks): TesseraHooks {
 
 /** The composition root: the only place that wires store, locker, extensions and @tus/server. */
 export function createTessera({ config, hooks: given = {}, authenticate, logger }: TesseraOptions): Tessera {
-  const hooks = withCheckedNaming(given);
   const log = logger ?? createLogger(config.logLevel);
+  const hookSender = config.hooksHttp ? httpHooks(config.hooksHttp, log) : undefined;
+  const hooks = withCheckedNaming(hookSender ? withHttpHooks(given, hookSender.hooks) : given);
   const targets = new RequestTargets(config.tusPath);
   const responseHeaders = new ResponseHeaders(corsOriginFor(config.corsOrigins));
   const coordination = config.redis ? redisCoordination(config, config.redis, log) : embeddedCoordination(config);
@@ -187,6 +189,7 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
     },
   });
   observeEvents(metrics, tus, events);
+  hookSender?.attach(tus);
   const sweeper = new ExpirySweeper(store, config.expirySweepIntervalMs, log);
   // Finishes what a crash left: unsettled uploads, finals whose partials are complete.
   const recovery = new PeriodicPass(

@@ -60,6 +60,29 @@ export interface Config {
    * serves them through Tessera.
    */
   readonly downloadRedirect?: { readonly ttlMs: number };
+  /** HTTP hooks (HOOKS_HTTP_URL): tusd v2 hook requests to the integrator's backend; undefined = off. */
+  readonly hooksHttp?: HttpHooksConfig;
+}
+
+/** The hook events Tessera sends (tusd v2's names). */
+export const HOOK_EVENTS = ['pre-create', 'post-create', 'post-receive', 'post-finish', 'post-terminate'] as const;
+export type HookEvent = (typeof HOOK_EVENTS)[number];
+
+export interface HttpHooksConfig {
+  readonly url: string;
+  readonly events: ReadonlySet<HookEvent>;
+  /** Request headers passed on in the hook request's `HTTPRequest.Header` (lower case); the rest are left out. */
+  readonly forwardHeaders: readonly string[];
+  /** One hook request's time limit, ms. */
+  readonly timeoutMs: number;
+  /** Further tries after a failed one (unreachable, timeout, 5xx). */
+  readonly retries: number;
+  /** Wait before the first retry, doubled for each next; ms. */
+  readonly backoffMs: number;
+  /** post-receive at most this often per upload; ms. */
+  readonly progressIntervalMs: number;
+  /** HMAC-SHA256 key signing every hook request (Tessera-Signature); undefined = unsigned. */
+  readonly secret?: string;
 }
 
 export interface AuthConfig {
@@ -242,6 +265,27 @@ const envSchema = z.object({
   DOWNLOAD_REDIRECT: z.enum(['off', 'presigned'], { error: 'must be off or presigned' }).default('off'),
   // S3's own limit for a presigned URL: 7 days.
   DOWNLOAD_REDIRECT_TTL: duration('5m', 7 * 24 * 3600 * 1000),
+  HOOKS_HTTP_URL: z
+    .string()
+    .trim()
+    .optional()
+    .refine((u) => !u || /^https?:\/\/\S+$/.test(u), 'must be an http:// or https:// URL'),
+  HOOKS_ENABLED_EVENTS: z
+    .string()
+    .default(HOOK_EVENTS.join(','))
+    .transform((raw, ctx) => {
+      const names = raw.split(',').map((name) => name.trim()).filter((name) => name !== '');
+      const unknown = names.find((name) => !(HOOK_EVENTS as readonly string[]).includes(name));
+      if (unknown === undefined) return new Set(names as HookEvent[]);
+      ctx.addIssue({ code: 'custom', message: `must list hook events among ${HOOK_EVENTS.join(', ')} (got ${shown(unknown)})` });
+      return z.NEVER;
+    }),
+  HOOKS_HTTP_FORWARD_HEADERS: z.string().default(''),
+  HOOKS_HTTP_TIMEOUT: duration('15s', MAX_TIMER_MS),
+  HOOKS_HTTP_RETRY: integer(3, 0, 100),
+  HOOKS_HTTP_BACKOFF: duration('1s', MAX_TIMER_MS),
+  HOOKS_PROGRESS_INTERVAL: duration('1s', MAX_TIMER_MS),
+  HOOKS_HTTP_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   // Unset means "on where it fits": a TUS_PATH covering the page turns it off quietly.
   WEB_UI: z
     .string()
@@ -312,6 +356,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.DOWNLOAD_REDIRECT_TTL < 1000) {
     throw new ConfigError('Invalid configuration: DOWNLOAD_REDIRECT_TTL must be at least 1s');
   }
+  if (!e.HOOKS_HTTP_URL && e.HOOKS_HTTP_SECRET) {
+    throw new ConfigError('Invalid configuration: HOOKS_HTTP_SECRET needs HOOKS_HTTP_URL (which turns HTTP hooks on)');
+  }
+  if (e.HOOKS_HTTP_URL && e.HOOKS_HTTP_TIMEOUT < 100) {
+    throw new ConfigError('Invalid configuration: HOOKS_HTTP_TIMEOUT must be at least 100ms');
+  }
   if (e.EXPIRY_SWEEP_INTERVAL === 0) {
     throw new ConfigError('Invalid configuration: EXPIRY_SWEEP_INTERVAL must be greater than 0');
   }
@@ -366,6 +416,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         })
       : undefined,
     downloadRedirect: e.DOWNLOAD_REDIRECT === 'presigned' ? Object.freeze({ ttlMs: e.DOWNLOAD_REDIRECT_TTL }) : undefined,
+    hooksHttp: e.HOOKS_HTTP_URL
+      ? Object.freeze({
+          url: e.HOOKS_HTTP_URL,
+          events: e.HOOKS_ENABLED_EVENTS,
+          forwardHeaders: Object.freeze(
+            e.HOOKS_HTTP_FORWARD_HEADERS.split(',')
+              .map((h) => h.trim().toLowerCase())
+              .filter((h) => h !== ''),
+          ),
+          timeoutMs: e.HOOKS_HTTP_TIMEOUT,
+          retries: e.HOOKS_HTTP_RETRY,
+          backoffMs: e.HOOKS_HTTP_BACKOFF,
+          progressIntervalMs: e.HOOKS_PROGRESS_INTERVAL,
+          secret: e.HOOKS_HTTP_SECRET,
+        })
+      : undefined,
   });
 }
 

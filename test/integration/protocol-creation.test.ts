@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTessera, type RunningTessera } from '../support/tessera.js';
-import { create, del, head, offsetOf, patch, randomData, TUS } from '../support/tus-http.js';
+import { create, del, head, offsetOf, patch, patchStream, randomData, TUS } from '../support/tus-http.js';
 import { digestOf } from '../support/bytes.js';
 
 const MAX = 64 * 1024;
@@ -121,12 +121,7 @@ describe('tus creation and termination extensions', () => {
           else controller.close();
         },
       });
-      const res = await fetch(url, {
-        method: 'PATCH',
-        headers: { ...TUS, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' },
-        body,
-        duplex: 'half',
-      } as RequestInit);
+      const res = await patchStream(url, 0, body);
       expect(res.status).toBe(413);
       expect(await offsetOf(url)).toBeLessThanOrEqual(MAX);
     });

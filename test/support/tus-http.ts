@@ -31,6 +31,16 @@ export function patch(url: string, offset: number, body: Buffer, headers: Record
   });
 }
 
+/** A PATCH whose body is a stream of unknown length (sent chunked). */
+export function patchStream(url: string, offset: number, body: ReadableStream<Uint8Array>): Promise<Response> {
+  return fetch(url, {
+    method: 'PATCH',
+    headers: { ...TUS, 'Upload-Offset': String(offset), 'Content-Type': 'application/offset+octet-stream' },
+    body,
+    duplex: 'half',
+  } as RequestInit);
+}
+
 export function head(url: string, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(url, { method: 'HEAD', headers: { ...TUS, ...headers } });
 }

@@ -118,6 +118,11 @@ describe('loadConfig', () => {
     ['AUTH_JWT_REQUIRE_EXP', 'sometimes'],
     ['DOWNLOAD_REDIRECT_TTL', '8d'],
     ['DOWNLOAD_REDIRECT_TTL', 'soon'],
+    ['HOOKS_HTTP_URL', 'ftp://hooks.example.com'],
+    ['HOOKS_ENABLED_EVENTS', 'pre-create,post-launch'],
+    ['HOOKS_HTTP_RETRY', '-1'],
+    ['HOOKS_HTTP_TIMEOUT', 'a while'],
+    ['HOOKS_HTTP_SECRET', 'short'],
   ])('rejects %s=%j with a one-line message naming the variable', (variable, value) => {
     const error = errorOf({ [variable]: value });
     expect(error.message).toMatch(new RegExp(`^Invalid configuration: ${variable} `));
@@ -132,6 +137,22 @@ describe('loadConfig', () => {
     expect(loadConfig({ DOWNLOAD_REDIRECT: 'presigned', S3_BUCKET: 'bucket' }).downloadRedirect).toEqual({ ttlMs: 300_000 });
     expect(loadConfig({ DOWNLOAD_REDIRECT: 'presigned', S3_BUCKET: 'bucket', DOWNLOAD_REDIRECT_TTL: '1h' }).downloadRedirect).toEqual({ ttlMs: 3_600_000 });
     expect(loadConfig({ S3_BUCKET: 'bucket' }).downloadRedirect).toBeUndefined();
+  });
+
+  it('HOOKS_HTTP_URL turns HTTP hooks on, with their defaults; a secret without a URL is refused', () => {
+    expect(loadConfig({}).hooksHttp).toBeUndefined();
+    expect(loadConfig({ HOOKS_HTTP_URL: 'https://backend.example.com/tus-hooks', HOOKS_HTTP_FORWARD_HEADERS: 'Authorization, X-Request-Id' }).hooksHttp).toEqual({
+      url: 'https://backend.example.com/tus-hooks',
+      events: new Set(['pre-create', 'post-create', 'post-receive', 'post-finish', 'post-terminate']),
+      forwardHeaders: ['authorization', 'x-request-id'],
+      timeoutMs: 15_000,
+      retries: 3,
+      backoffMs: 1000,
+      progressIntervalMs: 1000,
+      secret: undefined,
+    });
+    expect(loadConfig({ HOOKS_HTTP_URL: 'http://127.0.0.1:9000', HOOKS_ENABLED_EVENTS: 'post-finish' }).hooksHttp?.events).toEqual(new Set(['post-finish']));
+    expect(errorOf({ HOOKS_HTTP_SECRET: 'a-secret-of-some-length' }).message).toBe('Invalid configuration: HOOKS_HTTP_SECRET needs HOOKS_HTTP_URL (which turns HTTP hooks on)');
   });
 
   it('REDIS_SENTINELS turns shared mode on through Sentinel; REDIS_URL then gives only credentials and database', () => {

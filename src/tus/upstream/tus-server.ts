@@ -91,6 +91,8 @@ export function createTusServer(parts: TusServerParts): Server {
     locker,
     maxSize: config.maxSize > 0 ? config.maxSize : undefined,
     lockDrainTimeout: config.lockDrainTimeoutMs,
+    // POST_RECEIVE (the post-receive hook) at most this often per upload.
+    ...(config.hooksHttp ? { postReceiveInterval: config.hooksHttp.progressIntervalMs } : {}),
     respectForwardedHeaders: config.trustProxy,
     // A function, not the list: with a list, upstream answers a foreign origin with the first
     // allowed one on the answers it builds before any layer runs (header validation 400s).

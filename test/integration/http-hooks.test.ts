@@ -1,0 +1,230 @@
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { HOOK_EVENTS, type HttpHooksConfig } from '../../src/config/config.js';
+import type { HookRequestBody, HookResponseBody } from '../../src/hooks/http/hook-payload.js';
+import { signHookRequest, verifyHookSignature } from '../../src/hooks/http/hook-signature.js';
+import { final, partial } from '../support/concat.js';
+import { freePort } from '../support/ports.js';
+import { startTessera, type RunningTessera } from '../support/tessera.js';
+import { create, del, encodeMetadata, head, patch, patchStream } from '../support/tus-http.js';
+
+const SECRET = 'a-hook-secret-of-some-length';
+
+interface Received {
+  readonly body: HookRequestBody;
+  readonly raw: string;
+  readonly headers: http.IncomingHttpHeaders;
+}
+
+/**
+ * Issue #15 (first part): HTTP hooks as tusd v2 sends them, to a real HTTP receiver. pre-create
+ * blocks the POST (reject with the receiver's own answer, choose id and metadata, fail closed
+ * when the receiver cannot be asked); post-create, post-receive, post-finish and post-terminate
+ * follow the facts; every request is signed.
+ */
+describe('HTTP hooks (HOOKS_HTTP_URL)', () => {
+  let receiver: http.Server;
+  let receiverUrl: string;
+  let received: Received[] = [];
+  let answer: (body: HookRequestBody) => { status: number; body: HookResponseBody | string } = () => ({ status: 200, body: {} });
+  let server: RunningTessera;
+  const waiting = new Set<() => void>();
+
+  const hooksConfig = (url: string, overrides: Partial<HttpHooksConfig> = {}): HttpHooksConfig => ({
+    url,
+    events: new Set(HOOK_EVENTS),
+    forwardHeaders: ['authorization', 'x-request-id'],
+    timeoutMs: 2000,
+    retries: 1,
+    backoffMs: 50,
+    progressIntervalMs: 100,
+    secret: SECRET,
+    ...overrides,
+  });
+
+  beforeAll(async () => {
+    receiver = http.createServer((req, res) => {
+      let raw = '';
+      req.on('data', (chunk: Buffer) => {
+        raw += chunk.toString();
+      });
+      req.on('end', () => {
+        const body = JSON.parse(raw) as HookRequestBody;
+        received.push({ body, raw, headers: req.headers });
+        for (const wake of waiting) wake();
+        const reply = answer(body);
+        const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
+        res.writeHead(reply.status, { 'Content-Type': 'application/json' }).end(text);
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
+    server = await startTessera({ hooksHttp: hooksConfig(receiverUrl) });
+  });
+  afterEach(() => {
+    received = [];
+    answer = () => ({ status: 200, body: {} });
+  });
+  afterAll(async () => {
+    await server.stop();
+    await new Promise<void>((resolve) => receiver.close(() => resolve()));
+  });
+
+  /** Resolves once a hook of `type` for `id` arrived (bounded). */
+  const hookFor = (type: string, id: string) =>
+    new Promise<Received>((resolve, reject) => {
+      const check = () => {
+        const found = received.find((r) => r.body.Type === type && r.body.Event.Upload.ID === id);
+        if (!found) return;
+        waiting.delete(check);
+        clearTimeout(timer);
+        resolve(found);
+      };
+      const timer = setTimeout(() => {
+        waiting.delete(check);
+        reject(new Error(`no ${type} hook for ${id}`));
+      }, 10_000);
+      waiting.add(check);
+      check();
+    });
+  const idOf = (url: string) => url.split('/').pop() as string;
+
+  it('sends pre-create, post-create, post-receive and post-finish in tusd v2 shape, signed, with the forwarded headers only', async () => {
+    const data = randomBytes(3000);
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    const { res, url } = await create(server.endpoint, {
+      length: data.length,
+      metadata: { filename: 'a.bin', sha256 },
+      headers: { Authorization: 'Bearer t', 'X-Request-Id': 'r-1', Cookie: 'secret=1' },
+    });
+    expect(res.status).toBe(201);
+    const id = idOf(url);
+    const pre = received.find((r) => r.body.Type === 'pre-create');
+    expect(pre?.body).toEqual({
+      Type: 'pre-create',
+      Event: {
+        Upload: { ID: '', Size: 3000, SizeIsDeferred: false, Offset: 0, MetaData: { filename: 'a.bin', sha256 }, IsPartial: false, IsFinal: false, PartialUploads: null, Storage: null },
+        HTTPRequest: { Method: 'POST', URI: '/files', RemoteAddr: '127.0.0.1', Header: { Authorization: ['Bearer t'], 'X-Request-Id': ['r-1'] } },
+      },
+      Tessera: { EventId: ':pre-create' },
+    });
+    expect(verifyHookSignature({ secret: SECRET, timestamp: pre?.headers['tessera-timestamp'] as string, signature: pre?.headers['tessera-signature'] as string, body: pre?.raw ?? '' })).toBe(true);
+
+    const postCreate = await hookFor('post-create', id);
+    expect(postCreate.body.Event.Upload).toMatchObject({ ID: id, Size: 3000, Offset: 0, MetaData: { filename: 'a.bin', sha256 } });
+    expect(postCreate.body.Event.HTTPRequest).toMatchObject({ Method: 'POST', URI: '/files' });
+
+    expect((await patch(url, 0, data)).status).toBe(204);
+    const finish = await hookFor('post-finish', id);
+    expect(finish.body.Event.Upload).toMatchObject({ ID: id, Size: 3000, Offset: 3000, IsFinal: false });
+    expect(finish.body.Tessera).toEqual({ Sha256: sha256, Status: 'done', EventId: `${id}:post-finish` });
+    expect(received.filter((r) => r.body.Type === 'post-finish' && r.body.Event.Upload.ID === id)).toHaveLength(1);
+
+    expect((await del(url)).status).toBe(204);
+    const terminate = await hookFor('post-terminate', id);
+    expect(terminate.body.Event.HTTPRequest.Method).toBe('DELETE');
+  });
+
+  it('pre-create may reject the upload with its own status, body and headers: nothing is created', async () => {
+    answer = (body) => (body.Type === 'pre-create' ? { status: 200, body: { RejectUpload: true, HTTPResponse: { StatusCode: 403, Body: 'quota exceeded', Header: { 'X-Reason': 'quota' } } } } : { status: 200, body: {} });
+    const { res, url } = await create(server.endpoint, { length: 10 });
+    expect(res.status).toBe(403);
+    expect(await res.text()).toBe('quota exceeded\n');
+    expect(res.headers.get('x-reason')).toBe('quota');
+    expect(url).toBe('');
+    expect(received.filter((r) => r.body.Type === 'post-create')).toEqual([]);
+  });
+
+  it('pre-create may choose the upload id and its metadata', async () => {
+    const chosen = `chosen-${randomBytes(4).toString('hex')}`;
+    answer = (body) => (body.Type === 'pre-create' ? { status: 200, body: { ChangeFileInfo: { ID: chosen, MetaData: { filename: 'renamed.bin', project: 'q3' } } } } : { status: 200, body: {} });
+    const { res, url } = await create(server.endpoint, { length: 10, metadata: { filename: 'original.bin' } });
+    expect(res.status).toBe(201);
+    expect(idOf(url)).toBe(chosen);
+    const status = await head(url);
+    expect(status.headers.get('upload-metadata')?.split(',').sort()).toEqual(encodeMetadata({ filename: 'renamed.bin', project: 'q3' }).split(',').sort());
+  });
+
+  it('an id from pre-create that is no upload id fails the POST (500), nothing created', async () => {
+    answer = (body) => (body.Type === 'pre-create' ? { status: 200, body: { ChangeFileInfo: { ID: '../../etc/passwd' } } } : { status: 200, body: {} });
+    const { res } = await create(server.endpoint, { length: 10 });
+    expect(res.status).toBe(500);
+    expect(await res.text()).toBe('The pre-create hook chose an invalid upload id\n');
+  });
+
+  it('a receiver that answers 5xx or cannot be reached fails the POST closed: 503 with Retry-After, one line, nothing created', async () => {
+    answer = () => ({ status: 502, body: 'bad gateway' });
+    const failing = await create(server.endpoint, { length: 10 });
+    expect(failing.res.status).toBe(503);
+    expect(failing.res.headers.get('retry-after')).toBe('5');
+    expect(await failing.res.text()).toBe('The pre-create hook could not be reached; retry shortly\n');
+    // Tried twice (HOOKS_HTTP_RETRY=1).
+    expect(received.filter((r) => r.body.Type === 'pre-create')).toHaveLength(2);
+
+    const unreachable = await startTessera({ hooksHttp: hooksConfig(`http://127.0.0.1:${await freePort()}/hooks`, { retries: 0 }) });
+    try {
+      const refused = await create(unreachable.endpoint, { length: 10 });
+      expect(refused.res.status).toBe(503);
+      expect(refused.url).toBe('');
+    } finally {
+      await unreachable.stop();
+    }
+  });
+
+  it("a partial's completion is no post-finish; the final's is, once, with its partials", async () => {
+    const p1 = await partial(server.endpoint, randomBytes(100));
+    const p2 = await partial(server.endpoint, randomBytes(200));
+    const done = await final(server.endpoint, [p1, p2]);
+    expect(done.res.status).toBe(201);
+    const finish = await hookFor('post-finish', idOf(done.url));
+    expect(finish.body.Event.Upload).toMatchObject({ IsFinal: true, PartialUploads: [idOf(p1), idOf(p2)], Offset: 300 });
+    expect(received.filter((r) => r.body.Type === 'post-finish' && [idOf(p1), idOf(p2)].includes(r.body.Event.Upload.ID))).toEqual([]);
+    expect(received.filter((r) => r.body.Type === 'post-create' && r.body.Event.Upload.ID === idOf(p1))[0]?.body.Event.Upload.IsPartial).toBe(true);
+  });
+
+  it('the receiver check refuses a forged signature and a replayed (old) request: verifyHookSignature and the README snippet alike', async () => {
+    // The README's Node snippet, run as written.
+    const readme = await fs.readFile(path.join(process.cwd(), 'README.md'), 'utf8');
+    const snippet = /```js\n(import \{ createHmac[\s\S]*?function isFromTessera[\s\S]*?)```/.exec(readme)?.[1];
+    expect(snippet).toBeDefined();
+    const module = path.join(os.tmpdir(), `tessera-readme-hook-check-${randomBytes(4).toString('hex')}.mjs`);
+    await fs.writeFile(module, `${snippet}\nexport { isFromTessera };\n`);
+    const { isFromTessera } = (await import(module)) as { isFromTessera(headers: Record<string, string>, raw: string, secret: string): boolean };
+    await fs.rm(module);
+    const checks = [
+      (timestamp: string, signature: string, body: string) => verifyHookSignature({ secret: SECRET, timestamp, signature, body }),
+      (timestamp: string, signature: string, body: string) => isFromTessera({ 'tessera-timestamp': timestamp, 'tessera-signature': signature }, body, SECRET),
+    ];
+    const body = JSON.stringify({ Type: 'post-finish' });
+    const timestamp = String(Date.now());
+    const old = String(Date.now() - 10 * 60_000);
+    for (const check of checks) {
+      expect(check(timestamp, signHookRequest(SECRET, timestamp, body), body)).toBe(true);
+      expect(check(timestamp, signHookRequest('another-secret-of-length', timestamp, body), body)).toBe(false);
+      expect(check(timestamp, signHookRequest(SECRET, timestamp, body), `${body} `)).toBe(false);
+      expect(check(old, signHookRequest(SECRET, old, body), body)).toBe(false);
+    }
+  });
+
+  it('sends post-receive while a body arrives (at most once per interval per upload)', async () => {
+    const { url } = await create(server.endpoint, { length: 4 * 1024 * 1024 });
+    let pieces = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        // 16 pieces 20 ms apart (a paced sender, not a wait for anything): the body takes a few progress intervals.
+        controller.enqueue(randomBytes(256 * 1024));
+        pieces += 1;
+        if (pieces === 16) controller.close();
+        else await new Promise((resolve) => setTimeout(resolve, 20));
+      },
+    });
+    expect((await patchStream(url, 0, body)).status).toBe(204);
+    const progress = await hookFor('post-receive', idOf(url));
+    expect(progress.body.Event.Upload.Offset).toBeGreaterThan(0);
+  });
+});
