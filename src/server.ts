@@ -28,6 +28,9 @@ import { PeriodicPass } from './tus/periodic-pass.js';
 import { creationRecords, lifecycleExtension } from './tus/completion/lifecycle-extension.js';
 import { initialFacts } from './tus/request-facts.js';
 import { nodeRequestOf } from './tus/upstream/node-request.js';
+import path from 'node:path';
+import { HookDelivery } from './hooks/http/hook-delivery.js';
+import { FileHookOutbox } from './hooks/http/hook-outbox.js';
 import { httpHooks, withHttpHooks } from './hooks/http/http-hooks.js';
 import type { TesseraHooks } from './tus/hooks.js';
 import { TesseraEvents } from './tus/completion/tessera-events.js';
@@ -103,11 +106,15 @@ function withCheckedNaming(hooks: TesseraHooks): TesseraHooks {
 /** The composition root: the only place that wires store, locker, extensions and @tus/server. */
 export function createTessera({ config, hooks: given = {}, authenticate, logger }: TesseraOptions): Tessera {
   const log = logger ?? createLogger(config.logLevel);
-  const hookSender = config.hooksHttp ? httpHooks(config.hooksHttp, log) : undefined;
+  const coordination = config.redis ? redisCoordination(config, config.redis, log) : embeddedCoordination(config);
+  // post-finish and post-terminate: recorded beside the data, delivered at least once (one instance at a time).
+  const hookDelivery = config.hooksHttp
+    ? new HookDelivery(new FileHookOutbox(path.join(config.dataDir, '.tessera-hooks', 'outbox')), config.hooksHttp, coordination.locker, log)
+    : undefined;
+  const hookSender = config.hooksHttp && hookDelivery ? httpHooks(config.hooksHttp, log, (body) => hookDelivery.enqueue(body)) : undefined;
   const hooks = withCheckedNaming(hookSender ? withHttpHooks(given, hookSender.hooks) : given);
   const targets = new RequestTargets(config.tusPath);
   const responseHeaders = new ResponseHeaders(corsOriginFor(config.corsOrigins));
-  const coordination = config.redis ? redisCoordination(config, config.redis, log) : embeddedCoordination(config);
   const metrics = new TesseraMetrics();
   const locker = instrumentLocker(coordination.locker, metrics);
   const adapter = createStoreAdapter(config, coordination, log);
@@ -239,6 +246,7 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
       });
       if (config.uploadExpiryMs > 0) sweeper.start();
       recovery.start({ now: true });
+      hookDelivery?.start();
       const { port, address } = httpServer.address() as AddressInfo;
       const host = address.includes(':') ? `[${address}]` : address;
       log.info({ port, host: address, tusPath: config.tusPath }, 'tessera listening');
@@ -247,6 +255,7 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
     async close() {
       await sweeper.stop();
       await recovery.stop();
+      await hookDelivery?.stop();
       if (!httpServer) return coordination.close();
       const server = httpServer;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

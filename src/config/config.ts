@@ -83,6 +83,8 @@ export interface HttpHooksConfig {
   readonly progressIntervalMs: number;
   /** HMAC-SHA256 key signing every hook request (Tessera-Signature); undefined = unsigned. */
   readonly secret?: string;
+  /** How long post-finish and post-terminate are tried (across restarts) before they are given up; ms. */
+  readonly retryForMs: number;
 }
 
 export interface AuthConfig {
@@ -286,6 +288,7 @@ const envSchema = z.object({
   HOOKS_HTTP_BACKOFF: duration('1s', MAX_TIMER_MS),
   HOOKS_PROGRESS_INTERVAL: duration('1s', MAX_TIMER_MS),
   HOOKS_HTTP_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  HOOKS_RETRY_FOR: duration('24h'),
   // Unset means "on where it fits": a TUS_PATH covering the page turns it off quietly.
   WEB_UI: z
     .string()
@@ -430,6 +433,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           backoffMs: e.HOOKS_HTTP_BACKOFF,
           progressIntervalMs: e.HOOKS_PROGRESS_INTERVAL,
           secret: e.HOOKS_HTTP_SECRET,
+          retryForMs: e.HOOKS_RETRY_FOR,
         })
       : undefined,
   });

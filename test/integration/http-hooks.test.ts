@@ -44,6 +44,7 @@ describe('HTTP hooks (HOOKS_HTTP_URL)', () => {
     backoffMs: 50,
     progressIntervalMs: 100,
     secret: SECRET,
+    retryForMs: 60_000,
     ...overrides,
   });
 

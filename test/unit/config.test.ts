@@ -150,6 +150,7 @@ describe('loadConfig', () => {
       backoffMs: 1000,
       progressIntervalMs: 1000,
       secret: undefined,
+      retryForMs: 86_400_000,
     });
     expect(loadConfig({ HOOKS_HTTP_URL: 'http://127.0.0.1:9000', HOOKS_ENABLED_EVENTS: 'post-finish' }).hooksHttp?.events).toEqual(new Set(['post-finish']));
     expect(errorOf({ HOOKS_HTTP_SECRET: 'a-secret-of-some-length' }).message).toBe('Invalid configuration: HOOKS_HTTP_SECRET needs HOOKS_HTTP_URL (which turns HTTP hooks on)');

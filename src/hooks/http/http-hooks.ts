@@ -23,9 +23,10 @@ export interface HttpHooks {
  * HTTP hooks as tusd v2 sends them (HOOKS_HTTP_URL): a receiver written for tusd works unchanged
  * (see hook-payload). pre-create blocks the POST: it may reject the upload with its own answer,
  * or choose the upload's id and metadata; if it cannot be asked, the POST fails closed (503).
- * The post-* events are sent after the fact, with retries, and never hold a request up.
+ * post-create and post-receive are sent after the fact, with retries, and never hold a request up;
+ * post-finish and post-terminate go through `deliver` (the durable outbox, see HookDelivery).
  */
-export function httpHooks(config: HttpHooksConfig, log: Logger): HttpHooks {
+export function httpHooks(config: HttpHooksConfig, log: Logger, deliver: (body: HookRequestBody) => Promise<void>): HttpHooks {
   const enabled = (event: HookEvent) => config.events.has(event);
   /** Metadata pre-create chose, by the id it named, until the upload is created with it. */
   const chosenMetadata = new Map<string, Record<string, string>>();
@@ -82,7 +83,8 @@ export function httpHooks(config: HttpHooksConfig, log: Logger): HttpHooks {
     ...(enabled('post-finish')
       ? {
           onUploadFinish: async (req: Request | undefined, upload: FinishedUpload) => {
-            notify(payload('post-finish', hookUpload(upload), req, { Status: 'done', ...(upload.sha256 ? { Sha256: upload.sha256 } : {}) }));
+            // Recorded before the request that finished the file is answered.
+            await deliver(payload('post-finish', hookUpload(upload), req, { Status: 'done', ...(upload.sha256 ? { Sha256: upload.sha256 } : {}) }));
             return {};
           },
         }
@@ -100,9 +102,11 @@ export function httpHooks(config: HttpHooksConfig, log: Logger): HttpHooks {
       // At most once per HOOKS_PROGRESS_INTERVAL per upload: @tus/server's postReceiveInterval (see tus-server.ts).
       if (enabled('post-receive')) tus.on(EVENTS.POST_RECEIVE, (req: Request | undefined, upload: Upload) => notify(payload('post-receive', hookUpload(upload), req)));
       if (enabled('post-terminate')) {
-        tus.on(EVENTS.POST_TERMINATE, (req: Request, _res: Response, id: string) =>
-          notify(payload('post-terminate', { ...hookUpload({ id, offset: 0 } as Upload), SizeIsDeferred: false }, req)),
-        );
+        tus.on(EVENTS.POST_TERMINATE, (req: Request, _res: Response, id: string) => {
+          deliver(payload('post-terminate', { ...hookUpload({ id, offset: 0 } as Upload), SizeIsDeferred: false }, req)).catch((error: unknown) =>
+            log.error({ uploadId: id, err: error }, 'post-terminate hook could not be recorded'),
+          );
+        });
       }
     },
   };
