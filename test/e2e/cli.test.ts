@@ -335,6 +335,12 @@ describe('tessera upload (CLI)', () => {
     expect(await exited).toBe(0);
   });
 
+  it('serve takes the HOOKS_* settings as flags too, checked like the variables (one line, exit 2)', async () => {
+    const result = await runCli(['serve', '--port', '0', '--hooks-http-url', 'ftp://hooks.example.com'], { home: home() });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe('Invalid configuration: HOOKS_HTTP_URL must be an http:// or https:// URL');
+  });
+
   describe('integrity', () => {
     let server: Awaited<ReturnType<typeof countingServer>>;
     beforeAll(async () => {
