@@ -107,15 +107,26 @@ function withCheckedNaming(hooks: TesseraHooks): TesseraHooks {
 export function createTessera({ config, hooks: given = {}, authenticate, logger }: TesseraOptions): Tessera {
   const log = logger ?? createLogger(config.logLevel);
   const coordination = config.redis ? redisCoordination(config, config.redis, log) : embeddedCoordination(config);
+  const metrics = new TesseraMetrics();
+  const observeHook = (hook: string, ok: boolean) => {
+    metrics.hookInvocations.inc({ hook });
+    if (!ok) metrics.hookErrors.inc({ hook });
+  };
   // post-finish and post-terminate: recorded beside the data, delivered at least once (one instance at a time).
   const hookDelivery = config.hooksHttp
-    ? new HookDelivery(new FileHookOutbox(path.join(config.dataDir, '.tessera-hooks', 'outbox')), config.hooksHttp, coordination.locker, log)
+    ? new HookDelivery(new FileHookOutbox(path.join(config.dataDir, '.tessera-hooks', 'outbox')), config.hooksHttp, coordination.locker, log, {
+        observe: observeHook,
+        delivered: (hook, seconds) => metrics.hookDeliverySeconds.observe({ hook }, seconds),
+        outbox: (depth, oldest) => {
+          metrics.hookOutboxDepth.set(depth);
+          metrics.hookOutboxOldestSeconds.set(oldest);
+        },
+      })
     : undefined;
-  const hookSender = config.hooksHttp && hookDelivery ? httpHooks(config.hooksHttp, log, (body) => hookDelivery.enqueue(body)) : undefined;
+  const hookSender = config.hooksHttp && hookDelivery ? httpHooks(config.hooksHttp, log, (body) => hookDelivery.enqueue(body), observeHook) : undefined;
   const hooks = withCheckedNaming(hookSender ? withHttpHooks(given, hookSender.hooks) : given);
   const targets = new RequestTargets(config.tusPath);
   const responseHeaders = new ResponseHeaders(corsOriginFor(config.corsOrigins));
-  const metrics = new TesseraMetrics();
   const locker = instrumentLocker(coordination.locker, metrics);
   const adapter = createStoreAdapter(config, coordination, log);
   // Lifecycle records live with the data: beside the files (coordination's store), or in the bucket.

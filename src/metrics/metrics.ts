@@ -61,6 +61,36 @@ export class TesseraMetrics {
     registers: [this.registry],
   });
 
+  readonly hookInvocations = new Counter({
+    name: 'tessera_hook_invocations_total',
+    help: 'HTTP hook requests sent, by hook (every try counts)',
+    labelNames: ['hook'] as const,
+    registers: [this.registry],
+  });
+  readonly hookErrors = new Counter({
+    name: 'tessera_hook_errors_total',
+    help: 'HTTP hook requests that failed (unreachable, timed out, not 2xx, no JSON), by hook',
+    labelNames: ['hook'] as const,
+    registers: [this.registry],
+  });
+  readonly hookDeliverySeconds = new Histogram({
+    name: 'tessera_hook_delivery_seconds',
+    help: 'From recording a post-finish/post-terminate in the outbox to the receiver answering 2xx',
+    labelNames: ['hook'] as const,
+    buckets: [0.05, 0.25, 1, 5, 30, 120, 600, 3600, 86400],
+    registers: [this.registry],
+  });
+  readonly hookOutboxDepth = new Gauge({
+    name: 'tessera_hook_outbox_depth',
+    help: 'Hook notifications recorded and not delivered yet (as of the last delivery pass)',
+    registers: [this.registry],
+  });
+  readonly hookOutboxOldestSeconds = new Gauge({
+    name: 'tessera_hook_outbox_oldest_seconds',
+    help: 'Age of the oldest undelivered hook notification (as of the last delivery pass)',
+    registers: [this.registry],
+  });
+
   /** Where the whole-file work gauge reads from (set once the limiter exists). */
   private heavyWorkSource: { readonly activeCount: number; readonly pendingCount: number } | undefined;
   readonly heavyWork = new Gauge({

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HookRequestBody } from '../../src/hooks/http/hook-payload.js';
+import { metricValue } from '../support/metrics.js';
 import { freePort } from '../support/ports.js';
 import { spawnTessera } from '../support/tessera-process.js';
 import { startTessera } from '../support/tessera.js';
@@ -16,6 +17,7 @@ const idOf = (url: string) => url.split('/').pop() as string;
 /** A hook receiver on `port` that answers `status()` and records what it got. */
 async function startReceiver(port: number, status: () => number = () => 200) {
   const received: HookRequestBody[] = [];
+  let refused = 0;
   const arrivals = new Set<() => void>();
   const server = http.createServer((req, res) => {
     let raw = '';
@@ -25,6 +27,7 @@ async function startReceiver(port: number, status: () => number = () => 200) {
     req.on('end', () => {
       const code = status();
       if (code === 200) received.push(JSON.parse(raw) as HookRequestBody);
+      else refused += 1;
       res.writeHead(code, { 'Content-Type': 'application/json' }).end('{}');
       for (const arrived of arrivals) arrived();
     });
@@ -32,6 +35,8 @@ async function startReceiver(port: number, status: () => number = () => 200) {
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return {
     received,
+    /** Requests answered with another status than 200. */
+    refused: () => refused,
     /** Resolves once a post-finish for `id` was accepted (bounded). */
     finishOf: (id: string, timeoutMs = 20_000) =>
       new Promise<HookRequestBody>((resolve, reject) => {
@@ -79,8 +84,9 @@ describe('durable post-finish delivery', () => {
       const data = randomBytes(1000);
       const { url } = await create(server.endpoint, { length: data.length, metadata: { sha256: sha256(data) } });
       expect((await patch(url, 0, data)).status).toBe(204);
-      // Recorded, not delivered yet.
+      // Recorded, not delivered yet; tried and refused at least once before the receiver comes up.
       expect((await fs.readdir(path.join(dataDir, '.tessera-hooks', 'outbox'))).filter((n) => n.endsWith('.json'))).toHaveLength(1);
+      await expect.poll(() => receiver.refused(), { timeout: 5_000 }).toBeGreaterThan(0);
       up = true;
       const delivered = await receiver.finishOf(idOf(url));
       expect(delivered.Tessera).toMatchObject({ Sha256: sha256(data), EventId: `${idOf(url)}:post-finish` });
@@ -88,6 +94,10 @@ describe('durable post-finish delivery', () => {
         .poll(async () => (await fs.readdir(path.join(dataDir, '.tessera-hooks', 'outbox'))).filter((n) => n.endsWith('.json')).length, { timeout: 5_000 })
         .toBe(0);
       expect(receiver.received.filter((r) => r.Type === 'post-finish' && r.Event.Upload.ID === idOf(url))).toHaveLength(1);
+      // Metrics: the failed tries, the one delivery, and (by the next pass) an empty outbox.
+      expect(await metricValue(server.baseUrl, 'tessera_hook_errors_total', { hook: 'post-finish' })).toBeGreaterThanOrEqual(1);
+      expect(await metricValue(server.baseUrl, 'tessera_hook_delivery_seconds_count', { hook: 'post-finish' })).toBe(1);
+      await expect.poll(() => metricValue(server.baseUrl, 'tessera_hook_outbox_depth'), { timeout: 5_000 }).toBe(0);
     } finally {
       await server.stop();
       await receiver.stop();

@@ -7,46 +7,61 @@ export class HookUnavailableError extends Error {
   override readonly name = 'HookUnavailableError';
 }
 
+/** Told of every try of a hook request, and whether it got a usable answer (the hook metrics). */
+export type HookObserver = (hook: string, ok: boolean) => void;
+
 /**
  * Sends one hook request to HOOKS_HTTP_URL and returns the receiver's answer. Signed when a
  * secret is set (see hook-signature). A network failure, a timeout or a 5xx is tried again after
  * `backoffMs`, doubling, up to `retries` more times; any other non-2xx answer, or a body that is
  * no JSON object, fails at once (tusd counts it as the hook failing).
  */
-export async function sendHook(config: HttpHooksConfig, payload: HookRequestBody, sleep = defaultSleep): Promise<HookResponseBody> {
+export async function sendHook(
+  config: HttpHooksConfig,
+  payload: HookRequestBody,
+  observe: HookObserver = () => {},
+  sleep: (ms: number) => Promise<void> = defaultSleep,
+): Promise<HookResponseBody> {
   const body = JSON.stringify(payload);
   let last = '';
   for (let attempt = 0; attempt <= config.retries; attempt += 1) {
     if (attempt > 0) await sleep(config.backoffMs * 2 ** (attempt - 1));
-    const timestamp = String(Date.now());
-    const headers: Record<string, string> = { 'Content-Type': 'application/json' };
-    if (config.secret) {
-      headers[TIMESTAMP_HEADER] = timestamp;
-      headers[SIGNATURE_HEADER] = signHookRequest(config.secret, timestamp, body);
-    }
-    let res: Response;
-    try {
-      res = await fetch(config.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(config.timeoutMs) });
-    } catch (error) {
-      last = (error as Error).name === 'TimeoutError' ? `no answer within ${config.timeoutMs} ms` : ((error as Error).cause as Error | undefined)?.message ?? (error as Error).message;
-      continue;
-    }
-    const text = await res.text().catch(() => '');
-    if (res.status >= 500) {
-      last = `answered ${res.status}`;
-      continue;
-    }
-    if (res.status < 200 || res.status > 299) throw new HookUnavailableError(`${payload.Type} hook answered ${res.status}`);
-    if (text.trim() === '') return {};
-    try {
-      const parsed: unknown = JSON.parse(text);
-      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as HookResponseBody;
-    } catch {
-      // Answered below.
-    }
-    throw new HookUnavailableError(`${payload.Type} hook answered with a body that is no JSON object`);
+    const outcome = await tryOnce(config, payload.Type, body);
+    observe(payload.Type, outcome.kind === 'answer');
+    if (outcome.kind === 'answer') return outcome.answer;
+    if (outcome.kind === 'refused') throw new HookUnavailableError(outcome.reason);
+    last = outcome.reason;
   }
   throw new HookUnavailableError(`${payload.Type} hook unreachable after ${config.retries + 1} tries: ${last}`);
+}
+
+type Outcome = { kind: 'answer'; answer: HookResponseBody } | { kind: 'retry'; reason: string } | { kind: 'refused'; reason: string };
+
+async function tryOnce(config: HttpHooksConfig, type: string, body: string): Promise<Outcome> {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  if (config.secret) {
+    const timestamp = String(Date.now());
+    headers[TIMESTAMP_HEADER] = timestamp;
+    headers[SIGNATURE_HEADER] = signHookRequest(config.secret, timestamp, body);
+  }
+  let res: Response;
+  try {
+    res = await fetch(config.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(config.timeoutMs) });
+  } catch (error) {
+    const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${config.timeoutMs} ms` : (((error as Error).cause as Error | undefined)?.message ?? (error as Error).message);
+    return { kind: 'retry', reason };
+  }
+  const text = await res.text().catch(() => '');
+  if (res.status >= 500) return { kind: 'retry', reason: `answered ${res.status}` };
+  if (res.status < 200 || res.status > 299) return { kind: 'refused', reason: `${type} hook answered ${res.status}` };
+  if (text.trim() === '') return { kind: 'answer', answer: {} };
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return { kind: 'answer', answer: parsed as HookResponseBody };
+  } catch {
+    // Answered below.
+  }
+  return { kind: 'refused', reason: `${type} hook answered with a body that is no JSON object` };
 }
 
 function defaultSleep(ms: number): Promise<void> {

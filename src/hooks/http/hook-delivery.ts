@@ -1,9 +1,16 @@
 import type { Locker } from '@tus/utils';
 import type { HttpHooksConfig } from '../../config/config.js';
 import type { Logger } from '../../logging/logger.js';
-import { HookUnavailableError, sendHook } from './hook-client.js';
+import { HookUnavailableError, sendHook, type HookObserver } from './hook-client.js';
 import type { FileHookOutbox, OutboxRecord } from './hook-outbox.js';
 import type { HookRequestBody } from './hook-payload.js';
+
+/** What delivery reports: each try, each delivery's latency, and the outbox at each pass. */
+export interface DeliveryMetrics {
+  readonly observe: HookObserver;
+  delivered(hook: string, seconds: number): void;
+  outbox(depth: number, oldestSeconds: number): void;
+}
 
 /** Longest wait between two tries of one record. */
 const MAX_BACKOFF_MS = 10 * 60_000;
@@ -28,6 +35,7 @@ export class HookDelivery {
     private readonly config: HttpHooksConfig & { readonly retryForMs: number },
     private readonly locker: Locker,
     private readonly log: Logger,
+    private readonly metrics: DeliveryMetrics = { observe: () => {}, delivered: () => {}, outbox: () => {} },
   ) {}
 
   /** Records a notification (durably), then has it sent. */
@@ -68,7 +76,9 @@ export class HookDelivery {
 
   private async deliverDue(): Promise<void> {
     const now = Date.now();
-    for (const record of await this.outbox.all()) {
+    const records = await this.outbox.all();
+    this.metrics.outbox(records.length, records[0] ? (now - records[0].createdAt) / 1000 : 0);
+    for (const record of records) {
       if (record.nextAttemptAt > now) continue;
       const lock = this.locker.newLock(`hook-outbox:${record.eventId}`);
       try {
@@ -90,8 +100,9 @@ export class HookDelivery {
     if (!current) return;
     try {
       // One try here; the outbox does the retrying, across restarts.
-      await sendHook({ ...this.config, retries: 0 }, current.body);
+      await sendHook({ ...this.config, retries: 0 }, current.body, this.metrics.observe);
       await this.outbox.remove(current.eventId);
+      this.metrics.delivered(current.body.Type, (Date.now() - current.createdAt) / 1000);
       this.log.info({ eventId: current.eventId, attempts: current.attempts + 1, latencyMs: Date.now() - current.createdAt }, 'hook delivered');
     } catch (error) {
       if (!(error instanceof HookUnavailableError)) throw error;

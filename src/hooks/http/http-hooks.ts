@@ -8,7 +8,7 @@ import type { FinishedUpload } from '../../tus/completion/tessera-events.js';
 import type { TesseraHooks } from '../../tus/hooks.js';
 import { isUploadId } from '../../tus/request-target.js';
 import { requestOf } from '../../tus/upstream/direct-body.js';
-import { HookUnavailableError, sendHook } from './hook-client.js';
+import { HookUnavailableError, sendHook, type HookObserver } from './hook-client.js';
 import { hookHttpRequest, type HookRequestBody, type HookUpload, type TesseraHookFacts } from './hook-payload.js';
 
 /** Tessera's hooks as HTTP requests to the integrator's backend, and the listeners for the post-* events. */
@@ -26,7 +26,7 @@ export interface HttpHooks {
  * post-create and post-receive are sent after the fact, with retries, and never hold a request up;
  * post-finish and post-terminate go through `deliver` (the durable outbox, see HookDelivery).
  */
-export function httpHooks(config: HttpHooksConfig, log: Logger, deliver: (body: HookRequestBody) => Promise<void>): HttpHooks {
+export function httpHooks(config: HttpHooksConfig, log: Logger, deliver: (body: HookRequestBody) => Promise<void>, observe: HookObserver = () => {}): HttpHooks {
   const enabled = (event: HookEvent) => config.events.has(event);
   /** Metadata pre-create chose, by the id it named, until the upload is created with it. */
   const chosenMetadata = new Map<string, Record<string, string>>();
@@ -42,7 +42,7 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deliver: (body: 
 
   /** A post-* event: sent in the background with its retries; a failure is logged, never answered. */
   const notify = (body: HookRequestBody) => {
-    sendHook(config, body).then(
+    sendHook(config, body, observe).then(
       (answer) => log.debug({ uploadId: body.Event.Upload.ID, hook: body.Type, answer }, 'hook delivered'),
       (error: unknown) => log.error({ uploadId: body.Event.Upload.ID, hook: body.Type, err: error }, 'hook not delivered'),
     );
@@ -54,7 +54,7 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deliver: (body: 
           namingFunction: async (req: Request, metadata?: Record<string, string | null>) => {
             let answer;
             try {
-              answer = await sendHook(config, payload('pre-create', uploadBeingCreated(req, metadata), req));
+              answer = await sendHook(config, payload('pre-create', uploadBeingCreated(req, metadata), req), observe);
             } catch (error) {
               if (!(error instanceof HookUnavailableError)) throw error;
               log.warn({ err: error }, 'pre-create hook unavailable: upload refused');
