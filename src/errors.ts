@@ -127,6 +127,10 @@ export const errors = {
     new TusError('ERR_UPLOAD_REJECTED', status, (body ?? '').trim() || 'Upload rejected by the server', headers),
   /** The pre-create hook named an id that is no upload id. */
   hookBadUploadId: () => new TusError('ERR_HOOK_BAD_UPLOAD_ID', 500, 'The pre-create hook chose an invalid upload id'),
+  /** The pre-create hook named the id of an upload that exists (or is being created). */
+  hookUploadIdTaken: () => new TusError('ERR_HOOK_UPLOAD_ID_TAKEN', 500, 'The pre-create hook chose the id of an existing upload'),
+  /** The pre-create hook answered something unusable (metadata that is no tus metadata). */
+  hookBadAnswer: (why: string) => new TusError('ERR_HOOK_BAD_ANSWER', 500, `The pre-create hook gave an unusable answer: ${why}`),
   storageUnavailable: () =>
     new TusError('ERR_STORAGE_UNAVAILABLE', 503, 'Storage is unavailable (S3 unreachable); retry shortly', { 'Retry-After': '2' }),
   redisUnavailable: () =>

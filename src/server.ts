@@ -31,6 +31,7 @@ import { nodeRequestOf } from './tus/upstream/node-request.js';
 import path from 'node:path';
 import { HookDelivery } from './hooks/http/hook-delivery.js';
 import { FileHookOutbox } from './hooks/http/hook-outbox.js';
+import { isGoneUpload } from './errors.js';
 import { httpHooks, withHttpHooks } from './hooks/http/http-hooks.js';
 import type { TesseraHooks } from './tus/hooks.js';
 import { TesseraEvents } from './tus/completion/tessera-events.js';
@@ -123,7 +124,12 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
         },
       })
     : undefined;
-  const hookSender = config.hooksHttp && hookDelivery ? httpHooks(config.hooksHttp, log, (body) => hookDelivery.enqueue(body), observeHook) : undefined;
+  // Filled once the store and state exist (below): pre-create asks whether the id it chose is taken.
+  let uploadExists: (id: string) => Promise<boolean> = async () => true;
+  const hookSender =
+    config.hooksHttp && hookDelivery
+      ? httpHooks(config.hooksHttp, log, { deliver: (body) => hookDelivery.enqueue(body), uploadExists: (id) => uploadExists(id), observe: observeHook })
+      : undefined;
   const hooks = withCheckedNaming(hookSender ? withHttpHooks(given, hookSender.hooks) : given);
   const targets = new RequestTargets(config.tusPath);
   const responseHeaders = new ResponseHeaders(corsOriginFor(config.corsOrigins));
@@ -134,6 +140,12 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
   // Uploads with a record as well as those the store lists (S3 lists only unfinished multipart uploads).
   const allUploadIds = async () => [...new Set([...(await state.ids()), ...(await adapter.listUploadIds())])];
   const store = new TesseraDataStore(adapter, locker, allUploadIds);
+  uploadExists = async (id) =>
+    (await state.get(id)) !== undefined ||
+    (await store.getUpload(id).then(
+      () => true,
+      (error: unknown) => (isGoneUpload(error) ? false : Promise.reject(error)),
+    ));
   const events = new TesseraEvents();
   // Whole-file work (assembly, read-back verification) queues beyond this many at once.
   const heavyWork = pLimit(config.maxConcurrentAssemblies);

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HookRequestBody } from '../../src/hooks/http/hook-payload.js';
+import { crashTessera } from '../support/cli-server-crash.js';
 import { metricValue } from '../support/metrics.js';
 import { freePort } from '../support/ports.js';
 import { spawnTessera } from '../support/tessera-process.js';
@@ -89,7 +90,7 @@ describe('durable post-finish delivery', () => {
       await expect.poll(() => receiver.refused(), { timeout: 5_000 }).toBeGreaterThan(0);
       up = true;
       const delivered = await receiver.finishOf(idOf(url));
-      expect(delivered.Tessera).toMatchObject({ Sha256: sha256(data), EventId: `${idOf(url)}:post-finish` });
+      expect(delivered.Tessera).toMatchObject({ Sha256: sha256(data), EventId: expect.stringMatching(new RegExp(`^post-finish:${idOf(url)}:`)) });
       await expect
         .poll(async () => (await fs.readdir(path.join(dataDir, '.tessera-hooks', 'outbox'))).filter((n) => n.endsWith('.json')).length, { timeout: 5_000 })
         .toBe(0);
@@ -98,6 +99,36 @@ describe('durable post-finish delivery', () => {
       expect(await metricValue(server.baseUrl, 'tessera_hook_errors_total', { hook: 'post-finish' })).toBeGreaterThanOrEqual(1);
       expect(await metricValue(server.baseUrl, 'tessera_hook_delivery_seconds_count', { hook: 'post-finish' })).toBe(1);
       await expect.poll(() => metricValue(server.baseUrl, 'tessera_hook_outbox_depth'), { timeout: 5_000 }).toBe(0);
+    } finally {
+      await server.stop();
+      await receiver.stop();
+    }
+  });
+
+  it('an outbox that cannot be written fails the PATCH, and loses nothing: the client\'s retry (the empty last PATCH) records and delivers it, once', async () => {
+    const port = await freePort();
+    const receiver = await startReceiver(port);
+    const dataDir = path.join(work, 'unwritable');
+    const server = await startTessera({
+      dataDir,
+      hooksHttp: { url: `http://127.0.0.1:${port}/hooks`, events: new Set(['post-finish'] as const), forwardHeaders: [], timeoutMs: 2000, retries: 0, backoffMs: 100, progressIntervalMs: 1000, retryForMs: 60_000 },
+    });
+    try {
+      // A file where the outbox directory should be: every record write fails (as on a full disk).
+      await fs.mkdir(path.join(dataDir, '.tessera-hooks'), { recursive: true });
+      await fs.writeFile(path.join(dataDir, '.tessera-hooks', 'outbox'), 'in the way');
+      const data = randomBytes(500);
+      const { url } = await create(server.endpoint, { length: data.length, metadata: { sha256: sha256(data) } });
+      const failed = await patch(url, 0, data);
+      expect(failed.status).toBe(500);
+      await fs.rm(path.join(dataDir, '.tessera-hooks', 'outbox'));
+      // Before: the upload was already marked announced; the retry answered 204 and nothing was ever sent.
+      expect((await patch(url, data.length, Buffer.alloc(0))).status).toBe(204);
+      const delivered = await receiver.finishOf(idOf(url));
+      expect(delivered.Tessera.Sha256).toBe(sha256(data));
+      expect((await patch(url, data.length, Buffer.alloc(0))).status).toBe(204);
+      await expect.poll(async () => (await fs.readdir(path.join(dataDir, '.tessera-hooks', 'outbox'))).filter((n) => n.endsWith('.json')).length, { timeout: 5_000 }).toBe(0);
+      expect(receiver.received.filter((r) => r.Type === 'post-finish' && r.Event.Upload.ID === idOf(url))).toHaveLength(1);
     } finally {
       await server.stop();
       await receiver.stop();
@@ -116,10 +147,9 @@ describe('durable post-finish delivery', () => {
       const { url } = await create(first.endpoint, { length: data.length, metadata: { sha256: sha256(data) } });
       expect((await patch(url, 0, data)).status).toBe(204);
       id = idOf(url);
-      first.child.kill('SIGKILL');
-      await first.exited;
     } finally {
-      first.child.kill('SIGKILL');
+      // The server itself, not the tsx wrapper (which would leave it running).
+      await crashTessera(first);
     }
     const receiver = await startReceiver(port);
     const second = await spawnTessera(env);
@@ -128,8 +158,7 @@ describe('durable post-finish delivery', () => {
       expect(delivered.Event.Upload).toMatchObject({ ID: id, Size: 2000, Offset: 2000 });
       expect(delivered.Tessera.Sha256).toBe(sha256(data));
     } finally {
-      second.child.kill('SIGKILL');
-      await second.exited;
+      await crashTessera(second);
       await receiver.stop();
       await first.cleanup();
       await second.cleanup();

@@ -95,7 +95,7 @@ describe('HTTP hooks (HOOKS_HTTP_URL)', () => {
     });
   const idOf = (url: string) => url.split('/').pop() as string;
 
-  it('sends pre-create, post-create, post-receive and post-finish in tusd v2 shape, signed, with the forwarded headers only', async () => {
+  it('sends pre-create, post-create, post-finish and post-terminate in tusd v2 shape, signed; HOOKS_HTTP_FORWARD_HEADERS go on the hook request', async () => {
     const data = randomBytes(3000);
     const sha256 = createHash('sha256').update(data).digest('hex');
     const { res, url } = await create(server.endpoint, {
@@ -110,20 +110,25 @@ describe('HTTP hooks (HOOKS_HTTP_URL)', () => {
       Type: 'pre-create',
       Event: {
         Upload: { ID: '', Size: 3000, SizeIsDeferred: false, Offset: 0, MetaData: { filename: 'a.bin', sha256 }, IsPartial: false, IsFinal: false, PartialUploads: null, Storage: null },
-        HTTPRequest: { Method: 'POST', URI: '/files', RemoteAddr: '127.0.0.1', Header: { Authorization: ['Bearer t'], 'X-Request-Id': ['r-1'] } },
+        // As tusd: every request header, Go's canonical spelling, a list each; RemoteAddr ip:port.
+        HTTPRequest: { Method: 'POST', URI: '/files', RemoteAddr: expect.stringMatching(/^127\.0\.0\.1:\d+$/), Header: expect.objectContaining({ Authorization: ['Bearer t'], 'X-Request-Id': ['r-1'], Cookie: ['secret=1'], 'Tus-Resumable': ['1.0.0'] }) },
       },
-      Tessera: { EventId: ':pre-create' },
+      Tessera: { EventId: expect.stringMatching(/^pre-create::[0-9a-f-]{36}$/) },
     });
+    // Forwarded onto the hook request itself: only the listed ones.
+    expect(pre?.headers.authorization).toBe('Bearer t');
+    expect(pre?.headers['x-request-id']).toBe('r-1');
+    expect(pre?.headers.cookie).toBeUndefined();
     expect(verifyHookSignature({ secret: SECRET, timestamp: pre?.headers['tessera-timestamp'] as string, signature: pre?.headers['tessera-signature'] as string, body: pre?.raw ?? '' })).toBe(true);
 
     const postCreate = await hookFor('post-create', id);
-    expect(postCreate.body.Event.Upload).toMatchObject({ ID: id, Size: 3000, Offset: 0, MetaData: { filename: 'a.bin', sha256 } });
+    expect(postCreate.body.Event.Upload).toMatchObject({ ID: id, Size: 3000, Offset: 0, MetaData: { filename: 'a.bin', sha256 }, Storage: { Type: 'filestore' } });
     expect(postCreate.body.Event.HTTPRequest).toMatchObject({ Method: 'POST', URI: '/files' });
 
     expect((await patch(url, 0, data)).status).toBe(204);
     const finish = await hookFor('post-finish', id);
     expect(finish.body.Event.Upload).toMatchObject({ ID: id, Size: 3000, Offset: 3000, IsFinal: false });
-    expect(finish.body.Tessera).toEqual({ Sha256: sha256, Status: 'done', EventId: `${id}:post-finish` });
+    expect(finish.body.Tessera).toEqual({ Sha256: sha256, Status: 'done', EventId: `post-finish:${id}:3000:${sha256}` });
     expect(received.filter((r) => r.body.Type === 'post-finish' && r.body.Event.Upload.ID === id)).toHaveLength(1);
 
     expect((await del(url)).status).toBe(204);
@@ -227,5 +232,47 @@ describe('HTTP hooks (HOOKS_HTTP_URL)', () => {
     expect((await patchStream(url, 0, body)).status).toBe(204);
     const progress = await hookFor('post-receive', idOf(url));
     expect(progress.body.Event.Upload.Offset).toBeGreaterThan(0);
+  });
+
+  it('pre-create cannot hand out the id of an existing upload, nor one that names another upload\'s files: 500, the existing upload untouched', async () => {
+    const existing = await create(server.endpoint, { length: 5, metadata: { filename: 'mine.bin' } });
+    expect((await patch(existing.url, 0, Buffer.from('hello'))).status).toBe(204);
+    const before = await head(existing.url);
+    for (const id of [idOf(existing.url), `${idOf(existing.url)}.json`, 'x.part']) {
+      answer = (body) => (body.Type === 'pre-create' ? { status: 200, body: { ChangeFileInfo: { ID: id } } } : { status: 200, body: {} });
+      const { res } = await create(server.endpoint, { length: 20 });
+      expect(res.status, id).toBe(500);
+    }
+    const after = await head(existing.url);
+    expect(after.headers.get('upload-offset')).toBe(before.headers.get('upload-offset'));
+    expect(after.headers.get('tessera-upload-status')).toBe('done');
+    expect(Buffer.from(await (await fetch(existing.url)).arrayBuffer()).toString()).toBe('hello');
+  });
+
+  it('a rejection with a status that is no error (2xx, 1xx, 1000) is answered 400; metadata that is no tus metadata fails the POST', async () => {
+    for (const status of [201, 101, 1000]) {
+      answer = (body) => (body.Type === 'pre-create' ? { status: 200, body: { RejectUpload: true, HTTPResponse: { StatusCode: status, Header: { Location: 'http://elsewhere/x' } } } } : { status: 200, body: {} });
+      const { res } = await create(server.endpoint, { length: 10 });
+      expect(res.status, String(status)).toBe(400);
+    }
+    answer = (body) => (body.Type === 'pre-create' ? { status: 200, body: { ChangeFileInfo: { MetaData: ['a', 'b'] as unknown as Record<string, string> } } } : { status: 200, body: {} });
+    const bad = await create(server.endpoint, { length: 10 });
+    expect(bad.res.status).toBe(500);
+    expect(await bad.res.text()).toMatch(/^The pre-create hook gave an unusable answer/);
+  });
+
+  it('a receiver answering with a redirect is no answer: the POST fails closed (503)', async () => {
+    answer = () => ({ status: 302, body: {} });
+    const { res, url } = await create(server.endpoint, { length: 10 });
+    expect(res.status).toBe(503);
+    expect(url).toBe('');
+  });
+
+  it('every pre-create has its own EventId (a receiver dropping repeats by it drops no real event)', async () => {
+    await create(server.endpoint, { length: 1 });
+    await create(server.endpoint, { length: 1 });
+    const ids = received.filter((r) => r.body.Type === 'pre-create').map((r) => r.body.Tessera.EventId);
+    expect(ids).toHaveLength(2);
+    expect(new Set(ids).size).toBe(2);
   });
 });

@@ -1,5 +1,5 @@
 import type { HttpHooksConfig } from '../../config/config.js';
-import type { HookRequestBody, HookResponseBody } from './hook-payload.js';
+import { canonicalHeaderName, type HookRequestBody, type HookResponseBody } from './hook-payload.js';
 import { signHookRequest, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './hook-signature.js';
 
 /** The receiver could not be asked: unreachable, timed out, or not answering 2xx after every retry. */
@@ -26,7 +26,7 @@ export async function sendHook(
   let last = '';
   for (let attempt = 0; attempt <= config.retries; attempt += 1) {
     if (attempt > 0) await sleep(config.backoffMs * 2 ** (attempt - 1));
-    const outcome = await tryOnce(config, payload.Type, body);
+    const outcome = await tryOnce(config, payload, body);
     observe(payload.Type, outcome.kind === 'answer');
     if (outcome.kind === 'answer') return outcome.answer;
     if (outcome.kind === 'refused') throw new HookUnavailableError(outcome.reason);
@@ -37,8 +37,18 @@ export async function sendHook(
 
 type Outcome = { kind: 'answer'; answer: HookResponseBody } | { kind: 'retry'; reason: string } | { kind: 'refused'; reason: string };
 
-async function tryOnce(config: HttpHooksConfig, type: string, body: string): Promise<Outcome> {
-  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+/** A receiver's answer larger than this is refused (tusd reads at most a few KiB). */
+const MAX_ANSWER_BYTES = 64 * 1024;
+
+async function tryOnce(config: HttpHooksConfig, payload: HookRequestBody, body: string): Promise<Outcome> {
+  const type = payload.Type;
+  const headers: Record<string, string> = {};
+  // HOOKS_HTTP_FORWARD_HEADERS: these headers of the client's request go on the hook request itself (as tusd's flag).
+  for (const name of config.forwardHeaders) {
+    const value = payload.Event.HTTPRequest.Header[canonicalHeaderName(name)]?.[0];
+    if (value !== undefined) headers[name] = value;
+  }
+  headers['Content-Type'] = 'application/json';
   if (config.secret) {
     const timestamp = String(Date.now());
     headers[TIMESTAMP_HEADER] = timestamp;
@@ -46,7 +56,8 @@ async function tryOnce(config: HttpHooksConfig, type: string, body: string): Pro
   }
   let res: Response;
   try {
-    res = await fetch(config.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(config.timeoutMs) });
+    // A redirect is no answer: followed, it would turn the POST into a GET to wherever it points.
+    res = await fetch(config.url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(config.timeoutMs) });
   } catch (error) {
     const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${config.timeoutMs} ms` : (((error as Error).cause as Error | undefined)?.message ?? (error as Error).message);
     return { kind: 'retry', reason };
@@ -54,6 +65,7 @@ async function tryOnce(config: HttpHooksConfig, type: string, body: string): Pro
   const text = await res.text().catch(() => '');
   if (res.status >= 500) return { kind: 'retry', reason: `answered ${res.status}` };
   if (res.status < 200 || res.status > 299) return { kind: 'refused', reason: `${type} hook answered ${res.status}` };
+  if (Buffer.byteLength(text) > MAX_ANSWER_BYTES) return { kind: 'refused', reason: `${type} hook answered with more than ${MAX_ANSWER_BYTES} bytes` };
   if (text.trim() === '') return { kind: 'answer', answer: {} };
   try {
     const parsed: unknown = JSON.parse(text);

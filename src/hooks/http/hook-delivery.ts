@@ -1,8 +1,9 @@
 import type { Locker } from '@tus/utils';
+import pLimit from 'p-limit';
 import type { HttpHooksConfig } from '../../config/config.js';
 import type { Logger } from '../../logging/logger.js';
 import { HookUnavailableError, sendHook, type HookObserver } from './hook-client.js';
-import type { FileHookOutbox, OutboxRecord } from './hook-outbox.js';
+import type { FileHookOutbox } from './hook-outbox.js';
 import type { HookRequestBody } from './hook-payload.js';
 
 /** What delivery reports: each try, each delivery's latency, and the outbox at each pass. */
@@ -16,6 +17,8 @@ export interface DeliveryMetrics {
 const MAX_BACKOFF_MS = 10 * 60_000;
 /** How often the outbox is looked through for records due, besides right after a record is added. */
 const POLL_MS = 1_000;
+/** Records tried at once: a receiver that hangs on some does not hold up the others for long. */
+const CONCURRENT_DELIVERIES = 8;
 
 /**
  * Delivers post-finish and post-terminate at least once: each is recorded in the outbox before
@@ -78,25 +81,31 @@ export class HookDelivery {
     const now = Date.now();
     const records = await this.outbox.all();
     this.metrics.outbox(records.length, records[0] ? (now - records[0].createdAt) / 1000 : 0);
-    for (const record of records) {
-      if (record.nextAttemptAt > now) continue;
-      const lock = this.locker.newLock(`hook-outbox:${record.eventId}`);
-      try {
-        await lock.lock(AbortSignal.timeout(1_000), () => undefined);
-      } catch {
-        continue; // another instance is delivering it
-      }
-      try {
-        await this.attempt(record);
-      } finally {
-        await lock.unlock();
-      }
-    }
+    const limit = pLimit(CONCURRENT_DELIVERIES);
+    await Promise.all(
+      records
+        .filter((record) => record.nextAttemptAt <= now)
+        .map((record) =>
+          limit(async () => {
+            const lock = this.locker.newLock(`hook-outbox:${record.eventId}`);
+            try {
+              await lock.lock(AbortSignal.timeout(1_000), () => undefined);
+            } catch {
+              return; // another instance is delivering it
+            }
+            try {
+              await this.attempt(record.eventId);
+            } finally {
+              await lock.unlock();
+            }
+          }),
+        ),
+    );
   }
 
-  private async attempt(record: OutboxRecord): Promise<void> {
+  private async attempt(eventId: string): Promise<void> {
     // Re-read under the lock: another instance may have delivered it meanwhile.
-    const current = (await this.outbox.all()).find((r) => r.eventId === record.eventId);
+    const current = await this.outbox.get(eventId);
     if (!current) return;
     try {
       // One try here; the outbox does the retrying, across restarts.
@@ -113,6 +122,8 @@ export class HookDelivery {
         return;
       }
       const delay = Math.min(MAX_BACKOFF_MS, this.config.backoffMs * 2 ** (attempts - 1));
+      // Not if it went meanwhile (delivered by an instance whose lock outlived ours): never resurrect one.
+      if (!(await this.outbox.get(current.eventId))) return;
       await this.outbox.put({ ...current, attempts, nextAttemptAt: Date.now() + delay, lastError: error.message });
       this.log.warn({ eventId: current.eventId, attempts, retryInMs: delay, err: error.message }, 'hook not delivered yet');
     }

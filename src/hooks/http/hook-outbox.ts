@@ -37,6 +37,22 @@ export class FileHookOutbox {
       await handle.close();
     }
     await fs.rename(temp, file);
+    // The rename itself survives a power loss only once the directory is flushed.
+    const dir = await fs.open(this.dir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+
+  /** One record, read afresh (undefined once removed, or if it is not whole JSON). */
+  async get(eventId: string): Promise<OutboxRecord | undefined> {
+    try {
+      return JSON.parse(await fs.readFile(this.fileOf(eventId), 'utf8')) as OutboxRecord;
+    } catch {
+      return undefined;
+    }
   }
 
   /** Every record, oldest first (temp files of a write cut short are not records). */

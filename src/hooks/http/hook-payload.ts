@@ -48,15 +48,20 @@ export interface HookResponseBody {
   readonly StopUpload?: boolean;
 }
 
-/** The causing request as a hook sends it: method, path and query, client address, forwarded headers. */
-export function hookHttpRequest(req: Request | undefined, remoteAddr: string, forwardHeaders: readonly string[]): HookHttpRequest {
+/** A header name as Go's http.Header spells it (canonical MIME key): `x-request-id` → `X-Request-Id`. */
+export function canonicalHeaderName(name: string): string {
+  return name.toLowerCase().replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase());
+}
+
+/**
+ * The causing request as tusd sends it: method, path and query, the client's address and port
+ * (`ip:port`, `[ip]:port` for IPv6), and every request header (as tusd does: the receiver is
+ * the integrator's own backend; repeated headers arrive joined, one value).
+ */
+export function hookHttpRequest(req: Request | undefined, remoteAddr: string): HookHttpRequest {
   if (!req) return { Method: '', URI: '', RemoteAddr: '', Header: {} };
   const url = new URL(req.url);
   const header: Record<string, string[]> = {};
-  for (const name of forwardHeaders) {
-    const value = req.headers.get(name);
-    // Canonical MIME header keys, as Go's http.Header spells them.
-    if (value !== null) header[name.replace(/(^|-)([a-z])/g, (_m, dash: string, c: string) => dash + c.toUpperCase())] = [value];
-  }
+  for (const [name, value] of req.headers) header[canonicalHeaderName(name)] = [value];
   return { Method: req.method, URI: url.pathname + url.search, RemoteAddr: remoteAddr, Header: header };
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Server as TusServer } from '@tus/server';
 import { EVENTS, type Upload } from '@tus/utils';
 import type { HookEvent, HttpHooksConfig } from '../../config/config.js';
@@ -26,17 +26,41 @@ export interface HttpHooks {
  * post-create and post-receive are sent after the fact, with retries, and never hold a request up;
  * post-finish and post-terminate go through `deliver` (the durable outbox, see HookDelivery).
  */
-export function httpHooks(config: HttpHooksConfig, log: Logger, deliver: (body: HookRequestBody) => Promise<void>, observe: HookObserver = () => {}): HttpHooks {
+export interface HttpHookDeps {
+  /** Records post-finish and post-terminate durably and has them delivered (see HookDelivery). */
+  deliver(body: HookRequestBody): Promise<void>;
+  /** Whether an upload with this id exists (its data or its lifecycle record). */
+  uploadExists(id: string): Promise<boolean>;
+  readonly observe?: HookObserver;
+}
+
+/** An id pre-create may choose: an upload id without dots (no `<id>.json` or `<id>.part` can be another upload's file). */
+const reHookUploadId = /^[A-Za-z0-9_-]{1,200}$/;
+/** How long an id pre-create chose stays reserved for the POST that asked (it is created by then, or failed). */
+const RESERVATION_MS = 60_000;
+
+export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDeps): HttpHooks {
+  const observe = deps.observe ?? (() => {});
   const enabled = (event: HookEvent) => config.events.has(event);
   /** Metadata pre-create chose, by the id it named, until the upload is created with it. */
   const chosenMetadata = new Map<string, Record<string, string>>();
+  /** Ids pre-create chose, until their upload is created: two POSTs given one id must not both create it. */
+  const reserved = new Map<string, NodeJS.Timeout>();
+  const release = (id: string) => {
+    clearTimeout(reserved.get(id));
+    reserved.delete(id);
+  };
 
-  const payload = (type: HookEvent, upload: HookUpload, req: Request | undefined, tessera: Omit<TesseraHookFacts, 'EventId'> = {}): HookRequestBody => {
+  /**
+   * A hook request. `eventId`: the idempotency key, the same on every delivery of one event;
+   * unique per event (a random part) unless the event can only happen once (post-finish).
+   */
+  const payload = (type: HookEvent, upload: HookUpload, req: Request | undefined, tessera: Omit<TesseraHookFacts, 'EventId'> = {}, eventId = `${type}:${upload.ID}:${randomUUID()}`): HookRequestBody => {
     const facts = req ? requestOf(req)?.facts : undefined;
     return {
       Type: type,
-      Event: { Upload: upload, HTTPRequest: hookHttpRequest(req, facts?.clientAddress ?? '', config.forwardHeaders) },
-      Tessera: { ...(facts?.owner ? { Owner: facts.owner } : {}), ...tessera, EventId: `${upload.ID}:${type}` },
+      Event: { Upload: upload, HTTPRequest: hookHttpRequest(req, remoteAddrOf(facts?.clientAddress, facts?.nodeRequest?.socket.remotePort)) },
+      Tessera: { ...(facts?.owner ? { Owner: facts.owner } : {}), ...tessera, EventId: eventId },
     };
   };
 
@@ -51,10 +75,10 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deliver: (body: 
   const hooks: TesseraHooks = {
     ...(enabled('pre-create')
       ? {
-          namingFunction: async (req: Request, metadata?: Record<string, string | null>) => {
+          namingFunction: async (req: Request, requested?: Record<string, string | null>) => {
             let answer;
             try {
-              answer = await sendHook(config, payload('pre-create', uploadBeingCreated(req, metadata), req), observe);
+              answer = await sendHook(config, payload('pre-create', uploadBeingCreated(req, requested), req), observe);
             } catch (error) {
               if (!(error instanceof HookUnavailableError)) throw error;
               log.warn({ err: error }, 'pre-create hook unavailable: upload refused');
@@ -62,20 +86,34 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deliver: (body: 
             }
             if (answer.RejectUpload) {
               const response = answer.HTTPResponse ?? {};
-              throw errors.uploadRejected(response.StatusCode ?? 400, response.Body, response.Header ?? {});
+              // A rejection is an error: a status outside 400-599 (a 2xx, 1xx, a typo) becomes tusd's 400.
+              const status = Number.isInteger(response.StatusCode) && (response.StatusCode as number) >= 400 && (response.StatusCode as number) <= 599 ? (response.StatusCode as number) : 400;
+              throw errors.uploadRejected(status, typeof response.Body === 'string' ? response.Body : undefined, stringHeaders(response.Header));
             }
-            const id = answer.ChangeFileInfo?.ID || randomBytes(16).toString('hex');
-            if (!isUploadId(id)) {
-              log.error({ id: id.slice(0, 60) }, 'pre-create hook chose an invalid upload id');
-              throw errors.hookBadUploadId();
+            const metadata = answer.ChangeFileInfo?.MetaData;
+            if (metadata !== undefined && !isTusMetadata(metadata)) throw errors.hookBadAnswer('ChangeFileInfo.MetaData must map keys without spaces or commas to strings');
+            const chosen = answer.ChangeFileInfo?.ID;
+            let id: string;
+            if (chosen === undefined || chosen === '') id = randomBytes(16).toString('hex');
+            else {
+              if (typeof chosen !== 'string' || !reHookUploadId.test(chosen) || !isUploadId(chosen)) {
+                log.error({ id: String(chosen).slice(0, 60) }, 'pre-create hook chose an invalid upload id');
+                throw errors.hookBadUploadId();
+              }
+              if (reserved.has(chosen) || (await deps.uploadExists(chosen))) {
+                log.error({ id: chosen }, 'pre-create hook chose the id of an existing upload');
+                throw errors.hookUploadIdTaken();
+              }
+              reserved.set(chosen, setTimeout(() => release(chosen), RESERVATION_MS).unref());
+              id = chosen;
             }
-            const changed = answer.ChangeFileInfo?.MetaData;
-            if (changed) chosenMetadata.set(id, stringsOnly(changed));
+            if (metadata) chosenMetadata.set(id, { ...metadata });
             return id;
           },
           onUploadCreate: async (_req: Request, upload: Upload) => {
             const metadata = chosenMetadata.get(upload.id);
             chosenMetadata.delete(upload.id);
+            release(upload.id);
             return metadata ? { metadata } : {};
           },
         }
@@ -83,8 +121,10 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deliver: (body: 
     ...(enabled('post-finish')
       ? {
           onUploadFinish: async (req: Request | undefined, upload: FinishedUpload) => {
-            // Recorded before the request that finished the file is answered.
-            await deliver(payload('post-finish', hookUpload(upload), req, { Status: 'done', ...(upload.sha256 ? { Sha256: upload.sha256 } : {}) }));
+            // Recorded before the request that finished the file is answered. Once per file: the key
+            // names it by id, length and SHA-256, so the same id used again for other bytes is another event.
+            const eventId = `post-finish:${upload.id}:${upload.size ?? upload.offset}:${upload.sha256 ?? 'none'}`;
+            await deps.deliver(payload('post-finish', hookUpload(upload), req, { Status: 'done', ...(upload.sha256 ? { Sha256: upload.sha256 } : {}) }, eventId));
             return {};
           },
         }
@@ -103,7 +143,7 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deliver: (body: 
       if (enabled('post-receive')) tus.on(EVENTS.POST_RECEIVE, (req: Request | undefined, upload: Upload) => notify(payload('post-receive', hookUpload(upload), req)));
       if (enabled('post-terminate')) {
         tus.on(EVENTS.POST_TERMINATE, (req: Request, _res: Response, id: string) => {
-          deliver(payload('post-terminate', { ...hookUpload({ id, offset: 0 } as Upload), SizeIsDeferred: false }, req)).catch((error: unknown) =>
+          deps.deliver(payload('post-terminate', { ...hookUpload({ id, offset: 0 } as Upload), SizeIsDeferred: false }, req)).catch((error: unknown) =>
             log.error({ uploadId: id, err: error }, 'post-terminate hook could not be recorded'),
           );
         });
@@ -123,7 +163,7 @@ function hookUpload(upload: Upload & { concat?: { readonly partials: readonly st
     IsPartial: partial,
     IsFinal: upload.concat !== undefined,
     PartialUploads: upload.concat ? [...upload.concat.partials] : null,
-    Storage: upload.storage ? { Type: upload.storage.type, Path: upload.storage.path } : null,
+    Storage: storageOf(upload),
   };
 }
 
@@ -142,6 +182,34 @@ function uploadBeingCreated(req: Request, metadata: Record<string, string | null
     PartialUploads: concat.startsWith('final;') ? concat.slice('final;'.length).trim().split(/\s+/).map((url) => url.split('/').pop() ?? '') : null,
     Storage: null,
   };
+}
+
+/** Where the upload's bytes are, as tusd names its stores: filestore (Path, InfoPath), s3store (Bucket, Key). */
+function storageOf(upload: Upload): Record<string, string> | null {
+  const storage = upload.storage as { type?: string; path?: string; bucket?: string } | undefined;
+  if (!storage) return null;
+  if (storage.type === 'file' && storage.path) return { Type: 'filestore', Path: storage.path, InfoPath: `${storage.path}.json` };
+  if (storage.type === 's3') return { Type: 's3store', Bucket: storage.bucket ?? storage.path ?? '', Key: upload.id };
+  return { Type: storage.type ?? '' };
+}
+
+/** `ip:port` as Go's RemoteAddr writes it (`[ip]:port` for IPv6); the address alone when the port is unknown. */
+function remoteAddrOf(address: string | undefined, port: number | undefined): string {
+  if (!address) return '';
+  if (port === undefined) return address;
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/** Tus metadata: keys without spaces or commas, values strings. */
+function isTusMetadata(value: unknown): value is Record<string, string> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  return Object.entries(value).every(([key, v]) => /^[^\s,]+$/.test(key) && typeof v === 'string');
+}
+
+/** The answer's headers that are strings (anything else is left out). */
+function stringHeaders(header: unknown): Record<string, string> {
+  if (typeof header !== 'object' || header === null) return {};
+  return Object.fromEntries(Object.entries(header).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
 }
 
 /** Metadata as tusd sends it: every value a string (a key without a value is ''). */

@@ -263,24 +263,32 @@ export class UploadCompletion {
   }
 
   /**
-   * "File ready", exactly once: whoever flips `notified` from false to true announces it.
-   * A deleted upload has no record any more, so it is never announced.
+   * "File ready": the hook runs (under the upload's lock, so never twice at once), and only once
+   * it returned is `notified` flipped, and `file-ready` emitted. A hook that throws (an outbox
+   * that cannot be written, an embedder's error) leaves `notified` false, so the next touch or
+   * the recovery pass announces it again: at least once, never lost. A crash between the hook
+   * and the flip runs the hook again (HTTP hooks carry a stable EventId for that). A deleted
+   * upload has no record any more, so it is never announced.
    */
   private async notifyLocked(req: Request | undefined, upload: Upload): Promise<FinishResult | undefined> {
-    // Only a file whose bytes are all there is announced (and only then is the claim spent).
+    // Only a file whose bytes are all there is announced.
     if (!allBytesStored(upload)) return undefined;
-    let claimed: UploadState | undefined;
+    const announceable = (s: UploadState | undefined): s is Exclude<UploadState, { kind: 'partial' }> =>
+      s !== undefined && s.kind !== 'partial' && s.notified === false && s.status === 'done';
+    const current = await this.state.get(upload.id);
+    if (!announceable(current)) return undefined;
+    const finished: FinishedUpload = Object.assign(upload, {
+      ...(current.sha256 ? { sha256: current.sha256 } : {}),
+      ...(current.kind === 'final' ? { concat: { partials: current.partials } } : {}),
+    });
+    const result = await this.hooks.onUploadFinish?.(req, finished);
+    let flipped = false;
     await this.state.update(upload.id, (s) => {
-      if (!s || s.kind === 'partial' || s.notified !== false || s.status !== 'done') return s;
-      claimed = s;
+      if (!announceable(s)) return s;
+      flipped = true;
       return { ...s, notified: true };
     });
-    if (!claimed || claimed.kind === 'partial') return undefined;
-    const finished: FinishedUpload = Object.assign(upload, {
-      ...(claimed.sha256 ? { sha256: claimed.sha256 } : {}),
-      ...(claimed.kind === 'final' ? { concat: { partials: claimed.partials } } : {}),
-    });
-    this.events.emit('file-ready', finished);
-    return this.hooks.onUploadFinish?.(req, finished);
+    if (flipped) this.events.emit('file-ready', finished);
+    return result;
   }
 }
