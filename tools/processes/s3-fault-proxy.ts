@@ -34,6 +34,10 @@ export async function startS3FaultProxy(upstream: S3Upstream): Promise<S3ServerP
     const name = operationOf(req.method ?? 'GET', url, req.headers);
     const stats = (operations[name] ??= { requests: 0, bytesIn: 0, bytesOut: 0, bytesCopied: 0, expectContinue: 0 });
     stats.requests += 1;
+    if (String(req.headers.expect ?? '').toLowerCase() === '100-continue') stats.expectContinue += 1;
+    // Bytes an UploadPartCopy has S3 copy inside itself (never crossing this proxy), from its range.
+    const range = /^bytes=(\d+)-(\d+)$/.exec(String(req.headers['x-amz-copy-source-range'] ?? ''));
+    if (name === 'UploadPartCopy' && range) stats.bytesCopied += Number(range[2]) - Number(range[1]) + 1;
     const fault = failures.get(name)?.find((f) => f.times > 0 && (f.part === undefined || Number(url.searchParams.get('partNumber')) === f.part));
     if (fault) fault.times -= 1;
     if (fault && fault.mode !== 'flip') {
@@ -51,9 +55,12 @@ export async function startS3FaultProxy(upstream: S3Upstream): Promise<S3ServerP
     const forward = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers });
     forward.once('response', (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
-      answer.on('data', (chunk: Buffer) => {
-        stats.bytesOut += chunk.length;
-      });
+      // Object bytes out, as tools/s3-server counts them (not the XML answers of other operations).
+      if (name === 'GetObject') {
+        answer.on('data', (chunk: Buffer) => {
+          stats.bytesOut += chunk.length;
+        });
+      }
       answer.pipe(res);
     });
     forward.once('error', () => res.destroy());

@@ -10,6 +10,17 @@ export function isS3NotFound(error: unknown, codes: ReadonlySet<string> = NOT_FO
 /** A multipart upload that was completed or aborted (S3, and some others' NoSuchKey). */
 export const isMissingUpload = (error: unknown) => isS3NotFound(error, new Set(['NoSuchUpload', 'NoSuchKey']));
 
+/**
+ * An S3 error in one line: its code, S3's message when there is one (Ceph RGW sends none: the
+ * SDK then says "UnknownError"), and the HTTP status.
+ */
+export function describeS3Error(error: unknown): string {
+  const { name, message, $metadata } = (error ?? {}) as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const said = message && message !== 'UnknownError' && message !== name ? `: ${message}` : '';
+  const status = $metadata?.httpStatusCode ? ` (${$metadata.httpStatusCode})` : '';
+  return `${name ?? 'Error'}${said}${status}`;
+}
+
 /** Asked for something S3 cannot do without the bytes (see S3StoreAdapter.truncate). */
 export class S3TruncateError extends Error {
   override readonly name = 'S3TruncateError';

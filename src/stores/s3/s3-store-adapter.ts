@@ -10,7 +10,7 @@ import type { Logger } from '../../logging/logger.js';
 import type { ByteRange, DownloadAnswer, SeenReads, StoreAdapter } from '../store-adapter.js';
 import { assembleInS3 } from './s3-concatenation.js';
 import { sweepDeadPartFiles } from './part-files.js';
-import { isS3Unreachable, isWorthResending, S3DamagedPartError } from './s3-errors.js';
+import { describeS3Error, isS3Unreachable, isWorthResending, S3DamagedPartError } from './s3-errors.js';
 import { S3_LIMITS } from './s3-limits.js';
 import { TesseraS3Store, type SeenInS3 } from './tessera-s3-store.js';
 
@@ -157,6 +157,8 @@ export class S3StoreAdapter implements StoreAdapter {
     const abortSignal = AbortSignal.timeout(READY_PROBE_MS);
     try {
       await s3.putObject({ Bucket: bucketName, Key, Body: 'x' }, { abortSignal });
+    } catch (error) {
+      throw new Error(`S3 bucket ${bucketName} cannot take writes: ${describeS3Error(error)}`);
     } finally {
       await s3.deleteObject({ Bucket: bucketName, Key }, { abortSignal: AbortSignal.timeout(READY_PROBE_MS) }).catch(() => undefined);
     }
