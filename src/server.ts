@@ -214,7 +214,7 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
         maxSize: config.maxSize,
         hooks,
         finished: (req, res, upload) => emitPostFinish(tus as TusServer, req, res, upload),
-        progress: (upload) => patchProgress(tus as TusServer, upload),
+        progress: (upload, req) => patchProgress(tus as TusServer, upload, req),
       }),
     },
   });

@@ -9,7 +9,7 @@ import type { TusHooks } from './hooks.js';
 import type { SeenReads } from '../stores/store-adapter.js';
 import { parseUploadChecksum, type DeclaredChecksum } from './extensions/checksum/checksum-header.js';
 import { declaredBodyLength, type TesseraDataStore } from './tessera-datastore.js';
-import { writeRequestBody } from './upstream/direct-body.js';
+import { withFactsAttached, writeRequestBody } from './upstream/direct-body.js';
 import type { Terminal, TusCall } from './upstream/handler-layers.js';
 
 export interface PatchHandlerParts {
@@ -22,7 +22,7 @@ export interface PatchHandlerParts {
   /** Tells @tus/server's listeners (POST_FINISH) that an upload's last byte was stored. */
   readonly finished: (req: Request, res: Response, upload: Upload) => void;
   /** @tus/server's POST_RECEIVE progress while a body of `upload` arrives, if anyone listens. */
-  readonly progress: (upload: Upload) => ((offset: number) => void) | undefined;
+  readonly progress: (upload: Upload, req: Request) => ((offset: number) => void) | undefined;
 }
 
 const reDigits = /^\d+$/;
@@ -94,7 +94,9 @@ async function patch(parts: PatchHandlerParts, call: TusCall): Promise<Response>
   if (allBytesStored(upload)) {
     // Answered as the PATCH that completed it was: 204 for a verified file, 460 for a failed one;
     // "file ready" still happens once (UploadCompletion).
-    const outcome = completedNow ? await parts.completion.onUploadFinish(req, upload) : await parts.completion.finish(req, id);
+    // With its facts: the hooks it reaches (HTTP post-finish) say who finished the file, from where.
+    const finishing = withFactsAttached({ req, facts });
+    const outcome = completedNow ? await parts.completion.onUploadFinish(finishing, upload) : await parts.completion.finish(finishing, id);
     if (outcome?.status_code) status = outcome.status_code;
     if (outcome?.body) body = outcome.body;
     for (const [name, value] of Object.entries(outcome?.headers ?? {})) headers.set(name, String(value));
@@ -124,7 +126,7 @@ async function storeBody(parts: PatchHandlerParts, call: TusCall, upload: Upload
     // A declared length changed what was read: the write reads again.
     const unchanged = declaring === undefined ? seen : undefined;
     const limit = maxBodySize(parts, upload, bodyLength);
-    return await writeRequestBody(store, { req, facts }, upload, limit, context, unchanged, parts.progress(upload));
+    return await writeRequestBody(store, { req, facts }, upload, limit, context, unchanged, parts.progress(upload, withFactsAttached({ req, facts })));
   } catch (error) {
     // The request that declared the length failed: the length goes with it (a length left
     // declared would refuse the client's retry, or complete the upload at a length nobody confirmed).

@@ -275,4 +275,31 @@ describe('HTTP hooks (HOOKS_HTTP_URL)', () => {
     expect(ids).toHaveLength(2);
     expect(new Set(ids).size).toBe(2);
   });
+
+  it('says who and from where on every event, authentication on: Owner and RemoteAddr on post-finish (a PATCH and a final) and post-receive too', async () => {
+    const authed = await startTessera(
+      { hooksHttp: hooksConfig(receiverUrl, { events: new Set(['post-finish', 'post-receive'] as const), progressIntervalMs: 1 }) },
+      { authenticate: async (req) => (req.headers.get('x-user') ? { owner: req.headers.get('x-user') as string } : undefined) },
+    );
+    try {
+      const as = { 'X-User': 'alice' };
+      const data = randomBytes(2 * 1024 * 1024);
+      const { url } = await create(authed.endpoint, { length: data.length, headers: as });
+      expect((await patch(url, 0, data, as)).status).toBe(204);
+      const finish = await hookFor('post-finish', idOf(url));
+      expect(finish.body.Tessera.Owner).toBe('alice');
+      expect(finish.body.Event.HTTPRequest).toMatchObject({ Method: 'PATCH', RemoteAddr: expect.stringMatching(/^127\.0\.0\.1:\d+$/) });
+      // A 2 MiB body with a 1 ms progress interval reports progress at least once.
+      const progress = await hookFor('post-receive', idOf(url));
+      expect(progress.body).toMatchObject({ Tessera: { Owner: 'alice' }, Event: { HTTPRequest: { Method: 'PATCH' } } });
+
+      const p1 = await partial(authed.endpoint, randomBytes(100), true, as);
+      const done = await final(authed.endpoint, [p1], undefined, as);
+      const finalFinish = await hookFor('post-finish', idOf(done.url));
+      expect(finalFinish.body.Tessera.Owner).toBe('alice');
+      expect(finalFinish.body.Event.HTTPRequest.Method).toBe('POST');
+    } finally {
+      await authed.stop();
+    }
+  });
 });

@@ -31,10 +31,21 @@ const REQUEST = Symbol('tessera.request');
  * calls with the request can ask `requestOf` for its facts.
  */
 function carrying(request: TusRequest): Request {
-  const body = new RequestBody(request);
+  return attached(request, new RequestBody(request));
+}
+
+/**
+ * The request with its facts attached, for a hook it is handed to (completion, HTTP hooks):
+ * `requestOf` finds who made it and from where.
+ */
+export function withFactsAttached(request: TusRequest): Request {
+  return attached(request, undefined);
+}
+
+function attached(request: TusRequest, body: RequestBody | undefined): Request {
   return new Proxy(request.req, {
     get(target, property) {
-      if (property === 'body') return body;
+      if (property === 'body' && body) return body;
       if (property === REQUEST) return request;
       // srvx's Request keeps private fields: its methods and getters must run on the original.
       const value: unknown = Reflect.get(target, property, target);
@@ -62,13 +73,13 @@ export function upstreamTerminal(handler: TusHandler, store: TesseraDataStore): 
   const send = target.send.bind(target);
   target.writeToStore = (body, upload, maxFileSize, context) => {
     if (!(body instanceof RequestBody)) throw new Error('a request body reached the store without its request');
-    return writeRequestBody(store, body.request, upload, maxFileSize, context, undefined, progressOf(target, upload));
+    return writeRequestBody(store, body.request, upload, maxFileSize, context, undefined, progressOf(target, upload, withFactsAttached(body.request)));
   };
   return (call) => send(carrying(call), call.context, call.headers);
 }
 
 /** Upstream's POST_RECEIVE progress event, at most once per `postReceiveInterval`, when anyone listens. */
-export function progressOf(tusHandler: TusHandler, upload: Upload): ((offset: number) => void) | undefined {
+export function progressOf(tusHandler: TusHandler, upload: Upload, req?: Request): ((offset: number) => void) | undefined {
   const handler = tusHandler as BodyWritingHandler;
   if (handler.listenerCount(EVENTS.POST_RECEIVE) === 0) return undefined;
   const interval = handler.options.postReceiveInterval ?? 1000;
@@ -77,7 +88,7 @@ export function progressOf(tusHandler: TusHandler, upload: Upload): ((offset: nu
     const now = Date.now();
     if (now - last < interval) return;
     last = now;
-    handler.emit(EVENTS.POST_RECEIVE, undefined, { ...upload, offset });
+    handler.emit(EVENTS.POST_RECEIVE, req, { ...upload, offset });
   };
 }
 

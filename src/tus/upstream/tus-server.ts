@@ -45,8 +45,8 @@ export function emitPostFinish(server: Server, req: Request, res: Response, uplo
 }
 
 /** @tus/server's POST_RECEIVE progress for a PATCH of `upload` (undefined when nobody listens). */
-export function patchProgress(server: Server, upload: Upload): ((offset: number) => void) | undefined {
-  return progressOf(server.handlers.PATCH, upload);
+export function patchProgress(server: Server, upload: Upload, req?: Request): ((offset: number) => void) | undefined {
+  return progressOf(server.handlers.PATCH, upload, req);
 }
 
 /** An upload's URL as @tus/server's POST handler builds it (relative / forwarded rules). */

@@ -2,6 +2,7 @@ import { errors } from '../../../errors.js';
 import type { TesseraEvents } from '../../completion/tessera-events.js';
 import type { UploadCompletion } from '../../completion/upload-completion.js';
 import type { TusExtension } from '../../extension.js';
+import { withFactsAttached } from '../../upstream/direct-body.js';
 import type { HandlerLayer } from '../../upstream/handler-layers.js';
 import type { TusHooks } from '../../hooks.js';
 import { withFacts } from '../../request-facts.js';
@@ -41,7 +42,7 @@ export function concatenationExtension(options: ConcatenationOptions): TusExtens
       ownOrigins: [new URL(req.url).origin, new URL(options.urlFor(req, 'x'), req.url).origin],
       maxPartials: options.maxPartials,
     });
-    if (concat.kind === 'final') return createFinal(options, { req, owner: call.facts.owner }, concat.ids, headers);
+    if (concat.kind === 'final') return createFinal(options, { req: withFactsAttached(call), owner: call.facts.owner }, concat.ids, headers);
     const res = await next(withFacts(call, { creatingPartial: true }));
     if (res.status === 201) res.headers.set('Upload-Concat', 'partial');
     return res;
