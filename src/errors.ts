@@ -125,6 +125,9 @@ export const errors = {
   /** The pre-create hook rejected the upload: its own status (tusd's default 400), body and headers. */
   uploadRejected: (status: number, body: string | undefined, headers: Readonly<Record<string, string>>) =>
     new TusError('ERR_UPLOAD_REJECTED', status, (body ?? '').trim() || 'Upload rejected by the server', headers),
+  /** The pre-terminate hook refused a DELETE: its own status (400 unless an error status is given), body and headers. */
+  terminationRejected: (status: number, body: string | undefined, headers: Readonly<Record<string, string>>) =>
+    new TusError('ERR_TERMINATION_REJECTED', status, (body ?? '').trim() || 'Termination rejected by the server', headers),
   /** The pre-create hook named an id that is no upload id. */
   hookBadUploadId: () => new TusError('ERR_HOOK_BAD_UPLOAD_ID', 500, 'The pre-create hook chose an invalid upload id'),
   /** The pre-create hook named the id of an upload that exists (or is being created). */

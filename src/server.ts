@@ -29,6 +29,7 @@ import { creationRecords, lifecycleExtension } from './tus/completion/lifecycle-
 import { initialFacts } from './tus/request-facts.js';
 import { nodeRequestOf } from './tus/upstream/node-request.js';
 import path from 'node:path';
+import type { Upload } from '@tus/utils';
 import { HookDelivery } from './hooks/http/hook-delivery.js';
 import { FileHookOutbox } from './hooks/http/hook-outbox.js';
 import { isGoneUpload } from './errors.js';
@@ -126,9 +127,15 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
     : undefined;
   // Filled once the store and state exist (below): pre-create asks whether the id it chose is taken.
   let uploadExists: (id: string) => Promise<boolean> = async () => true;
+  let readUpload: (id: string) => Promise<Upload> = () => Promise.reject(new Error('the store is not ready'));
   const hookSender =
     config.hooksHttp && hookDelivery
-      ? httpHooks(config.hooksHttp, log, { deliver: (body) => hookDelivery.enqueue(body), uploadExists: (id) => uploadExists(id), observe: observeHook })
+      ? httpHooks(config.hooksHttp, log, {
+          deliver: (body) => hookDelivery.enqueue(body),
+          uploadExists: (id) => uploadExists(id),
+          readUpload: (id) => readUpload(id),
+          observe: observeHook,
+        })
       : undefined;
   const hooks = withCheckedNaming(hookSender ? withHttpHooks(given, hookSender.hooks) : given);
   const targets = new RequestTargets(config.tusPath);
@@ -140,6 +147,7 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
   // Uploads with a record as well as those the store lists (S3 lists only unfinished multipart uploads).
   const allUploadIds = async () => [...new Set([...(await state.ids()), ...(await adapter.listUploadIds())])];
   const store = new TesseraDataStore(adapter, locker, allUploadIds);
+  readUpload = (id) => store.getUpload(id);
   uploadExists = async (id) =>
     (await state.get(id)) !== undefined ||
     (await store.getUpload(id).then(
@@ -167,6 +175,8 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
       concurrentUploads: config.maxConcurrentUploads,
       rateLimiter: coordination.rateLimiter?.(config.rateLimitPerMinute),
     }),
+    // pre-terminate: after authentication and limits, before anything a DELETE does.
+    ...(hookSender ? [hookSender.extension] : []),
     checksumExtension(
       { truncate: (id, offset) => adapter.truncate(id, offset), remove: (id) => store.remove(id) },
       (bytes, reason) => metrics.bytesDiscarded.inc({ reason }, bytes),

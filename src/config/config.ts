@@ -65,8 +65,10 @@ export interface Config {
 }
 
 /** The hook events Tessera sends (tusd v2's names). */
-export const HOOK_EVENTS = ['pre-create', 'post-create', 'post-receive', 'post-finish', 'post-terminate'] as const;
+export const HOOK_EVENTS = ['pre-create', 'post-create', 'post-receive', 'post-finish', 'post-terminate', 'pre-terminate'] as const;
 export type HookEvent = (typeof HOOK_EVENTS)[number];
+/** Sent unless HOOKS_ENABLED_EVENTS says otherwise (as tusd: the blocking pre-terminate only when asked for). */
+export const DEFAULT_HOOK_EVENTS: readonly HookEvent[] = ['pre-create', 'post-create', 'post-receive', 'post-finish', 'post-terminate'];
 
 export interface HttpHooksConfig {
   readonly url: string;
@@ -274,7 +276,7 @@ const envSchema = z.object({
     .refine((u) => !u || /^https?:\/\/\S+$/.test(u), 'must be an http:// or https:// URL'),
   HOOKS_ENABLED_EVENTS: z
     .string()
-    .default(HOOK_EVENTS.join(','))
+    .default(DEFAULT_HOOK_EVENTS.join(','))
     .transform((raw, ctx) => {
       const names = raw.split(',').map((name) => name.trim()).filter((name) => name !== '');
       const unknown = names.find((name) => !(HOOK_EVENTS as readonly string[]).includes(name));

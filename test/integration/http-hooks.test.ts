@@ -302,4 +302,32 @@ describe('HTTP hooks (HOOKS_HTTP_URL)', () => {
       await authed.stop();
     }
   });
+
+  it('pre-terminate (when enabled) may refuse a DELETE with its own answer; unreachable, the DELETE is refused (503); the upload stays either way', async () => {
+    const guarded = await startTessera({ hooksHttp: hooksConfig(receiverUrl, { events: new Set(['pre-terminate', 'post-terminate'] as const), retries: 0 }) });
+    try {
+      const { url } = await create(guarded.endpoint, { length: 10 });
+      answer = (body) => (body.Type === 'pre-terminate' ? { status: 200, body: { RejectTermination: true, HTTPResponse: { StatusCode: 403, Body: 'keep it', Header: { 'X-Why': 'legal hold' } } } } : { status: 200, body: {} });
+      const refused = await del(url);
+      expect(refused.status).toBe(403);
+      expect(await refused.text()).toBe('keep it\n');
+      expect(refused.headers.get('x-why')).toBe('legal hold');
+      const asked = received.find((r) => r.body.Type === 'pre-terminate' && r.body.Event.Upload.ID === idOf(url));
+      expect(asked?.body.Event.Upload).toMatchObject({ ID: idOf(url), Size: 10, Offset: 0 });
+      expect(asked?.body.Event.HTTPRequest.Method).toBe('DELETE');
+      expect((await head(url)).status).toBe(200);
+
+      answer = (body) => (body.Type === 'pre-terminate' ? { status: 500, body: 'down' } : { status: 200, body: {} });
+      const unavailable = await del(url);
+      expect(unavailable.status).toBe(503);
+      expect((await head(url)).status).toBe(200);
+
+      answer = () => ({ status: 200, body: {} });
+      expect((await del(url)).status).toBe(204);
+      expect((await head(url)).status).toBe(404);
+      await hookFor('post-terminate', idOf(url));
+    } finally {
+      await guarded.stop();
+    }
+  });
 });

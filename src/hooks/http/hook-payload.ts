@@ -46,6 +46,7 @@ export interface HookResponseBody {
   readonly RejectUpload?: boolean;
   readonly ChangeFileInfo?: { readonly ID?: string; readonly MetaData?: Readonly<Record<string, string>> };
   readonly StopUpload?: boolean;
+  readonly RejectTermination?: boolean;
 }
 
 /** A header name as Go's http.Header spells it (canonical MIME key): `x-request-id` → `X-Request-Id`. */

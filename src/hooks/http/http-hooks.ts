@@ -7,7 +7,9 @@ import type { Logger } from '../../logging/logger.js';
 import type { FinishedUpload } from '../../tus/completion/tessera-events.js';
 import type { TesseraHooks } from '../../tus/hooks.js';
 import { isUploadId } from '../../tus/request-target.js';
-import { requestOf } from '../../tus/upstream/direct-body.js';
+import type { TusExtension } from '../../tus/extension.js';
+import { requestOf, withFactsAttached } from '../../tus/upstream/direct-body.js';
+import type { HandlerLayer } from '../../tus/upstream/handler-layers.js';
 import { HookUnavailableError, sendHook, type HookObserver } from './hook-client.js';
 import { hookHttpRequest, type HookRequestBody, type HookUpload, type TesseraHookFacts } from './hook-payload.js';
 
@@ -17,6 +19,8 @@ export interface HttpHooks {
   readonly hooks: TesseraHooks;
   /** post-create, post-receive and post-terminate, from @tus/server's events. */
   attach(tus: TusServer): void;
+  /** pre-terminate: a DELETE layer (after authentication, so only a DELETE that may go asks). */
+  readonly extension: TusExtension;
 }
 
 /**
@@ -31,6 +35,8 @@ export interface HttpHookDeps {
   deliver(body: HookRequestBody): Promise<void>;
   /** Whether an upload with this id exists (its data or its lifecycle record). */
   uploadExists(id: string): Promise<boolean>;
+  /** The upload as the store has it (pre-terminate sends it, as tusd does). */
+  readUpload(id: string): Promise<Upload>;
   readonly observe?: HookObserver;
 }
 
@@ -86,9 +92,7 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDe
             }
             if (answer.RejectUpload) {
               const response = answer.HTTPResponse ?? {};
-              // A rejection is an error: a status outside 400-599 (a 2xx, 1xx, a typo) becomes tusd's 400.
-              const status = Number.isInteger(response.StatusCode) && (response.StatusCode as number) >= 400 && (response.StatusCode as number) <= 599 ? (response.StatusCode as number) : 400;
-              throw errors.uploadRejected(status, typeof response.Body === 'string' ? response.Body : undefined, stringHeaders(response.Header));
+              throw errors.uploadRejected(errorStatus(response.StatusCode), typeof response.Body === 'string' ? response.Body : undefined, stringHeaders(response.Header));
             }
             const metadata = answer.ChangeFileInfo?.MetaData;
             if (metadata !== undefined && !isTusMetadata(metadata)) throw errors.hookBadAnswer('ChangeFileInfo.MetaData must map keys without spaces or commas to strings');
@@ -131,8 +135,30 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDe
       : {}),
   };
 
+  /** pre-terminate (tusd's RejectTermination): asked before a DELETE; a refusal or an unreachable receiver keeps the upload. */
+  const preTerminate: HandlerLayer = async (call, next) => {
+    const id = call.facts.uploadId;
+    const upload = id ? await deps.readUpload(id).catch(() => undefined) : undefined;
+    // Unknown or gone: the DELETE answers that itself (404/410), no hook to ask.
+    if (!upload) return next(call);
+    let answer;
+    try {
+      answer = await sendHook(config, payload('pre-terminate', hookUpload(upload), withFactsAttached(call)), observe);
+    } catch (error) {
+      if (!(error instanceof HookUnavailableError)) throw error;
+      log.warn({ uploadId: id, err: error }, 'pre-terminate hook unavailable: termination refused');
+      throw errors.hookUnavailable('pre-terminate');
+    }
+    if (answer.RejectTermination) {
+      const response = answer.HTTPResponse ?? {};
+      throw errors.terminationRejected(errorStatus(response.StatusCode), typeof response.Body === 'string' ? response.Body : undefined, stringHeaders(response.Header));
+    }
+    return next(call);
+  };
+
   return {
     hooks,
+    extension: { names: [], layers: enabled('pre-terminate') ? { DELETE: [preTerminate] } : {} },
     attach(tus) {
       if (enabled('post-create')) {
         tus.on(EVENTS.POST_CREATE, (req: Request, upload: Upload) =>
@@ -204,6 +230,11 @@ function remoteAddrOf(address: string | undefined, port: number | undefined): st
 function isTusMetadata(value: unknown): value is Record<string, string> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   return Object.entries(value).every(([key, v]) => /^[^\s,]+$/.test(key) && typeof v === 'string');
+}
+
+/** A refusal is an error: a status outside 400-599 (a 2xx, 1xx, a typo) becomes tusd's 400. */
+function errorStatus(status: unknown): number {
+  return Number.isInteger(status) && (status as number) >= 400 && (status as number) <= 599 ? (status as number) : 400;
 }
 
 /** The answer's headers that are strings (anything else is left out). */
