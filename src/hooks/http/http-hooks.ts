@@ -52,9 +52,14 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDe
   const chosenMetadata = new Map<string, Record<string, string>>();
   /** Ids pre-create chose, until their upload is created: two POSTs given one id must not both create it. */
   const reserved = new Map<string, NodeJS.Timeout>();
+  /** Forgets what pre-create decided for an id: once its upload is created, or the POST failed (after RESERVATION_MS). */
   const release = (id: string) => {
     clearTimeout(reserved.get(id));
     reserved.delete(id);
+    chosenMetadata.delete(id);
+  };
+  const reserve = (id: string) => {
+    if (!reserved.has(id)) reserved.set(id, setTimeout(() => release(id), RESERVATION_MS).unref());
   };
 
   /**
@@ -108,15 +113,17 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDe
                 log.error({ id: chosen }, 'pre-create hook chose the id of an existing upload');
                 throw errors.hookUploadIdTaken();
               }
-              reserved.set(chosen, setTimeout(() => release(chosen), RESERVATION_MS).unref());
+              reserve(chosen);
               id = chosen;
             }
-            if (metadata) chosenMetadata.set(id, { ...metadata });
+            if (metadata) {
+              chosenMetadata.set(id, { ...metadata });
+              reserve(id);
+            }
             return id;
           },
           onUploadCreate: async (_req: Request, upload: Upload) => {
             const metadata = chosenMetadata.get(upload.id);
-            chosenMetadata.delete(upload.id);
             release(upload.id);
             return metadata ? { metadata } : {};
           },
