@@ -8,7 +8,7 @@ import { clientAddressOf } from './http/client-address.js';
 import { corsOriginFor } from './http/cors.js';
 import { ResponseHeaders } from './http/response-headers.js';
 import { isUploadId, RequestTargets } from './tus/request-target.js';
-import { createApp } from './http/app.js';
+import { createApp, createMetricsApp } from './http/app.js';
 import { capConnectionsPerClient, closeIdleConnections } from './http/connection-guards.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import type { Authenticate } from './auth/authenticate.js';
@@ -72,8 +72,8 @@ export interface Tessera {
   /** Finishes uploads a crash left unsettled; runs at start and on the sweep interval. */
   readonly recovery: PeriodicPass;
   readonly log: Logger;
-  /** Starts listening on config.host:config.port; resolves to the bound address. */
-  listen(): Promise<{ url: string; port: number }>;
+  /** Starts listening on config.host:config.port (and METRICS_PORT); resolves to the bound addresses. */
+  listen(): Promise<{ url: string; port: number; metricsUrl?: string }>;
   /** Graceful stop: refuse new requests, drain in-flight ones for a bounded time, release. */
   close(): Promise<void>;
 }
@@ -245,6 +245,7 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
     responseHeaders,
     metrics: metrics.registry,
     metricsToken: config.metricsToken,
+    servesMetrics: !config.metricsListen,
     webUi: config.webUi ? { path: config.webUiPath, tusPath: config.tusPath, log } : undefined,
     checkReady: async () => {
       await adapter.checkWritable();
@@ -253,6 +254,7 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
   });
 
   let httpServer: http.Server | undefined;
+  let metricsServer: http.Server | undefined;
   return {
     config,
     app,
@@ -277,18 +279,34 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
         httpServer?.once('error', reject);
         httpServer?.listen(config.port, config.host, resolve);
       });
+      if (config.metricsListen) {
+        const { host: metricsHost, port: metricsPort } = config.metricsListen;
+        metricsServer = http.createServer(createMetricsApp(metrics.registry, config.metricsToken));
+        await new Promise<void>((resolve, reject) => {
+          metricsServer?.once('error', reject);
+          metricsServer?.listen(metricsPort, metricsHost, resolve);
+        });
+        const bound = metricsServer.address() as AddressInfo;
+        log.info({ port: bound.port, host: bound.address }, 'metrics listening');
+      }
       if (config.uploadExpiryMs > 0) sweeper.start();
       recovery.start({ now: true });
       hookDelivery?.start();
       const { port, address } = httpServer.address() as AddressInfo;
       const host = address.includes(':') ? `[${address}]` : address;
       log.info({ port, host: address, tusPath: config.tusPath }, 'tessera listening');
-      return { url: `http://${host}:${port}`, port };
+      const metricsAddress = metricsServer?.address() as AddressInfo | undefined;
+      return { url: `http://${host}:${port}`, port, ...(metricsAddress ? { metricsUrl: `http://${metricsAddress.address}:${metricsAddress.port}/metrics` } : {}) };
     },
     async close() {
       await sweeper.stop();
       await recovery.stop();
       await hookDelivery?.stop();
+      if (metricsServer) {
+        const server = metricsServer;
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
       if (!httpServer) return coordination.close();
       const server = httpServer;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -50,6 +50,8 @@ export interface Config {
   readonly maxConnectionsPerClient: number;
   /** When set, /metrics answers only requests with `Authorization: Bearer <this>`. */
   readonly metricsToken?: string;
+  /** METRICS_PORT: /metrics on its own listener (METRICS_HOST:port) instead of the tus port; undefined = on the tus port. */
+  readonly metricsListen?: { readonly host: string; readonly port: number };
   /** Shared mode: Redis for locks and upload state; undefined keeps the embedded default. */
   readonly redis?: RedisConfig;
   /** S3 storage (S3_BUCKET); undefined keeps uploads on the local disk (dataDir). */
@@ -223,6 +225,11 @@ const envSchema = z.object({
   AUTH_JWT_AUDIENCE: z.string().min(1).optional(),
   AUTH_JWT_REQUIRE_EXP: boolean(false),
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  METRICS_PORT: z
+    .string()
+    .optional()
+    .refine((p) => p === undefined || p === '' || (/^\d+$/.test(p) && Number(p) <= 65535), 'must be a port number (0-65535)'),
+  METRICS_HOST: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
   MAX_METADATA_SIZE: integer(4096, 64, 65536),
   RATE_LIMIT_PER_MINUTE: integer(0, 0, 1_000_000),
   MAX_CONCURRENT_UPLOADS: integer(0, 0, 100_000),
@@ -408,6 +415,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     networkTimeoutMs: e.NETWORK_TIMEOUT,
     maxConnectionsPerClient: e.MAX_CONNECTIONS_PER_CLIENT,
     metricsToken: e.METRICS_TOKEN || undefined,
+    metricsListen: e.METRICS_PORT ? Object.freeze({ host: e.METRICS_HOST, port: Number(e.METRICS_PORT) }) : undefined,
     redis: e.REDIS_URL || e.REDIS_SENTINELS ? redisConfig(e.REDIS_URL || 'redis://', e.REDIS_URLS, e.REDIS_SENTINELS, e.REDIS_SENTINEL_NAME, e.REDIS_PREFIX) : undefined,
     s3: e.S3_BUCKET
       ? Object.freeze({

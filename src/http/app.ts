@@ -23,12 +23,36 @@ export interface AppParts {
   readonly metrics: Registry;
   /** When set, /metrics wants it as a bearer token (METRICS_TOKEN). */
   readonly metricsToken?: string;
+  /** False when /metrics has a listener of its own (METRICS_PORT): the tus port does not serve it. */
+  readonly servesMetrics?: boolean;
   /** The browser upload page; omitted when it is turned off. */
   readonly webUi?: WebUiOptions;
 }
 
+/** GET /metrics: Prometheus text, behind the bearer token when one is set. */
+export function metricsHandler(metrics: Registry, metricsToken: string | undefined): express.RequestHandler {
+  return async (req, res) => {
+    if (metricsToken && !bearerMatches(req.headers.authorization, metricsToken)) {
+      res.status(401).set('WWW-Authenticate', 'Bearer').type('text/plain').send('Authentication required: send the metrics token as a bearer token\n');
+      return;
+    }
+    res.type(metrics.contentType).send(await metrics.metrics());
+  };
+}
+
+/** The application of the metrics listener (METRICS_PORT): /metrics only. */
+export function createMetricsApp(metrics: Registry, metricsToken: string | undefined): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/metrics', metricsHandler(metrics, metricsToken));
+  app.use((_req, res) => {
+    res.status(404).type('text/plain').send('Not found\n');
+  });
+  return app;
+}
+
 /** The Express application: probes, then the tus endpoint (no body parsing anywhere). */
-export function createApp({ targets, tus, log, responseHeaders, checkReady, metrics, metricsToken, webUi }: AppParts): Express {
+export function createApp({ targets, tus, log, responseHeaders, checkReady, metrics, metricsToken, servesMetrics = true, webUi }: AppParts): Express {
   const { tusPath } = targets;
   const app = express();
   app.disable('x-powered-by');
@@ -37,13 +61,7 @@ export function createApp({ targets, tus, log, responseHeaders, checkReady, metr
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  app.get('/metrics', async (req, res) => {
-    if (metricsToken && !bearerMatches(req.headers.authorization, metricsToken)) {
-      res.status(401).set('WWW-Authenticate', 'Bearer').type('text/plain').send('Authentication required: send the metrics token as a bearer token\n');
-      return;
-    }
-    res.type(metrics.contentType).send(await metrics.metrics());
-  });
+  if (servesMetrics) app.get('/metrics', metricsHandler(metrics, metricsToken));
   app.get('/readyz', async (_req, res) => {
     try {
       await checkReady();

@@ -40,6 +40,22 @@ describe('/metrics', () => {
     }
   });
 
+  it('with METRICS_PORT, /metrics is served on its own listener (with the token too), and the tus port answers it 404', async () => {
+    const apart = await startTessera({ metricsListen: { host: '127.0.0.1', port: 0 }, metricsToken: 'a-metrics-token-of-some-length' });
+    try {
+      expect((await fetch(`${apart.baseUrl}/metrics`)).status).toBe(404);
+      const url = apart.metricsUrl as string;
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      expect((await fetch(url)).status).toBe(401);
+      const allowed = await fetch(url, { headers: { Authorization: 'Bearer a-metrics-token-of-some-length' } });
+      expect(allowed.status).toBe(200);
+      expect(await allowed.text()).toMatch(/^tessera_process_cpu_seconds_total /m);
+      expect((await fetch(url.replace('/metrics', '/files'))).status).toBe(404);
+    } finally {
+      await apart.stop();
+    }
+  });
+
   it('counts uploads, bytes, checksum mismatches, assemblies and failures', async () => {
     const data = randomData(5000);
     const single = await create(server.endpoint, { length: data.length });

@@ -11,6 +11,8 @@ export interface RunningTessera {
   readonly baseUrl: string;
   /** The tus endpoint, e.g. http://127.0.0.1:41234/files */
   readonly endpoint: string;
+  /** With METRICS_PORT (metricsListen): where /metrics is served. */
+  readonly metricsUrl?: string;
   readonly dataDir: string;
   stop(): Promise<void>;
 }
@@ -27,10 +29,11 @@ export async function startTessera(
   const config = configWith({ port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent', ...overrides });
   const logger = process.env.TESSERA_TEST_LOGS ? pino({ level: 'debug' }) : undefined;
   const tessera = createTessera({ config, logger, ...options });
-  const { url } = await tessera.listen();
+  const { url, metricsUrl } = await tessera.listen();
   return {
     tessera,
     baseUrl: url,
+    ...(metricsUrl ? { metricsUrl } : {}),
     endpoint: `${url}${config.tusPath}`,
     dataDir,
     async stop() {

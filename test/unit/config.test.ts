@@ -123,6 +123,8 @@ describe('loadConfig', () => {
     ['HOOKS_HTTP_RETRY', '-1'],
     ['HOOKS_HTTP_TIMEOUT', 'a while'],
     ['HOOKS_HTTP_SECRET', 'short'],
+    ['METRICS_PORT', '70000'],
+    ['METRICS_PORT', 'metrics'],
   ])('rejects %s=%j with a one-line message naming the variable', (variable, value) => {
     const error = errorOf({ [variable]: value });
     expect(error.message).toMatch(new RegExp(`^Invalid configuration: ${variable} `));
