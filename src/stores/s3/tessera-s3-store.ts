@@ -419,10 +419,6 @@ export class TesseraS3Store extends S3Store {
     for (const part of leftovers) await this.voidPart(metadata, part.PartNumber ?? 0);
   }
 
-  protected override uploadParts(metadata: MetadataValue, readStream: Readable, currentPartNumber: number, offset: number): Promise<number> {
-    return this.pipeBody(metadata, readStream, currentPartNumber, offset, undefined, undefined, { unknownFrom: undefined });
-  }
-
   /**
    * The stock part pipeline's behaviour with cheaper I/O (see pipeParts); whole parts of a
    * request body of declared length go straight to S3 (see direct-parts). `handOver` learns
@@ -433,13 +429,13 @@ export class TesseraS3Store extends S3Store {
     readStream: Readable,
     currentPartNumber: number,
     offset: number,
-    handOver: { readonly firstPart: number; firstPartStored: boolean; tailReplaced: boolean } | undefined,
+    handOver: { readonly firstPart: number; firstPartStored: boolean; tailReplaced: boolean },
     expectedBytes: number | undefined,
     streamed: StreamOutcome,
   ): Promise<number> {
     const stored = <T>(partNumber: number, upload: Promise<T>): Promise<T> =>
       upload.then((result) => {
-        if (handOver && partNumber === handOver.firstPart) handOver.firstPartStored = true;
+        if (partNumber === handOver.firstPart) handOver.firstPartStored = true;
         return result;
       });
     return pipeParts(readStream, currentPartNumber, offset, {
@@ -450,7 +446,7 @@ export class TesseraS3Store extends S3Store {
       uploadPart: (part, partNumber) => stored(partNumber, this.storeStagedPart(metadata, part, partNumber)),
       uploadTail: async (part, partNumber) => {
         const etag = await this.putTail(metadata.file.id, part, partNumber);
-        if (handOver) handOver.tailReplaced = true;
+        handOver.tailReplaced = true;
         return etag;
       },
       direct:
