@@ -330,4 +330,33 @@ describe('HTTP hooks (HOOKS_HTTP_URL)', () => {
       await guarded.stop();
     }
   });
+
+  it('pre-terminate is asked for the upload a DELETE addresses however it is spelled: a query changes nothing; dot-segments or escapes name no upload (404, no hook)', async () => {
+    const guarded = await startTessera({ hooksHttp: hooksConfig(receiverUrl, { events: new Set(['pre-terminate'] as const), retries: 0 }) });
+    try {
+      const { url } = await create(guarded.endpoint, { length: 10 });
+      answer = (body) => (body.Type === 'pre-terminate' ? { status: 200, body: { RejectTermination: true, HTTPResponse: { StatusCode: 423, Body: 'held' } } } : { status: 200, body: {} });
+      const withQuery = await del(`${url}?force=1#fragment`);
+      expect(withQuery.status).toBe(423);
+      const asked = received.filter((r) => r.body.Type === 'pre-terminate');
+      expect(asked.map((r) => r.body.Event.Upload.ID)).toEqual([idOf(url)]);
+      // Other spellings of the same path: answered 404 before any hook (sent raw: fetch would normalise them).
+      const { port } = new URL(guarded.baseUrl);
+      for (const target of [`/files/./${idOf(url)}`, `/files/x/../${idOf(url)}`, `/files/%2e/${idOf(url)}`, `/files/${idOf(url)}/`]) {
+        const status = await new Promise<number>((resolve, reject) => {
+          const req = http.request({ host: '127.0.0.1', port, method: 'DELETE', path: target, headers: { 'Tus-Resumable': '1.0.0' } }, (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          });
+          req.on('error', reject);
+          req.end();
+        });
+        expect(status, target).toBe(404);
+      }
+      expect(received.filter((r) => r.body.Type === 'pre-terminate')).toHaveLength(1);
+      expect((await head(url)).status).toBe(200);
+    } finally {
+      await guarded.stop();
+    }
+  });
 });
