@@ -128,6 +128,12 @@ export const errors = {
   /** The pre-terminate hook refused a DELETE: its own status (400 unless an error status is given), body and headers. */
   terminationRejected: (status: number, body: string | undefined, headers: Readonly<Record<string, string>>) =>
     new TusError('ERR_TERMINATION_REJECTED', status, (body ?? '').trim() || 'Termination rejected by the server', headers),
+  /** The pre-finish hook refused a file (it failed: HEAD answers 460 with the reason): its own status (400 unless an error status is given), body and headers. */
+  finishRejected: (status: number, body: string | undefined, headers: Readonly<Record<string, string>>) =>
+    new TusError('ERR_FINISH_REJECTED', status, (body ?? '').trim() || 'Upload refused by the server', { ...headers, 'Tessera-Upload-Status': 'failed' }),
+  /** The post-receive hook stopped the upload (tusd's StopUpload): it was terminated. Its own status (400 unless an error status is given), body and headers. */
+  uploadStopped: (status: number, body: string | undefined, headers: Readonly<Record<string, string>>) =>
+    new TusError('ERR_UPLOAD_STOPPED', status, (body ?? '').trim() || 'Upload has been stopped by the server', headers),
   /** The pre-create hook named an id that is no upload id. */
   hookBadUploadId: () => new TusError('ERR_HOOK_BAD_UPLOAD_ID', 500, 'The pre-create hook chose an invalid upload id'),
   /** The pre-create hook named the id of an upload that exists (or is being created). */

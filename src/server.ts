@@ -31,7 +31,10 @@ import { nodeRequestOf } from './tus/upstream/node-request.js';
 import path from 'node:path';
 import type { Upload } from '@tus/utils';
 import { HookDelivery } from './hooks/http/hook-delivery.js';
-import { FileHookOutbox } from './hooks/http/hook-outbox.js';
+import { FileHookOutbox, type HookOutbox } from './hooks/http/hook-outbox.js';
+import { IdReservations } from './hooks/http/id-reservations.js';
+import { S3HookOutbox } from './hooks/http/s3-hook-outbox.js';
+import { lockAll } from './locking/lock-all.js';
 import { isGoneUpload } from './errors.js';
 import { httpHooks, withHttpHooks } from './hooks/http/http-hooks.js';
 import type { TesseraHooks } from './tus/hooks.js';
@@ -50,6 +53,9 @@ import { storageFullExtension } from './tus/extensions/storage-full/storage-full
 import { TesseraDataStore } from './tus/tessera-datastore.js';
 import { createTusServer, emitPostFinish, patchProgress, uploadUrlFor } from './tus/upstream/tus-server.js';
 import { patchHandler } from './tus/patch-handler.js';
+
+/** For an embedder's approveFinish: throw it to refuse a file. */
+export { FinishRefused } from './tus/completion/upload-completion.js';
 
 export interface TesseraOptions {
   readonly config: Config;
@@ -83,6 +89,16 @@ export interface Tessera {
  * coordination keeps them (they need an atomic create), and records earlier versions kept there
  * are still read.
  */
+/** How long an id pre-create chose stays reserved when its POST never ends (its process was killed). */
+const HOOK_ID_RESERVATION_MS = 10 * 60_000;
+
+/** Where undelivered hook notifications wait: the bucket on S3 (instances share no disk), else the data directory. */
+function hookOutbox(config: Config): HookOutbox {
+  if (!config.s3) return new FileHookOutbox(path.join(config.dataDir, '.tessera-hooks', 'outbox'));
+  const { bucket, ...clientConfig } = s3ClientConfig(config.s3);
+  return new S3HookOutbox({ client: new S3(clientConfig), bucket });
+}
+
 function bucketState(s3: NonNullable<Config['s3']>, soleWriter: boolean, coordinationState: UploadStateStore): UploadStateStore {
   const { bucket, ...clientConfig } = s3ClientConfig(s3);
   return new S3UploadStateStore({ client: new S3(clientConfig), bucket, soleWriter, claims: coordinationState, earlier: coordinationState });
@@ -114,9 +130,10 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
     metrics.hookInvocations.inc({ hook });
     if (!ok) metrics.hookErrors.inc({ hook });
   };
-  // post-finish and post-terminate: recorded beside the data, delivered at least once (one instance at a time).
+  // post-finish and post-terminate: recorded beside the data (the data directory, or the bucket,
+  // which every instance shares), delivered at least once (one instance at a time).
   const hookDelivery = config.hooksHttp
-    ? new HookDelivery(new FileHookOutbox(path.join(config.dataDir, '.tessera-hooks', 'outbox')), config.hooksHttp, coordination.locker, log, {
+    ? new HookDelivery(hookOutbox(config), config.hooksHttp, coordination.locker, log, {
         observe: observeHook,
         delivered: (hook, seconds) => metrics.hookDeliverySeconds.observe({ hook }, seconds),
         outbox: (depth, oldest) => {
@@ -128,17 +145,25 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
   // Filled once the store and state exist (below): pre-create asks whether the id it chose is taken.
   let uploadExists: (id: string) => Promise<boolean> = async () => true;
   let readUpload: (id: string) => Promise<Upload> = () => Promise.reject(new Error('the store is not ready'));
+  let terminate: (id: string) => Promise<void> = () => Promise.reject(new Error('the store is not ready'));
+  const targets = new RequestTargets(config.tusPath);
   const hookSender =
     config.hooksHttp && hookDelivery
       ? httpHooks(config.hooksHttp, log, {
           deliver: (body) => hookDelivery.enqueue(body),
           uploadExists: (id) => uploadExists(id),
           readUpload: (id) => readUpload(id),
+          terminate: (id) => terminate(id),
+          // In the shared state, so two instances given one id by pre-create never both create it.
+          reservations: new IdReservations(coordination.state, HOOK_ID_RESERVATION_MS),
+          createdId: (res, req) => {
+            const location = res.headers.get('location');
+            return location === null ? undefined : targets.uploadIdOfLocation(location, req);
+          },
           observe: observeHook,
         })
       : undefined;
   const hooks = withCheckedNaming(hookSender ? withHttpHooks(given, hookSender.hooks) : given);
-  const targets = new RequestTargets(config.tusPath);
   const responseHeaders = new ResponseHeaders(corsOriginFor(config.corsOrigins));
   const locker = instrumentLocker(coordination.locker, metrics);
   const adapter = createStoreAdapter(config, coordination, log);
@@ -148,6 +173,14 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
   const allUploadIds = async () => [...new Set([...(await state.ids()), ...(await adapter.listUploadIds())])];
   const store = new TesseraDataStore(adapter, locker, allUploadIds);
   readUpload = (id) => store.getUpload(id);
+  terminate = async (id) => {
+    const unlock = await lockAll(locker, id, []);
+    try {
+      await store.remove(id);
+    } finally {
+      await unlock();
+    }
+  };
   uploadExists = async (id) =>
     (await state.get(id)) !== undefined ||
     (await store.getUpload(id).then(
@@ -158,7 +191,7 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
   // Whole-file work (assembly, read-back verification) queues beyond this many at once.
   const heavyWork = pLimit(config.maxConcurrentAssemblies);
   metrics.observeHeavyWork(heavyWork);
-  const assembler = new FinalAssembler(store, state, locker, log, { maxSize: config.maxSize, heavyWork });
+  const assembler = new FinalAssembler(store, state, locker, log, { maxSize: config.maxSize, heavyWork, awaitsApproval: hooks.approveFinish !== undefined });
   const completion = new UploadCompletion(store, state, locker, assembler, events, hooks, log, heavyWork);
 
   const identify = authenticate ?? (config.auth ? jwtAuthenticator(config.auth) : undefined);

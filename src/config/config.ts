@@ -67,9 +67,9 @@ export interface Config {
 }
 
 /** The hook events Tessera sends (tusd v2's names). */
-export const HOOK_EVENTS = ['pre-create', 'post-create', 'post-receive', 'post-finish', 'post-terminate', 'pre-terminate'] as const;
+export const HOOK_EVENTS = ['pre-create', 'post-create', 'post-receive', 'pre-finish', 'post-finish', 'post-terminate', 'pre-terminate'] as const;
 export type HookEvent = (typeof HOOK_EVENTS)[number];
-/** Sent unless HOOKS_ENABLED_EVENTS says otherwise (as tusd: the blocking pre-terminate only when asked for). */
+/** Sent unless HOOKS_ENABLED_EVENTS says otherwise (as tusd: the blocking pre-finish and pre-terminate only when asked for). */
 export const DEFAULT_HOOK_EVENTS: readonly HookEvent[] = ['pre-create', 'post-create', 'post-receive', 'post-finish', 'post-terminate'];
 
 export interface HttpHooksConfig {

@@ -28,6 +28,8 @@ export interface RequestFacts {
   readonly checksum?: DeclaredChecksum | 'trailer';
   /** The request creates a partial (`Upload-Concat: partial`); decided by the concatenation layer. */
   readonly creatingPartial?: boolean;
+  /** The request creates a final: its partials' ids and their summed length (unknown while one is deferred); decided by the concatenation layer. */
+  readonly creatingFinal?: { readonly partials: readonly string[]; readonly size: number | undefined };
 }
 
 /** One tus request: the web request and what is known about it. */
@@ -37,7 +39,7 @@ export interface TusRequest {
 }
 
 /** The same request with more facts known (each added by the layer that owns it). */
-export function withFacts<R extends TusRequest>(request: R, more: Partial<Pick<RequestFacts, 'owner' | 'checksum' | 'creatingPartial'>>): R {
+export function withFacts<R extends TusRequest>(request: R, more: Partial<Pick<RequestFacts, 'owner' | 'checksum' | 'creatingPartial' | 'creatingFinal'>>): R {
   return { ...request, facts: { ...request.facts, ...more } };
 }
 

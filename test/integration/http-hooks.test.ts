@@ -359,4 +359,134 @@ describe('HTTP hooks (HOOKS_HTTP_URL)', () => {
       await guarded.stop();
     }
   });
+  it('pre-finish approves a verified file before it is done: it sees the SHA-256, its headers reach the completing PATCH (never the protocol\'s own), post-finish follows', async () => {
+    const data = randomBytes(5000);
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    const { url } = await create(server.endpoint, { length: data.length, metadata: { sha256 } });
+    answer = (body) =>
+      body.Type === 'pre-finish' ? { status: 200, body: { HTTPResponse: { Header: { 'X-Processed': 'yes', 'Upload-Offset': '0', 'Tus-Resumable': '0.1' } } } } : { status: 200, body: {} };
+    const res = await patch(url, 0, data);
+    expect(res.status).toBe(204);
+    expect(res.headers.get('x-processed')).toBe('yes');
+    expect(res.headers.get('upload-offset')).toBe('5000');
+    expect(res.headers.get('tus-resumable')).toBe('1.0.0');
+    const asked = await hookFor('pre-finish', idOf(url));
+    expect(asked.body.Event.Upload).toMatchObject({ ID: idOf(url), Size: 5000, Offset: 5000 });
+    expect(asked.body.Tessera).toMatchObject({ Sha256: sha256, Status: 'verifying' });
+    await hookFor('post-finish', idOf(url));
+    expect(received.findIndex((r) => r.body.Type === 'pre-finish')).toBeLessThan(received.findIndex((r) => r.body.Type === 'post-finish'));
+    expect((await head(url)).headers.get('tessera-upload-status')).toBe('done');
+  });
+
+  it('pre-finish may refuse the file: the completing PATCH gets its answer, HEAD says failed and why, nothing is served, no post-finish', async () => {
+    const data = randomBytes(3000);
+    const { url } = await create(server.endpoint, { length: data.length });
+    answer = (body) =>
+      body.Type === 'pre-finish' ? { status: 200, body: { HTTPResponse: { StatusCode: 422, Body: '{"message":"not a PDF"}', Header: { 'Content-Type': 'application/json' } } } } : { status: 200, body: {} };
+    const res = await patch(url, 0, data);
+    expect(res.status).toBe(422);
+    expect(await res.text()).toBe('{"message":"not a PDF"}\n');
+    const status = await head(url);
+    expect(status.status).toBe(460);
+    expect(status.headers.get('tessera-upload-status')).toBe('failed');
+    expect(status.headers.get('tessera-error')).toBe('refused by the pre-finish hook: {"message":"not a PDF"}');
+    expect((await fetch(url)).status).toBe(404);
+    // A resumed client learns the outcome too; RejectUpload alone refuses as well (460 then).
+    expect((await patch(url, 3000, Buffer.alloc(0))).status).toBe(460);
+    const other = await create(server.endpoint, { length: 10 });
+    answer = (body) => (body.Type === 'pre-finish' ? { status: 200, body: { RejectUpload: true } } : { status: 200, body: {} });
+    const rejected = await patch(other.url, 0, randomBytes(10));
+    expect(rejected.status).toBe(400);
+    expect((await head(other.url)).headers.get('tessera-error')).toBe('refused by the pre-finish hook');
+    expect(received.filter((r) => r.body.Type === 'post-finish' && [idOf(url), idOf(other.url)].includes(r.body.Event.Upload.ID))).toEqual([]);
+  });
+
+  it('pre-finish unreachable: the completing PATCH fails closed (503), the file waits verified (not served); the next touch asks again and finishes it', async () => {
+    const data = randomBytes(4000);
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    const { url } = await create(server.endpoint, { length: data.length, metadata: { sha256 } });
+    answer = (body) => (body.Type === 'pre-finish' ? { status: 503, body: 'busy' } : { status: 200, body: {} });
+    const res = await patch(url, 0, data);
+    expect(res.status).toBe(503);
+    expect(await res.text()).toBe('The pre-finish hook could not be reached; retry shortly\n');
+    const waiting = await head(url);
+    expect(waiting.status).toBe(200);
+    expect(waiting.headers.get('tessera-upload-status')).toBe('verifying');
+    expect((await fetch(url)).status).toBe(404);
+
+    answer = () => ({ status: 200, body: {} });
+    expect((await patch(url, 4000, Buffer.alloc(0))).status).toBe(204);
+    expect((await head(url)).headers.get('tessera-upload-status')).toBe('done');
+    expect(Buffer.from(await (await fetch(url)).arrayBuffer()).equals(data)).toBe(true);
+    const finished = await hookFor('post-finish', idOf(url));
+    expect(finished.body.Tessera.Sha256).toBe(sha256);
+  });
+
+  it('pre-finish is asked for a final once assembled; a refusal fails the final (460 on HEAD), its answer goes to the final POST', async () => {
+    const p1 = await partial(server.endpoint, randomBytes(100));
+    const p2 = await partial(server.endpoint, randomBytes(50));
+    answer = (body) => (body.Type === 'pre-finish' ? { status: 200, body: { HTTPResponse: { StatusCode: 409, Body: 'duplicate file' } } } : { status: 200, body: {} });
+    const refused = await final(server.endpoint, [p1, p2]);
+    expect(refused.res.status).toBe(409);
+    expect(refused.url).not.toBe('');
+    const asked = await hookFor('pre-finish', idOf(refused.url));
+    expect(asked.body.Event.Upload).toMatchObject({ IsFinal: true, PartialUploads: [idOf(p1), idOf(p2)], Size: 150 });
+    const status = await head(refused.url);
+    expect(status.status).toBe(460);
+    expect(status.headers.get('tessera-error')).toBe('refused by the pre-finish hook: duplicate file');
+  });
+
+  it('pre-create sees a final\'s partials and summed length, and its HTTPResponse headers reach a created upload\'s 201 (never its Location)', async () => {
+    const p1 = await partial(server.endpoint, randomBytes(100));
+    const p2 = await partial(server.endpoint, randomBytes(250));
+    answer = (body) =>
+      body.Type === 'pre-create' ? { status: 200, body: { HTTPResponse: { Header: { 'X-Upload-Ticket': 't-42', Location: 'http://elsewhere/x' } } } } : { status: 200, body: {} };
+    const done = await final(server.endpoint, [p1, p2]);
+    expect(done.res.status).toBe(201);
+    expect(done.res.headers.get('x-upload-ticket')).toBe('t-42');
+    const asked = received.filter((r) => r.body.Type === 'pre-create').at(-1);
+    expect(asked?.body.Event.Upload).toMatchObject({ ID: '', Size: 350, SizeIsDeferred: false, IsFinal: true, PartialUploads: [idOf(p1), idOf(p2)] });
+    const single = await create(server.endpoint, { length: 10 });
+    expect(single.res.status).toBe(201);
+    expect(single.res.headers.get('x-upload-ticket')).toBe('t-42');
+    expect(single.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/files\/[0-9a-f]{32}$/);
+  });
+
+  it('post-receive may stop a running upload (StopUpload): the PATCH stops with the hook\'s answer, the upload is terminated, post-terminate says what it was', async () => {
+    const { url } = await create(server.endpoint, { length: 64 * 1024 * 1024, metadata: { filename: 'big.bin' } });
+    answer = (body) =>
+      body.Type === 'post-receive' && body.Event.Upload.ID === idOf(url)
+        ? { status: 200, body: { StopUpload: true, HTTPResponse: { StatusCode: 403, Body: 'quota exceeded' } } }
+        : { status: 200, body: {} };
+    let sent = 0;
+    // A body that keeps coming until the server answers (paced, so progress is reported meanwhile).
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        controller.enqueue(randomBytes(256 * 1024));
+        sent += 256 * 1024;
+        if (sent >= 64 * 1024 * 1024) controller.close();
+        else await new Promise((resolve) => setTimeout(resolve, 20));
+      },
+    });
+    const res = await patchStream(url, 0, body).catch((error: unknown) => error as Error);
+    expect(res).toBeInstanceOf(Response);
+    expect((res as Response).status).toBe(403);
+    expect(await (res as Response).text()).toBe('quota exceeded\n');
+    expect(sent).toBeLessThan(64 * 1024 * 1024);
+    expect((await head(url)).status).toBe(404);
+    const terminated = await hookFor('post-terminate', idOf(url));
+    expect(terminated.body.Event.Upload).toMatchObject({ ID: idOf(url), Size: 64 * 1024 * 1024, MetaData: { filename: 'big.bin' } });
+    expect(terminated.body.Event.HTTPRequest.Method).toBe('PATCH');
+  });
+
+  it('post-terminate tells what the upload was (size, offset, metadata, role), not just its id', async () => {
+    const { url } = await create(server.endpoint, { length: 100, metadata: { filename: 'gone.bin' } });
+    expect((await patch(url, 0, randomBytes(40))).status).toBe(204);
+    expect((await del(url)).status).toBe(204);
+    const terminated = await hookFor('post-terminate', idOf(url));
+    expect(terminated.body.Event.Upload).toMatchObject({ ID: idOf(url), Size: 100, Offset: 40, MetaData: { filename: 'gone.bin' }, IsPartial: false, Storage: { Type: 'filestore' } });
+    const p = await partial(server.endpoint, randomBytes(10));
+    expect((await del(p)).status).toBe(204);
+    expect((await hookFor('post-terminate', idOf(p))).body.Event.Upload.IsPartial).toBe(true);
+  });
 });

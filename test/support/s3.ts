@@ -47,8 +47,9 @@ export async function bucketContents(client: S3, bucket: string): Promise<{ obje
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
   const uploads = (await client.listMultipartUploads({ Bucket: bucket })).Uploads ?? [];
-  // Lifecycle records and links (`.tessera-state/`) are listed apart: bucketRecords.
-  return { objects: objects.filter((key) => !key.startsWith(RECORDS)).sort(), uploads: uploads.map((u) => u.Key ?? '').sort() };
+  // Lifecycle records and links (`.tessera-state/`) are listed apart: bucketRecords; hook
+  // notifications waiting for delivery (`.tessera-hooks/`) are no upload's leftovers.
+  return { objects: objects.filter((key) => !key.startsWith(RECORDS) && !key.startsWith('.tessera-hooks/')).sort(), uploads: uploads.map((u) => u.Key ?? '').sort() };
 }
 
 const RECORDS = '.tessera-state/';

@@ -3,7 +3,7 @@ import pLimit from 'p-limit';
 import type { HttpHooksConfig } from '../../config/config.js';
 import type { Logger } from '../../logging/logger.js';
 import { HookUnavailableError, sendHook, type HookObserver } from './hook-client.js';
-import type { FileHookOutbox } from './hook-outbox.js';
+import type { HookOutbox } from './hook-outbox.js';
 import type { HookRequestBody } from './hook-payload.js';
 
 /** What delivery reports: each try, each delivery's latency, and the outbox at each pass. */
@@ -34,7 +34,7 @@ export class HookDelivery {
   private again = false;
 
   constructor(
-    private readonly outbox: FileHookOutbox,
+    private readonly outbox: HookOutbox,
     private readonly config: HttpHooksConfig & { readonly retryForMs: number },
     private readonly locker: Locker,
     private readonly log: Logger,

@@ -17,12 +17,23 @@ export interface OutboxRecord {
   readonly lastError?: string;
 }
 
+/** Where notifications wait until they are delivered: durable, one record per event id. */
+export interface HookOutbox {
+  /** Writes a record whole (replacing one of the same event id); durable once it resolves. */
+  put(record: OutboxRecord): Promise<void>;
+  /** One record, read afresh (undefined once removed). */
+  get(eventId: string): Promise<OutboxRecord | undefined>;
+  /** Every record, oldest first. */
+  all(): Promise<OutboxRecord[]>;
+  remove(eventId: string): Promise<void>;
+}
+
 /**
  * Notifications waiting to be delivered, one JSON file each in a directory (`DATA_DIR/.tessera-hooks/
  * outbox`): written to a temp file, flushed and renamed into place, so a record is either whole
  * or absent after a crash, and it is on disk before the request that caused it is answered.
  */
-export class FileHookOutbox {
+export class FileHookOutbox implements HookOutbox {
   constructor(private readonly dir: string) {}
 
   async put(record: OutboxRecord): Promise<void> {

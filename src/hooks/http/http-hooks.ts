@@ -5,21 +5,27 @@ import type { HookEvent, HttpHooksConfig } from '../../config/config.js';
 import { errors } from '../../errors.js';
 import type { Logger } from '../../logging/logger.js';
 import type { FinishedUpload } from '../../tus/completion/tessera-events.js';
+import { FinishRefused } from '../../tus/completion/upload-completion.js';
 import type { TesseraHooks } from '../../tus/hooks.js';
 import { isUploadId } from '../../tus/request-target.js';
 import type { TusExtension } from '../../tus/extension.js';
 import { requestOf, withFactsAttached } from '../../tus/upstream/direct-body.js';
-import type { HandlerLayer } from '../../tus/upstream/handler-layers.js';
+import type { HandlerLayer, TusCall } from '../../tus/upstream/handler-layers.js';
+import type { UploadState } from '../../tus/state/upload-state.js';
 import { HookUnavailableError, sendHook, type HookObserver } from './hook-client.js';
-import { hookHttpRequest, type HookRequestBody, type HookUpload, type TesseraHookFacts } from './hook-payload.js';
+import type { IdReservation, IdReservations } from './id-reservations.js';
+import { hookHttpRequest, type HookRequestBody, type HookResponseBody, type HookUpload, type TesseraHookFacts } from './hook-payload.js';
 
 /** Tessera's hooks as HTTP requests to the integrator's backend, and the listeners for the post-* events. */
 export interface HttpHooks {
-  /** pre-create (naming and metadata), post-finish (after verification, once per file). */
+  /** pre-create (naming and metadata), pre-finish (approval), post-finish (after verification, once per file). */
   readonly hooks: TesseraHooks;
-  /** post-create, post-receive and post-terminate, from @tus/server's events. */
+  /** post-create and post-receive, from @tus/server's events. */
   attach(tus: TusServer): void;
-  /** pre-terminate: a DELETE layer (after authentication, so only a DELETE that may go asks). */
+  /**
+   * Layers (after authentication, so only a request that may go asks): POST (pre-create's answer
+   * on a created upload), PATCH (post-receive's StopUpload), DELETE (pre- and post-terminate).
+   */
   readonly extension: TusExtension;
 }
 
@@ -37,6 +43,12 @@ export interface HttpHookDeps {
   uploadExists(id: string): Promise<boolean>;
   /** The upload as the store has it (pre-terminate sends it, as tusd does). */
   readUpload(id: string): Promise<Upload>;
+  /** Removes an upload under its lock, as a DELETE does (post-receive's StopUpload). */
+  terminate(id: string): Promise<void>;
+  /** Ids pre-create chose, reserved across instances until their POST ended. */
+  readonly reservations: IdReservations;
+  /** The upload a POST's 201 created (its Location), as RequestTargets reads it. */
+  createdId(res: Response, req: Request): string | undefined;
   readonly observe?: HookObserver;
 }
 
@@ -48,19 +60,24 @@ const RESERVATION_MS = 60_000;
 export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDeps): HttpHooks {
   const observe = deps.observe ?? (() => {});
   const enabled = (event: HookEvent) => config.events.has(event);
-  /** Metadata pre-create chose, by the id it named, until the upload is created with it. */
-  const chosenMetadata = new Map<string, Record<string, string>>();
-  /** Ids pre-create chose, until their upload is created: two POSTs given one id must not both create it. */
-  const reserved = new Map<string, NodeJS.Timeout>();
-  /** Forgets what pre-create decided for an id: once its upload is created, or the POST failed (after RESERVATION_MS). */
-  const release = (id: string) => {
-    clearTimeout(reserved.get(id));
-    reserved.delete(id);
-    chosenMetadata.delete(id);
+  /**
+   * What pre-create decided for an id, until the POST that asked ended: the metadata it chose (for
+   * onUploadCreate), its answer's HTTPResponse (for the 201), the id's reservation. The POST layer
+   * forgets it when the upload is created; a POST that failed is forgotten after RESERVATION_MS.
+   */
+  const decided = new Map<string, { metadata?: Record<string, string>; response?: HookResponseBody['HTTPResponse']; reservation?: IdReservation; timer: NodeJS.Timeout }>();
+  const forget = (id: string) => {
+    const decision = decided.get(id);
+    if (!decision) return;
+    decided.delete(id);
+    clearTimeout(decision.timer);
+    decision.reservation?.release().catch((error: unknown) => log.warn({ uploadId: id, err: error }, 'reservation of a hook-chosen id not released'));
   };
-  const reserve = (id: string) => {
-    if (!reserved.has(id)) reserved.set(id, setTimeout(() => release(id), RESERVATION_MS).unref());
+  const decide = (id: string, decision: Omit<NonNullable<ReturnType<typeof decided.get>>, 'timer'>) => {
+    decided.set(id, { ...decision, timer: setTimeout(() => forget(id), RESERVATION_MS).unref() });
   };
+  /** PATCHes running on this instance, by upload: post-receive's StopUpload ends them. */
+  const running = new Map<string, Set<(response: HookResponseBody['HTTPResponse']) => void>>();
 
   /**
    * A hook request. `eventId`: the idempotency key, the same on every delivery of one event;
@@ -76,9 +93,12 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDe
   };
 
   /** A post-* event: sent in the background with its retries; a failure is logged, never answered. */
-  const notify = (body: HookRequestBody) => {
+  const notify = (body: HookRequestBody, then: (answer: HookResponseBody) => void = () => {}) => {
     sendHook(config, body, observe).then(
-      (answer) => log.debug({ uploadId: body.Event.Upload.ID, hook: body.Type, answer }, 'hook delivered'),
+      (answer) => {
+        log.debug({ uploadId: body.Event.Upload.ID, hook: body.Type, answer }, 'hook delivered');
+        then(answer);
+      },
       (error: unknown) => log.error({ uploadId: body.Event.Upload.ID, hook: body.Type, err: error }, 'hook not delivered'),
     );
   };
@@ -102,30 +122,65 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDe
             const metadata = answer.ChangeFileInfo?.MetaData;
             if (metadata !== undefined && !isTusMetadata(metadata)) throw errors.hookBadAnswer('ChangeFileInfo.MetaData must map keys without spaces or commas to strings');
             const chosen = answer.ChangeFileInfo?.ID;
-            let id: string;
-            if (chosen === undefined || chosen === '') id = randomBytes(16).toString('hex');
-            else {
-              if (typeof chosen !== 'string' || !reHookUploadId.test(chosen) || !isUploadId(chosen)) {
-                log.error({ id: String(chosen).slice(0, 60) }, 'pre-create hook chose an invalid upload id');
-                throw errors.hookBadUploadId();
-              }
-              if (reserved.has(chosen) || (await deps.uploadExists(chosen))) {
-                log.error({ id: chosen }, 'pre-create hook chose the id of an existing upload');
-                throw errors.hookUploadIdTaken();
-              }
-              reserve(chosen);
-              id = chosen;
+            if (chosen === undefined || chosen === '') {
+              const id = randomBytes(16).toString('hex');
+              decide(id, { ...(metadata ? { metadata: { ...metadata } } : {}), response: answer.HTTPResponse });
+              return id;
             }
-            if (metadata) {
-              chosenMetadata.set(id, { ...metadata });
-              reserve(id);
+            if (typeof chosen !== 'string' || !reHookUploadId.test(chosen) || !isUploadId(chosen)) {
+              log.error({ id: String(chosen).slice(0, 60) }, 'pre-create hook chose an invalid upload id');
+              throw errors.hookBadUploadId();
             }
-            return id;
+            // Reserved first, then checked: of two POSTs given one id (on any instance), one
+            // reserves it; one that finds it taken gives its reservation back.
+            const reservation = decided.has(chosen) ? undefined : await deps.reservations.reserve(chosen);
+            let taken = reservation === undefined;
+            if (reservation) {
+              try {
+                taken = await deps.uploadExists(chosen);
+              } catch (error) {
+                await reservation.release();
+                throw error;
+              }
+              if (taken) await reservation.release();
+            }
+            if (taken) {
+              log.error({ id: chosen }, 'pre-create hook chose the id of an existing upload (or one another POST is creating)');
+              throw errors.hookUploadIdTaken();
+            }
+            decide(chosen, { ...(metadata ? { metadata: { ...metadata } } : {}), response: answer.HTTPResponse, reservation });
+            return chosen;
           },
           onUploadCreate: async (_req: Request, upload: Upload) => {
-            const metadata = chosenMetadata.get(upload.id);
-            release(upload.id);
+            const metadata = decided.get(upload.id)?.metadata;
             return metadata ? { metadata } : {};
+          },
+        }
+      : {}),
+    ...(enabled('pre-finish')
+      ? {
+          approveFinish: async (req: Request | undefined, upload: FinishedUpload) => {
+            let answer;
+            try {
+              answer = await sendHook(config, payload('pre-finish', hookUpload(upload), req, { Status: 'verifying', ...(upload.sha256 ? { Sha256: upload.sha256 } : {}) }), observe);
+            } catch (error) {
+              if (!(error instanceof HookUnavailableError)) throw error;
+              log.warn({ uploadId: upload.id, err: error }, 'pre-finish hook unavailable: the upload waits for its approval');
+              throw errors.hookUnavailable('pre-finish');
+            }
+            const response = answer.HTTPResponse ?? {};
+            const body = typeof response.Body === 'string' ? response.Body : undefined;
+            // tusd answers a pre-finish error status to the client and still keeps the file; here the
+            // refusal is the file's outcome (HEAD says so), so a client that resumes learns it too.
+            if (answer.RejectUpload === true || (Number.isInteger(response.StatusCode) && (response.StatusCode as number) >= 400)) {
+              const reason = `refused by the pre-finish hook${body?.trim() ? `: ${oneLine(body)}` : ''}`;
+              throw new FinishRefused(reason, errors.finishRejected(errorStatus(response.StatusCode), body, stringHeaders(response.Header)));
+            }
+            return {
+              ...(body !== undefined ? { body } : {}),
+              ...(isSuccess(response.StatusCode) ? { status_code: response.StatusCode } : {}),
+              headers: answerHeaders(response.Header),
+            };
           },
         }
       : {}),
@@ -143,29 +198,102 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDe
   };
 
   /** pre-terminate (tusd's RejectTermination): asked before a DELETE; a refusal or an unreachable receiver keeps the upload. */
-  const preTerminate: HandlerLayer = async (call, next) => {
-    const id = call.facts.uploadId;
-    const upload = id ? await deps.readUpload(id).catch(() => undefined) : undefined;
-    // Unknown or gone: the DELETE answers that itself (404/410), no hook to ask.
-    if (!upload) return next(call);
+  const askPreTerminate = async (call: TusCall, upload: HookUpload): Promise<void> => {
     let answer;
     try {
-      answer = await sendHook(config, payload('pre-terminate', hookUpload(upload), withFactsAttached(call)), observe);
+      answer = await sendHook(config, payload('pre-terminate', upload, withFactsAttached(call)), observe);
     } catch (error) {
       if (!(error instanceof HookUnavailableError)) throw error;
-      log.warn({ uploadId: id, err: error }, 'pre-terminate hook unavailable: termination refused');
+      log.warn({ uploadId: upload.ID, err: error }, 'pre-terminate hook unavailable: termination refused');
       throw errors.hookUnavailable('pre-terminate');
     }
     if (answer.RejectTermination) {
       const response = answer.HTTPResponse ?? {};
       throw errors.terminationRejected(errorStatus(response.StatusCode), typeof response.Body === 'string' ? response.Body : undefined, stringHeaders(response.Header));
     }
-    return next(call);
   };
+
+  /** post-terminate: recorded (the outbox) before the DELETE is answered, with the upload as it was. */
+  const recordTermination = async (req: Request, upload: HookUpload): Promise<void> => {
+    if (!enabled('post-terminate')) return;
+    await deps.deliver(payload('post-terminate', upload, req)).catch((error: unknown) =>
+      // The upload is gone whatever happens here: the DELETE is answered as it went.
+      log.error({ uploadId: upload.ID, err: error }, 'post-terminate hook could not be recorded'),
+    );
+  };
+
+  /** DELETE: pre-terminate before, post-terminate after, both with the upload as it was before. */
+  const terminate: HandlerLayer = async (call, next) => {
+    const id = call.facts.uploadId;
+    const found = id ? await deps.readUpload(id).catch(() => undefined) : undefined;
+    // Unknown or gone: the DELETE answers that itself (404/410), no hook to ask or tell.
+    if (!found) return next(call);
+    const upload = hookUploadOf(found, await call.facts.addressedState());
+    if (enabled('pre-terminate')) await askPreTerminate(call, upload);
+    const res = await next(call);
+    if (res.status === 204) await recordTermination(withFactsAttached(call), upload);
+    return res;
+  };
+
+  /** POST: a created upload's 201 carries pre-create's HTTPResponse (headers, body), and its decision is forgotten. */
+  const create: HandlerLayer = async (call, next) => {
+    const res = await next(call);
+    const id = res.status === 201 ? deps.createdId(res, call.req) : undefined;
+    const decision = id ? decided.get(id) : undefined;
+    if (!id || !decision) return res;
+    forget(id);
+    const response = decision.response;
+    if (!response) return res;
+    const headers = new Headers(res.headers);
+    for (const [name, value] of Object.entries(answerHeaders(response.Header))) headers.set(name, value);
+    return new Response(typeof response.Body === 'string' ? response.Body : res.body, { status: res.status, headers });
+  };
+
+  /**
+   * PATCH: post-receive may answer StopUpload (tusd): the running PATCH of that upload stops
+   * reading, the upload is terminated (post-terminate follows) and the PATCH is answered 400, or
+   * with the hook's HTTPResponse.
+   */
+  const stoppable: HandlerLayer = async (call, next) => {
+    const id = call.facts.uploadId;
+    if (!id) return next(call);
+    let stopped: HookResponseBody['HTTPResponse'] | undefined;
+    const stop = (response: HookResponseBody['HTTPResponse']) => {
+      if (stopped) return;
+      stopped = response ?? {};
+      call.context.abort();
+    };
+    const stops = running.get(id) ?? new Set();
+    running.set(id, stops.add(stop));
+    let res: Response | undefined;
+    try {
+      res = await next(call);
+    } catch (error) {
+      if (!stopped) throw error;
+    } finally {
+      stops.delete(stop);
+      if (stops.size === 0) running.delete(id);
+    }
+    if (!stopped) return res as Response;
+    const found = await deps.readUpload(id).catch(() => undefined);
+    if (found) {
+      const upload = hookUploadOf(found, await call.facts.addressedState());
+      await deps.terminate(id);
+      log.info({ uploadId: id }, 'upload stopped by the post-receive hook');
+      await recordTermination(withFactsAttached(call), upload);
+    }
+    const body = typeof stopped.Body === 'string' ? stopped.Body : undefined;
+    throw errors.uploadStopped(errorStatus(stopped.StatusCode), body, stringHeaders(stopped.Header));
+  };
+
+  const layers: Partial<Record<'POST' | 'PATCH' | 'DELETE', HandlerLayer[]>> = {};
+  if (enabled('pre-create')) layers.POST = [create];
+  if (enabled('post-receive')) layers.PATCH = [stoppable];
+  if (enabled('pre-terminate') || enabled('post-terminate')) layers.DELETE = [terminate];
 
   return {
     hooks,
-    extension: { names: [], layers: enabled('pre-terminate') ? { DELETE: [preTerminate] } : {} },
+    extension: { names: [], layers },
     attach(tus) {
       if (enabled('post-create')) {
         tus.on(EVENTS.POST_CREATE, (req: Request, upload: Upload) =>
@@ -173,13 +301,15 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDe
         );
       }
       // At most once per HOOKS_PROGRESS_INTERVAL per upload: @tus/server's postReceiveInterval (see tus-server.ts).
-      if (enabled('post-receive')) tus.on(EVENTS.POST_RECEIVE, (req: Request | undefined, upload: Upload) => notify(payload('post-receive', hookUpload(upload), req)));
-      if (enabled('post-terminate')) {
-        tus.on(EVENTS.POST_TERMINATE, (req: Request, _res: Response, id: string) => {
-          deps.deliver(payload('post-terminate', { ...hookUpload({ id, offset: 0 } as Upload), SizeIsDeferred: false }, req)).catch((error: unknown) =>
-            log.error({ uploadId: id, err: error }, 'post-terminate hook could not be recorded'),
-          );
-        });
+      if (enabled('post-receive')) {
+        tus.on(EVENTS.POST_RECEIVE, (req: Request | undefined, upload: Upload) =>
+          notify(payload('post-receive', hookUpload(upload), req), (answer) => {
+            if (answer.StopUpload !== true) return;
+            const stops = running.get(upload.id);
+            if (!stops?.size) log.info({ uploadId: upload.id }, 'post-receive hook asked to stop an upload no PATCH is sending here');
+            for (const stop of stops ?? []) stop(answer.HTTPResponse);
+          }),
+        );
       }
     },
   };
@@ -200,19 +330,29 @@ function hookUpload(upload: Upload & { concat?: { readonly partials: readonly st
   };
 }
 
-/** The upload a POST is about to create, as pre-create sees it (tusd: no id yet). */
+/** An upload as the store has it, with what its lifecycle record says of its role. */
+function hookUploadOf(upload: Upload, state: UploadState | undefined): HookUpload {
+  return hookUpload(state?.kind === 'final' ? Object.assign(upload, { concat: { partials: state.partials } }) : upload, state?.kind === 'partial');
+}
+
+/**
+ * The upload a POST is about to create, as pre-create sees it (tusd: no id yet). A final's
+ * partials and summed length come from the request's facts (the concatenation layer read them).
+ */
 function uploadBeingCreated(req: Request, metadata: Record<string, string | null> | undefined): HookUpload {
+  const facts = requestOf(req)?.facts;
+  const final = facts?.creatingFinal;
   const length = req.headers.get('upload-length');
-  const concat = req.headers.get('upload-concat') ?? '';
+  const size = final ? final.size : length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
   return {
     ID: '',
-    Size: length !== null && /^\d+$/.test(length) ? Number(length) : 0,
-    SizeIsDeferred: req.headers.get('upload-defer-length') === '1',
+    Size: size ?? 0,
+    SizeIsDeferred: final ? final.size === undefined : req.headers.get('upload-defer-length') === '1',
     Offset: 0,
     MetaData: stringsOnly(metadata ?? {}),
-    IsPartial: concat === 'partial',
-    IsFinal: concat.startsWith('final;'),
-    PartialUploads: concat.startsWith('final;') ? concat.slice('final;'.length).trim().split(/\s+/).map((url) => url.split('/').pop() ?? '') : null,
+    IsPartial: req.headers.get('upload-concat') === 'partial',
+    IsFinal: final !== undefined,
+    PartialUploads: final ? [...final.partials] : null,
     Storage: null,
   };
 }
@@ -244,10 +384,31 @@ function errorStatus(status: unknown): number {
   return Number.isInteger(status) && (status as number) >= 400 && (status as number) <= 599 ? (status as number) : 400;
 }
 
-/** The answer's headers that are strings (anything else is left out). */
+/** The answer's headers that are strings (anything else is left out), but never the framing of the answer. */
 function stringHeaders(header: unknown): Record<string, string> {
   if (typeof header !== 'object' || header === null) return {};
-  return Object.fromEntries(Object.entries(header).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+  return Object.fromEntries(
+    Object.entries(header).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && !reFramingHeader.test(entry[0])),
+  );
+}
+
+const reFramingHeader = /^(content-length|transfer-encoding|connection|keep-alive|upgrade|trailer)$/i;
+/** Headers a hook may not set on a successful answer: the protocol's own (the offset, the upload's URL, its status). */
+const reProtocolHeader = /^(location|upload-.*|tus-.*|tessera-.*|access-control-.*)$/i;
+
+/** Headers a hook adds to a successful answer (pre-create's 201, pre-finish's 204): never the protocol's own. */
+function answerHeaders(header: unknown): Record<string, string> {
+  return Object.fromEntries(Object.entries(stringHeaders(header)).filter(([name]) => !reProtocolHeader.test(name)));
+}
+
+function isSuccess(status: unknown): status is number {
+  return Number.isInteger(status) && (status as number) >= 200 && (status as number) <= 299;
+}
+
+/** A receiver's text as one short line (it becomes an upload's recorded reason). */
+function oneLine(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim();
+  return line.length > 200 ? `${line.slice(0, 199)}…` : line;
 }
 
 /** Metadata as tusd sends it: every value a string (a key without a value is ''). */
@@ -258,7 +419,7 @@ function stringsOnly(metadata: Readonly<Record<string, string | null | undefined
 /**
  * An embedder's hooks with the HTTP hooks added: pre-create names the upload when it is on (an
  * embedder's namingFunction otherwise); both sides' onUploadCreate run, the HTTP hook's metadata
- * last; both onUploadFinish run, the embedder's answer counts.
+ * last; both onUploadFinish run, the embedder's answer counts; both approveFinish run (either may refuse).
  */
 export function withHttpHooks(given: TesseraHooks, http: TesseraHooks): TesseraHooks {
   return {
@@ -274,5 +435,15 @@ export function withHttpHooks(given: TesseraHooks, http: TesseraHooks): TesseraH
       await http.onUploadFinish?.(req, upload);
       return answer;
     },
+    // Only when someone approves files: without it, a verified file is done at once.
+    ...(given.approveFinish || http.approveFinish
+      ? {
+          approveFinish: async (req: Request | undefined, upload: FinishedUpload) => {
+            const first = (await given.approveFinish?.(req, upload)) ?? {};
+            const second = (await http.approveFinish?.(req, upload)) ?? {};
+            return { ...first, ...second, headers: { ...first.headers, ...second.headers } };
+          },
+        }
+      : {}),
   };
 }

@@ -26,7 +26,30 @@ export interface CompletionHooks {
   readonly onUploadFinish?: (req: Request | undefined, upload: FinishedUpload) => Promise<FinishResult>;
   /** When a partial upload received its last byte. */
   readonly onPartialFinish?: (req: Request, upload: Upload) => Promise<void>;
+  /**
+   * Asked once a file is verified, before it counts as done (the HTTP pre-finish hook), under
+   * its lock. Resolves with what to add to the answer of the request that completed it. Rejects
+   * with FinishRefused to fail the upload (visibly: HEAD answers 460 with the reason; its data
+   * is dropped); any other rejection (the hook unreachable: 503) leaves it verified and waiting,
+   * asked again on the next touch or by the recovery pass, without reading the file again.
+   */
+  readonly approveFinish?: (req: Request | undefined, upload: FinishedUpload) => Promise<FinishResult>;
 }
+
+/** The pre-finish hook refused a file: `reason` is recorded (HEAD says it), `answer` goes to the request that completed it. */
+export class FinishRefused extends Error {
+  override readonly name = 'FinishRefused';
+  constructor(
+    readonly reason: string,
+    readonly answer: TusError,
+  ) {
+    super(reason);
+  }
+}
+
+/** A record whose bytes are verified and which waits for the pre-finish hook's approval. */
+type AwaitingApproval = Exclude<UploadState, { kind: 'partial' }> & { readonly status: 'verifying' };
+const awaitsApproval = (s: UploadState | undefined): s is AwaitingApproval => s !== undefined && s.kind !== 'partial' && s.status === 'verifying' && s.verified === true;
 
 
 /**
@@ -89,9 +112,11 @@ export class UploadCompletion {
       // An upload of an earlier version (no record) that this request completed is settled and
       // announced like any other; one completed before the upgrade was announced then.
       const unsettled = lifecycleOf(upload, state) === 'verifying' || (state === undefined && options.completedNow === true);
-      const settled = unsettled ? await this.settle(upload) : state;
-      if (settled?.status === 'failed') throw this.failure(upload, settled);
-      return (await this.notifyLocked(req, upload)) ?? {};
+      const { state: settled, answer } = unsettled ? await this.settle(req, upload) : { state, answer: {} };
+      if (settled && settled.kind !== 'partial' && settled.status === 'failed') throw this.failure(upload, settled);
+      const notified = (await this.notifyLocked(req, upload)) ?? {};
+      // The pre-finish hook's answer first, the embedder's onUploadFinish after (it has the last word).
+      return { ...answer, ...notified, headers: { ...answer.headers, ...notified.headers } };
     } catch (error) {
       if (isGoneUpload(error)) return {};
       throw error;
@@ -100,17 +125,41 @@ export class UploadCompletion {
     }
   }
 
-  /** Assembles a final if it can be; notifies once; throws 460 if this call saw it fail. */
+  /**
+   * Assembles a final if it can be, has it approved (pre-finish) and notifies once; throws 460
+   * if this call saw it fail, the hook's refusal, or 503 when the hook could not be asked.
+   */
   async completeFinal(req: Request | undefined, finalId: string): Promise<FinalState | undefined> {
     const outcome = await this.assembler.tryComplete(finalId);
-    if (!outcome?.transitioned) return outcome?.state;
-    this.events.emit('final-assembled', { id: finalId, ok: outcome.state.status === 'done' });
-    if (outcome.state.status === 'failed') {
-      this.events.emit('upload-failed', { id: finalId, error: outcome.state.error ?? 'failed' });
-      throw errors.uploadFailed(outcome.state);
+    if (!outcome) return undefined;
+    if (outcome.transitioned) {
+      this.events.emit('final-assembled', { id: finalId, ok: outcome.state.status !== 'failed' });
+      if (outcome.state.status === 'failed') {
+        this.events.emit('upload-failed', { id: finalId, error: outcome.state.error ?? 'failed' });
+        throw errors.uploadFailed(outcome.state);
+      }
     }
-    await this.notify(req, finalId);
-    return outcome.state;
+    let state = outcome.state;
+    // Assembled and verified, not yet approved: now, or again after the hook could not be asked.
+    if (state.status === 'verifying') state = (await this.approveFinal(req, finalId)) ?? state;
+    if (state.status === 'done' && state.notified === false) await this.notify(req, finalId);
+    return state;
+  }
+
+  /** The pre-finish step of a final, under its lock (the assembly released it). */
+  private async approveFinal(req: Request | undefined, finalId: string): Promise<FinalState | undefined> {
+    const unlock = await lockAll(this.locker, finalId, []);
+    try {
+      const current = await this.state.get(finalId);
+      if (!awaitsApproval(current)) return current?.kind === 'final' ? current : undefined;
+      const { state } = await this.approveLocked(req, await this.store.getUpload(finalId), current);
+      return state?.kind === 'final' ? state : undefined;
+    } catch (error) {
+      if (isGoneUpload(error)) return undefined;
+      throw error;
+    } finally {
+      await unlock();
+    }
   }
 
   /**
@@ -154,7 +203,7 @@ export class UploadCompletion {
           if ((await this.state.claimed(`final-${state.requestKey}`)) !== id) continue;
           if ((await this.completeFinal(undefined, id))?.status !== 'pending') finished += 1;
         } else if (state?.kind !== 'partial' && (lifecycle === 'verifying' || (lifecycle === 'done' && state?.notified === false))) {
-          await (state?.kind === 'final' ? this.notify(undefined, id) : this.finish(undefined, id));
+          await (state?.kind === 'final' ? this.completeFinal(undefined, id) : this.finish(undefined, id));
           finished += 1;
         }
       } catch (error) {
@@ -182,14 +231,28 @@ export class UploadCompletion {
   }
 
   /**
-   * Verifies a stored upload against its declared sha256 and records the outcome. Locked; and
-   * each step is a compare-and-set on the record, so that even if the lock was lost (Redis
-   * emptied while this ran) a file is settled and announced once, and a deleted upload gets
-   * no record back.
+   * Settles an ordinary upload whose bytes are all stored: verified, then approved by the
+   * pre-finish hook (when there is one). Returns the record after, and the hook's answer.
    */
-  private async settle(upload: Upload): Promise<SingleState | undefined> {
+  private async settle(req: Request | undefined, upload: Upload): Promise<{ state: UploadState | undefined; answer: FinishResult }> {
+    const verified = await this.verify(upload);
+    if (!awaitsApproval(verified)) return { state: verified, answer: {} };
+    return this.approveLocked(req, upload, verified);
+  }
+
+  /**
+   * Verifies a stored upload against its declared sha256 and records the outcome: 'failed', or
+   * verified ('done' at once when no pre-finish hook must approve it). Locked; and each step is a
+   * compare-and-set on the record, so that even if the lock was lost (Redis emptied while this
+   * ran) a file is settled and announced once, and a deleted upload gets no record back.
+   */
+  private async verify(upload: Upload): Promise<SingleState | undefined> {
+    const current = await this.state.get(upload.id);
+    // Verified before, waiting for the hook's approval (it could not be asked): not read again.
+    if (current?.kind === 'single' && awaitsApproval(current)) return current;
+    const verified = this.hooks.approveFinish ? ({ status: 'verifying', verified: true } as const) : ({ status: 'done', notified: false } as const);
     const expected = expectedSha256(upload.metadata);
-    if (expected === undefined) return (await this.move(upload.id, UNSETTLED, { status: 'done', notified: false })).state;
+    if (expected === undefined) return (await this.move(upload.id, UNSETTLED, verified)).state;
     // Durable before the first byte is read: a crash from here on is finished by recover().
     const verifying = await this.move(upload.id, UNSETTLED, { status: 'verifying' });
     if (verifying.state?.status !== 'verifying') return verifying.state;
@@ -200,7 +263,7 @@ export class UploadCompletion {
       await this.state.delete(upload.id);
       return undefined;
     }
-    if (actual === expected) return (await this.move(upload.id, ['verifying'], { status: 'done', sha256: actual, notified: false })).state;
+    if (actual === expected) return (await this.move(upload.id, ['verifying'], { ...verified, sha256: actual })).state;
     const error = `sha256 mismatch: declared ${expected}, received ${actual}`;
     // The record first: a crash before the data is dropped still reads 'failed'.
     const failed = await this.move(upload.id, ['verifying'], { status: 'failed', sha256: actual, error });
@@ -210,6 +273,47 @@ export class UploadCompletion {
       this.events.emit('upload-failed', { id: upload.id, error });
     }
     return failed.state;
+  }
+
+  /**
+   * The pre-finish step, under the upload's lock: a verified file becomes 'done' once the hook
+   * approves it, 'failed' (data dropped, the hook's answer thrown) when it refuses; when the hook
+   * cannot be asked its error is thrown and the record stays as it is, to be asked again.
+   */
+  private async approveLocked(req: Request | undefined, upload: Upload, record: AwaitingApproval): Promise<{ state: UploadState | undefined; answer: FinishResult }> {
+    let answer: FinishResult = {};
+    try {
+      answer = (await this.hooks.approveFinish?.(req, this.finishedUpload(upload, record))) ?? {};
+    } catch (error) {
+      if (!(error instanceof FinishRefused)) throw error;
+      const failed = await this.moveVerified(upload.id, { status: 'failed', error: error.reason });
+      if (failed.applied) {
+        await this.store.adapter.truncate(upload.id, 0);
+        this.log.warn({ uploadId: upload.id, error: error.reason }, 'upload refused by the pre-finish hook');
+        this.events.emit('upload-failed', { id: upload.id, error: error.reason });
+      }
+      throw error.answer;
+    }
+    return { state: (await this.moveVerified(upload.id, { status: 'done', notified: false })).state, answer };
+  }
+
+  /** Moves a record awaiting approval to `change` (compare-and-set, as `move`). */
+  private async moveVerified(id: string, change: { readonly status: 'done' | 'failed'; readonly notified?: boolean; readonly error?: string }): Promise<{ state: UploadState | undefined; applied: boolean }> {
+    let applied = false;
+    const after = await this.state.update(id, (s) => {
+      if (!awaitsApproval(s)) return s;
+      applied = true;
+      const { verified: _approved, ...rest } = s;
+      return { ...rest, ...change };
+    });
+    return { state: after, applied };
+  }
+
+  private finishedUpload(upload: Upload, record: Exclude<UploadState, { kind: 'partial' }>): FinishedUpload {
+    return Object.assign(upload, {
+      ...(record.sha256 ? { sha256: record.sha256 } : {}),
+      ...(record.kind === 'final' ? { concat: { partials: record.partials } } : {}),
+    });
   }
 
   /**
@@ -244,9 +348,11 @@ export class UploadCompletion {
     );
   }
 
-  private failure(upload: Upload, state: SingleState): TusError {
-    const expected = expectedSha256(upload.metadata) ?? 'none';
-    return errors.sha256Mismatch(expected, state.sha256 ?? 'unknown');
+  /** The answer for a failed upload: the digest mismatch, or what else failed it (the pre-finish hook). */
+  private failure(upload: Upload, state: UploadState): TusError {
+    const expected = expectedSha256(upload.metadata);
+    if (expected !== undefined && state.sha256 !== expected) return errors.sha256Mismatch(expected, state.sha256 ?? 'unknown');
+    return errors.uploadFailed(state);
   }
 
   /** Takes the upload's lock for notifyLocked (finals: their assembly released it). */
@@ -277,10 +383,7 @@ export class UploadCompletion {
       s !== undefined && s.kind !== 'partial' && s.notified === false && s.status === 'done';
     const current = await this.state.get(upload.id);
     if (!announceable(current)) return undefined;
-    const finished: FinishedUpload = Object.assign(upload, {
-      ...(current.sha256 ? { sha256: current.sha256 } : {}),
-      ...(current.kind === 'final' ? { concat: { partials: current.partials } } : {}),
-    });
+    const finished = this.finishedUpload(upload, current);
     const result = await this.hooks.onUploadFinish?.(req, finished);
     let flipped = false;
     await this.state.update(upload.id, (s) => {

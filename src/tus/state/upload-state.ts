@@ -7,9 +7,10 @@
 export type UploadState = PartialState | FinalState | SingleState;
 
 /**
- * A final's status: 'pending' while it waits for its partials or is being assembled.
+ * A final's status: 'pending' while it waits for its partials or is being assembled;
+ * 'verifying' once assembled and verified while the pre-finish hook has not approved it yet.
  */
-export type CompletionStatus = 'pending' | 'done' | 'failed';
+export type CompletionStatus = 'pending' | 'verifying' | 'done' | 'failed';
 
 /**
  * An ordinary upload's status. 'receiving' until its last byte is stored; 'verifying' while
@@ -30,6 +31,11 @@ interface IntegrityFields {
    * claimed; absent in records of earlier versions (taken as already notified).
    */
   readonly notified?: boolean;
+  /**
+   * With status 'verifying': the bytes are verified (or there was nothing to verify) and only the
+   * pre-finish hook's approval is missing, so asking again never reads the file again.
+   */
+  readonly verified?: boolean;
 }
 
 export interface PartialState extends IntegrityFields {

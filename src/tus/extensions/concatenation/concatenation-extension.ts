@@ -42,7 +42,7 @@ export function concatenationExtension(options: ConcatenationOptions): TusExtens
       ownOrigins: [new URL(req.url).origin, new URL(options.urlFor(req, 'x'), req.url).origin],
       maxPartials: options.maxPartials,
     });
-    if (concat.kind === 'final') return createFinal(options, { req: withFactsAttached(call), owner: call.facts.owner }, concat.ids, headers);
+    if (concat.kind === 'final') return createFinal(options, { req: withFactsAttached(call), facts: call.facts }, concat.ids, headers);
     const res = await next(withFacts(call, { creatingPartial: true }));
     if (res.status === 201) res.headers.set('Upload-Concat', 'partial');
     return res;

@@ -23,6 +23,11 @@ export interface AssemblyLimits {
    * them work queues, so memory stays flat however many finals complete at once.
    */
   readonly heavyWork: LimitFunction;
+  /**
+   * A pre-finish hook approves files before they count as done: an assembled, verified final
+   * then waits in 'verifying' (UploadCompletion asks the hook) instead of becoming 'done'.
+   */
+  readonly awaitsApproval?: boolean;
 }
 
 /**
@@ -100,7 +105,8 @@ export class FinalAssembler {
     }
     // Compare-and-set: only a final still pending becomes done, so a second assembly (a lock
     // lost with Redis's data) never announces the file again.
-    const outcome = await this.transition(finalId, { status: 'done', sha256, notified: false });
+    const verified = this.limits.awaitsApproval ? ({ status: 'verifying', verified: true } as const) : ({ status: 'done', notified: false } as const);
+    const outcome = await this.transition(finalId, { ...verified, sha256 });
     if (outcome.transitioned) {
       log.info({ bytes: total, partials: final.partials.length, ms: Math.round(performance.now() - started), sha256 }, 'final assembled');
     }

@@ -7,6 +7,8 @@ import type { TusHooks } from '../../hooks.js';
 import type { TesseraDataStore } from '../../tessera-datastore.js';
 import type { UploadStateStore } from '../../state/upload-state.js';
 import { expectedSha256 } from '../integrity/sha256.js';
+import { withFacts, type TusRequest } from '../../request-facts.js';
+import { withFactsAttached } from '../../upstream/direct-body.js';
 
 export interface FinalCreationDeps {
   readonly store: TesseraDataStore;
@@ -28,12 +30,14 @@ const badRequest = errors.invalidConcat;
  */
 export async function createFinal(
   deps: FinalCreationDeps,
-  /** The creating request, and who made it (authentication on). */
-  { req, owner }: { readonly req: Request; readonly owner: string | undefined },
+  /** The creating request, with its facts (who made it, authentication on). */
+  request: TusRequest,
   partialIds: readonly string[],
   /** The headers every answer to this request carries, errors included. */
   answerHeaders: Headers,
 ): Promise<Response> {
+  const { req } = request;
+  const owner = request.facts.owner;
   if (req.headers.get('upload-length') !== null || req.headers.get('upload-defer-length') !== null) {
     throw badRequest('A final upload must not carry Upload-Length or Upload-Defer-Length; its length is the sum of its partials');
   }
@@ -44,7 +48,9 @@ export async function createFinal(
   if (size !== undefined && deps.maxSize > 0 && size > deps.maxSize) throw ERRORS.ERR_MAX_SIZE_EXCEEDED;
 
   const requestKey = createHash('sha256').update(`${partialIds.join(' ')}\n${rawMetadata ?? ''}`).digest('hex');
-  const candidate = deps.hooks.namingFunction ? await deps.hooks.namingFunction(req, metadata) : Uid.rand();
+  // Naming (the pre-create hook) learns what the final will be made of, as tusd tells it.
+  const naming = withFactsAttached(withFacts(request, { creatingFinal: { partials: partialIds, size } }));
+  const candidate = deps.hooks.namingFunction ? await deps.hooks.namingFunction(naming, metadata) : Uid.rand();
   // Fully create the candidate before claiming the request key, so whoever finds the claim
   // finds a complete final behind it.
   await createFinalUpload(deps, req, candidate, { partials: partialIds, size, metadata, requestKey, owner });
