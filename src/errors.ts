@@ -140,6 +140,15 @@ export const errors = {
   hookUploadIdTaken: () => new TusError('ERR_HOOK_UPLOAD_ID_TAKEN', 500, 'The pre-create hook chose the id of an existing upload'),
   /** The pre-create hook answered something unusable (metadata that is no tus metadata). */
   hookBadAnswer: (why: string) => new TusError('ERR_HOOK_BAD_ANSWER', 500, `The pre-create hook gave an unusable answer: ${why}`),
+  // Direct-to-S3 uploads (S3_DIRECT).
+  /** No direct upload of the caller's by this key and multipart upload id (unknown, someone else's, finished or removed). */
+  directUploadUnknown: () => new TusError('ERR_DIRECT_UPLOAD_UNKNOWN', 404, 'No such direct upload in progress'),
+  /** A direct upload's request names parts that are not what S3 holds, or breaks S3's part rules. */
+  directPartsInvalid: (why: string) => new TusError('ERR_DIRECT_PARTS_INVALID', 400, why),
+  /** A direct-upload request that is malformed (its JSON, its part number, its checksum). */
+  directBadRequest: (why: string) => new TusError('ERR_DIRECT_BAD_REQUEST', 400, why),
+  /** A PATCH to an upload whose bytes go straight to S3. */
+  directUploadPatch: () => new TusError('ERR_DIRECT_UPLOAD_PATCH', 403, 'This upload receives its bytes as parts sent straight to S3, not by PATCH'),
   storageUnavailable: () =>
     new TusError('ERR_STORAGE_UNAVAILABLE', 503, 'Storage is unavailable (S3 unreachable); retry shortly', { 'Retry-After': '2' }),
   redisUnavailable: () =>

@@ -35,6 +35,8 @@ import { FileHookOutbox, type HookOutbox } from './hooks/http/hook-outbox.js';
 import { IdReservations } from './hooks/http/id-reservations.js';
 import { S3HookOutbox } from './hooks/http/s3-hook-outbox.js';
 import { lockAll } from './locking/lock-all.js';
+import { directRoutes } from './direct/direct-routes.js';
+import { DirectUploads } from './direct/direct-uploads.js';
 import { isGoneUpload } from './errors.js';
 import { httpHooks, withHttpHooks } from './hooks/http/http-hooks.js';
 import type { TesseraHooks } from './tus/hooks.js';
@@ -235,13 +237,14 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
   ];
   for (const extension of extensions) store.use(extension);
 
+  const factsOf = initialFacts(targets, state, log, nodeRequestOf, (req) => clientAddressOf(req, config.trustProxy));
   tus = createTusServer({
     config,
     store,
     locker,
     log,
     hooks: { ...hooks, onUploadCreate: creation.onUploadCreate, onUploadFinish: completion.onUploadFinish },
-    factsOf: initialFacts(targets, state, log, nodeRequestOf, (req) => clientAddressOf(req, config.trustProxy)),
+    factsOf,
     uploadIdOf: (req) => targets.uploadIdOf(req),
     commonLayers: [contextLayer(targets, responseHeaders, (error) => adapter.unreachable?.(error) ?? false)],
     extensions,
@@ -271,11 +274,35 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
     log,
     'recovery pass',
   );
+  // S3_DIRECT: bytes from the client straight into the bucket, the upload otherwise an ordinary one.
+  const direct =
+    config.s3Direct && adapter.presignedParts
+      ? directRoutes({
+          uploads: new DirectUploads({
+            store,
+            parts: adapter.presignedParts,
+            state,
+            completion,
+            locker,
+            hooks,
+            ...(identify ? { identify } : {}),
+            factsOf,
+            urlFor: (req, id) => uploadUrlFor(tus as TusServer, req, id),
+            limits: { maxSize: config.maxSize, maxMetadataBytes: config.maxMetadataBytes, partUrlTtlS: Math.floor(config.s3Direct.partUrlTtlMs / 1000) },
+            log,
+          }),
+          callers: { ...(identify ? { identify } : {}), factsOf },
+          allowOrigin: corsOriginFor(config.corsOrigins),
+          unreachable: (error) => adapter.unreachable?.(error) ?? false,
+          log,
+        })
+      : undefined;
   const app = createApp({
     targets,
     tus,
     log,
     responseHeaders,
+    ...(direct ? { directRoutes: direct } : {}),
     metrics: metrics.registry,
     metricsToken: config.metricsToken,
     servesMetrics: !config.metricsListen,

@@ -62,6 +62,11 @@ export interface Config {
    * serves them through Tessera.
    */
   readonly downloadRedirect?: { readonly ttlMs: number };
+  /**
+   * S3_DIRECT (S3 only): clients may send an upload's bytes straight into the bucket as presigned
+   * parts (@uppy/aws-s3 through /s3), each part's URL good for `partUrlTtlMs`; undefined = off.
+   */
+  readonly s3Direct?: { readonly partUrlTtlMs: number };
   /** HTTP hooks (HOOKS_HTTP_URL): tusd v2 hook requests to the integrator's backend; undefined = off. */
   readonly hooksHttp?: HttpHooksConfig;
 }
@@ -276,6 +281,8 @@ const envSchema = z.object({
   DOWNLOAD_REDIRECT: z.enum(['off', 'presigned'], { error: 'must be off or presigned' }).default('off'),
   // S3's own limit for a presigned URL: 7 days.
   DOWNLOAD_REDIRECT_TTL: duration('5m', 7 * 24 * 3600 * 1000),
+  S3_DIRECT: boolean(false),
+  S3_DIRECT_PART_URL_TTL: duration('5m', 7 * 24 * 3600 * 1000),
   HOOKS_HTTP_URL: z
     .string()
     .trim()
@@ -362,6 +369,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.DOWNLOAD_REDIRECT === 'presigned' && !e.S3_BUCKET) {
     throw new ConfigError('Invalid configuration: DOWNLOAD_REDIRECT=presigned needs S3 storage (S3_BUCKET)');
   }
+  if (e.S3_DIRECT && !e.S3_BUCKET) {
+    throw new ConfigError('Invalid configuration: S3_DIRECT needs S3 storage (S3_BUCKET)');
+  }
+  if (e.S3_DIRECT && (e.TUS_PATH === '/' || pathWithin('/s3', e.TUS_PATH) || pathWithin(e.TUS_PATH, '/s3'))) {
+    throw new ConfigError(`Invalid configuration: S3_DIRECT serves /s3, which TUS_PATH ${e.TUS_PATH} overlaps; move TUS_PATH`);
+  }
+  if (e.S3_DIRECT_PART_URL_TTL < 1000) {
+    throw new ConfigError('Invalid configuration: S3_DIRECT_PART_URL_TTL must be at least 1s');
+  }
   if (e.S3_NETWORK_TIMEOUT < 1000) {
     throw new ConfigError('Invalid configuration: S3_NETWORK_TIMEOUT must be at least 1s');
   }
@@ -429,6 +445,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         })
       : undefined,
     downloadRedirect: e.DOWNLOAD_REDIRECT === 'presigned' ? Object.freeze({ ttlMs: e.DOWNLOAD_REDIRECT_TTL }) : undefined,
+    s3Direct: e.S3_DIRECT ? Object.freeze({ partUrlTtlMs: e.S3_DIRECT_PART_URL_TTL }) : undefined,
     hooksHttp: e.HOOKS_HTTP_URL
       ? Object.freeze({
           url: e.HOOKS_HTTP_URL,

@@ -27,6 +27,8 @@ export interface AppParts {
   readonly servesMetrics?: boolean;
   /** The browser upload page; omitted when it is turned off. */
   readonly webUi?: WebUiOptions;
+  /** S3_DIRECT: the direct-upload API, served under /s3. */
+  readonly directRoutes?: express.Router;
 }
 
 /** GET /metrics: Prometheus text, behind the bearer token when one is set. */
@@ -52,7 +54,7 @@ export function createMetricsApp(metrics: Registry, metricsToken: string | undef
 }
 
 /** The Express application: probes, then the tus endpoint (no body parsing anywhere). */
-export function createApp({ targets, tus, log, responseHeaders, checkReady, metrics, metricsToken, servesMetrics = true, webUi }: AppParts): Express {
+export function createApp({ targets, tus, log, responseHeaders, checkReady, metrics, metricsToken, servesMetrics = true, webUi, directRoutes }: AppParts): Express {
   const { tusPath } = targets;
   const app = express();
   app.disable('x-powered-by');
@@ -81,6 +83,7 @@ export function createApp({ targets, tus, log, responseHeaders, checkReady, metr
   };
   const tusRoutes = tusPath === '/' ? ['/', '/{*splat}'] : [tusPath, `${tusPath}/{*splat}`];
   app.all(tusRoutes, logRequest, tusPreconditions(targets, responseHeaders), handleTus);
+  if (directRoutes) app.use('/s3', requestLog(log, (req) => (typeof req.query.key === 'string' ? req.query.key : undefined)), directRoutes);
   if (webUi) mountWebUi(app, webUi);
   app.use(answerErrors(tusPath, responseHeaders, log));
   return app;

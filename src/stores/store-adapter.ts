@@ -20,6 +20,36 @@ export interface ByteRange {
   readonly end: number;
 }
 
+/** A part of a multipart upload as the store holds it. */
+export interface StoredPart {
+  readonly partNumber: number;
+  readonly etag: string;
+  readonly size: number;
+}
+
+/**
+ * Parts a client sends straight to the store (S3_DIRECT): the store signs one URL per part of an
+ * unfinished upload and completes the upload from the parts it holds; the server never carries
+ * the bytes.
+ */
+export interface PresignedParts {
+  /** The store's multipart upload behind an unfinished upload (what the client is told). */
+  multipartUploadOf(id: string): Promise<string>;
+  /**
+   * A URL good for `expiresInS` for one PUT of part `partNumber` of upload `id` (multipart upload
+   * `multipartUpload`); with `contentMd5` (base64) the URL is only good for a body of that MD5,
+   * so the store itself refuses a part damaged on the way.
+   */
+  signPart(id: string, multipartUpload: string, partNumber: number, options: { readonly contentMd5?: string; readonly expiresInS: number }): Promise<string>;
+  /** The parts stored so far, by part number. */
+  listParts(id: string, multipartUpload: string): Promise<readonly StoredPart[]>;
+  /**
+   * Completes the upload from exactly the stored parts `parts` names (1..n, each with the ETag the
+   * store gave it); the upload's length becomes their sum, which is returned.
+   */
+  complete(id: string, multipartUpload: string, parts: readonly { readonly partNumber: number; readonly etag: string }[]): Promise<number>;
+}
+
 /**
  * What Tessera needs from a storage backend beyond @tus/utils' DataStore: the narrow set
  * of capabilities the extensions (checksum rollback, assembly, expiry) are built on.
@@ -81,4 +111,6 @@ export interface StoreAdapter {
   removeLeftovers?(id: string): Promise<void>;
   /** Optional: removes leftovers older than `olderThanMs` that no upload owns; returns how many. */
   sweepOrphans?(olderThanMs: number): Promise<number>;
+  /** Optional: parts sent by clients straight to the store (S3_DIRECT). */
+  readonly presignedParts?: PresignedParts;
 }

@@ -141,6 +141,19 @@ describe('loadConfig', () => {
     expect(loadConfig({ S3_BUCKET: 'bucket' }).downloadRedirect).toBeUndefined();
   });
 
+  it('S3_DIRECT: needs S3 and a TUS_PATH clear of /s3; part URLs live 5 minutes unless S3_DIRECT_PART_URL_TTL says otherwise (at least 1s)', () => {
+    expect(errorOf({ S3_DIRECT: 'true' }).message).toBe('Invalid configuration: S3_DIRECT needs S3 storage (S3_BUCKET)');
+    for (const tusPath of ['/', '/s3', '/s3/files']) {
+      expect(errorOf({ S3_DIRECT: 'true', S3_BUCKET: 'bucket', TUS_PATH: tusPath }).message, tusPath).toBe(
+        `Invalid configuration: S3_DIRECT serves /s3, which TUS_PATH ${tusPath} overlaps; move TUS_PATH`,
+      );
+    }
+    expect(errorOf({ S3_DIRECT: 'true', S3_BUCKET: 'bucket', S3_DIRECT_PART_URL_TTL: '10' }).message).toBe('Invalid configuration: S3_DIRECT_PART_URL_TTL must be at least 1s');
+    expect(loadConfig({ S3_DIRECT: 'true', S3_BUCKET: 'bucket' }).s3Direct).toEqual({ partUrlTtlMs: 300_000 });
+    expect(loadConfig({ S3_DIRECT: 'true', S3_BUCKET: 'bucket', TUS_PATH: '/s3files', S3_DIRECT_PART_URL_TTL: '1h' }).s3Direct).toEqual({ partUrlTtlMs: 3_600_000 });
+    expect(loadConfig({ S3_BUCKET: 'bucket' }).s3Direct).toBeUndefined();
+  });
+
   it('HOOKS_HTTP_URL turns HTTP hooks on, with their defaults; a secret without a URL is refused', () => {
     expect(loadConfig({}).hooksHttp).toBeUndefined();
     expect(loadConfig({ HOOKS_HTTP_URL: 'https://backend.example.com/tus-hooks', HOOKS_HTTP_FORWARD_HEADERS: 'Authorization, X-Request-Id' }).hooksHttp).toEqual({

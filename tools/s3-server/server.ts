@@ -136,11 +136,11 @@ export function createS3Server(options: S3ServerOptions): { server: http.Server;
       resource = key ? `/${bucketName}/${key}` : `/${bucketName}`;
       const query = new Map(queryPairs(rawQuery));
       const signed = { method, rawPath, rawQuery, headers: req.headers };
-      // A presigned URL carries its signature in the query (GET only, as Tessera's download redirects use it).
-      const payload =
-        query.has('X-Amz-Signature') && method === 'GET'
-          ? verifyPresigned(signed, options.credentials, options.region)
-          : verifySignature(signed, options.credentials, options.region);
+      // A presigned URL carries its signature in the query: Tessera's download redirects (GET) and
+      // the parts direct uploads PUT (S3_DIRECT).
+      const payload = query.has('X-Amz-Signature')
+        ? verifyPresigned(signed, options.credentials, options.region)
+        : verifySignature(signed, options.credentials, options.region);
       if (!bucketName) {
         if (method !== 'GET') throw s3Errors.methodNotAllowed(method, 'SERVICE');
         stats.of('ListBuckets').requests += 1;

@@ -88,7 +88,7 @@ export function verifySignature(
 /**
  * Verifies a presigned request (Signature Version 4, query-string auth: `X-Amz-Algorithm`,
  * `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-Expires`, `X-Amz-SignedHeaders`, `X-Amz-Signature`),
- * as a presigned GetObject URL is: the payload is unsigned, and the URL stops working once
+ * as a presigned GetObject or UploadPart URL is: the payload is unsigned, and the URL stops working once
  * `X-Amz-Expires` seconds have passed since `X-Amz-Date`.
  */
 export function verifyPresigned(

@@ -13,6 +13,7 @@ import { sweepDeadPartFiles } from './part-files.js';
 import { describeS3Error, isS3Unreachable, isWorthResending, S3DamagedPartError } from './s3-errors.js';
 import { S3_LIMITS } from './s3-limits.js';
 import { TesseraS3Store, type SeenInS3 } from './tessera-s3-store.js';
+import { S3PresignedParts } from './presigned-parts.js';
 
 export interface S3StoreAdapterOptions {
   readonly s3: S3Config;
@@ -70,6 +71,7 @@ export class S3StoreAdapter implements StoreAdapter {
   readonly rollsBackExactly = false;
   readonly kind = 's3' as const;
   readonly datastore: TesseraS3Store;
+  readonly presignedParts: S3PresignedParts;
   private readonly log: Logger;
 
   constructor(options: S3StoreAdapterOptions) {
@@ -88,6 +90,7 @@ export class S3StoreAdapter implements StoreAdapter {
       maxMultipartParts: S3_LIMITS.maxParts,
       s3ClientConfig: s3ClientConfig(options.s3),
     });
+    this.presignedParts = new S3PresignedParts(this.datastore);
   }
 
   /**

@@ -193,6 +193,24 @@ export class TesseraS3Store extends S3Store {
     return (await this.readUpload(id)).upload;
   }
 
+  /** An unfinished upload's multipart upload and its parts, by part number (NoSuchUpload once it was completed). */
+  async partsOf(id: string): Promise<{ readonly multipartUpload: string; readonly parts: readonly Part[] }> {
+    const info = await this.getMetadata(id);
+    return { multipartUpload: info['upload-id'], parts: await this.listParts(info) };
+  }
+
+  /**
+   * Completes an upload whose parts a client sent (S3_DIRECT): its length is declared first, then
+   * the multipart upload completed with `parts`. In that order a crash in between leaves an upload
+   * whose counted parts hold its whole length, which the next read completes (readUpload).
+   */
+  async completeWith(id: string, parts: readonly Part[], size: number): Promise<void> {
+    await this.declareUploadLength(id, size);
+    await this.clearCache(id);
+    await this.finishMultipartUpload(await this.getMetadata(id), [...parts]);
+    await this.clearCache(id);
+  }
+
   /** @tus/s3-store's retrieveParts for an upload whose info is known (it would read the info again, per page). */
   private async listParts(info: MetadataValue): Promise<Part[]> {
     const parts: Part[] = [];

@@ -41,6 +41,7 @@ export function lifecycleExtension({ store }: LifecycleExtensionParts): TusExten
     if (current && current.kind !== 'partial' && current.status === 'failed') {
       throw errors.uploadFailed(current);
     }
+    if (current?.kind === 'single' && current.direct === true) throw errors.directUploadPatch();
     return next(call);
   };
 

@@ -60,6 +60,8 @@ export interface FinalState extends IntegrityFields {
 export interface SingleState extends IntegrityFields {
   readonly kind: 'single';
   readonly status: SingleStatus;
+  /** Its bytes arrive as parts a client PUTs straight into S3 (S3_DIRECT), never by PATCH. */
+  readonly direct?: boolean;
 }
 
 /**
