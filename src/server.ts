@@ -275,12 +275,13 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
     'recovery pass',
   );
   // S3_DIRECT: bytes from the client straight into the bucket, the upload otherwise an ordinary one.
+  const presignedParts = config.s3Direct ? adapter.presignedParts : undefined;
   const direct =
-    config.s3Direct && adapter.presignedParts
+    config.s3Direct && presignedParts
       ? directRoutes({
           uploads: new DirectUploads({
             store,
-            parts: adapter.presignedParts,
+            parts: presignedParts,
             state,
             completion,
             locker,
@@ -306,7 +307,14 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
     metrics: metrics.registry,
     metricsToken: config.metricsToken,
     servesMetrics: !config.metricsListen,
-    webUi: config.webUi ? { path: config.webUiPath, tusPath: config.tusPath, log } : undefined,
+    webUi: config.webUi
+      ? {
+          path: config.webUiPath,
+          tusPath: config.tusPath,
+          log,
+          ...(presignedParts ? { direct: { storageOrigin: () => presignedParts.storageOrigin() } } : {}),
+        }
+      : undefined,
     checkReady: async () => {
       await adapter.checkWritable();
       await coordination.checkReady();

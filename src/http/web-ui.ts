@@ -11,24 +11,33 @@ export interface WebUiOptions {
   readonly tusPath: string;
   /** The built page (`npm run build:web`); default `<package root>/dist/web`. */
   readonly assetsDir?: string;
+  /**
+   * S3_DIRECT: the page offers uploading straight to S3; `storageOrigin` is where part URLs
+   * point (the page may connect there, and nowhere else but its own origin).
+   */
+  readonly direct?: { readonly storageOrigin: () => Promise<string> };
   readonly log: Logger;
 }
 
 /** Where index.html names the endpoint; replaced on every page load. */
 const ENDPOINT_PLACEHOLDER = '%TESSERA_ENDPOINT%';
+/** Where index.html says whether direct-to-S3 uploads are on ('on' or ''). */
+const DIRECT_PLACEHOLDER = '%TESSERA_DIRECT%';
 
-// The page only talks to its own origin; hash-wasm needs to compile WebAssembly; Uppy sets
-// inline style attributes and shows thumbnails from blob: URLs.
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'none'",
-  "script-src 'self' 'wasm-unsafe-eval'",
-  "style-src 'self' 'unsafe-inline'",
-  "img-src 'self' data: blob:",
-  "connect-src 'self'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+// The page only talks to its own origin (and, with S3_DIRECT, to the bucket's); hash-wasm needs
+// to compile WebAssembly; Uppy sets inline style attributes and shows thumbnails from blob: URLs.
+const contentSecurityPolicy = (storageOrigin?: string) =>
+  [
+    "default-src 'none'",
+    "script-src 'self' 'wasm-unsafe-eval'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    `connect-src 'self'${storageOrigin ? ` ${storageOrigin}` : ''}`,
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+const CONTENT_SECURITY_POLICY = contentSecurityPolicy();
 
 /**
  * Serves the browser upload page (built by esbuild into dist/web, see scripts/build-web.ts):
@@ -59,13 +68,15 @@ export function mountWebUi(app: Express, options: WebUiOptions): void {
       res.redirect(301, `${options.path}/${req.originalUrl.slice(options.path.length)}`);
       return;
     }
-    await sendIndex(res, indexFile, options.tusPath);
+    const storageOrigin = options.direct ? await options.direct.storageOrigin().catch(() => undefined) : undefined;
+    if (storageOrigin) res.set('Content-Security-Policy', contentSecurityPolicy(storageOrigin));
+    await sendIndex(res, indexFile, options.tusPath, storageOrigin !== undefined);
   });
   router.use(express.static(assetsDir, { index: false, redirect: false }));
   app.use(options.path, router);
 }
 
-async function sendIndex(res: Response, indexFile: string, tusPath: string): Promise<void> {
+async function sendIndex(res: Response, indexFile: string, tusPath: string, direct: boolean): Promise<void> {
   let template: string;
   try {
     // Read per request (it is tiny), so a rebuild needs no restart.
@@ -74,7 +85,7 @@ async function sendIndex(res: Response, indexFile: string, tusPath: string): Pro
     res.status(503).type('text/plain').send('The upload page is not built: run `npm run build:web`\n');
     return;
   }
-  res.type('html').send(template.replaceAll(ENDPOINT_PLACEHOLDER, escapeHtml(tusPath)));
+  res.type('html').send(template.replaceAll(ENDPOINT_PLACEHOLDER, escapeHtml(tusPath)).replaceAll(DIRECT_PLACEHOLDER, direct ? 'on' : ''));
 }
 
 function escapeHtml(text: string): string {

@@ -48,6 +48,8 @@ export interface PresignedParts {
    * store gave it); the upload's length becomes their sum, which is returned.
    */
   complete(id: string, multipartUpload: string, parts: readonly { readonly partNumber: number; readonly etag: string }[]): Promise<number>;
+  /** The origin part URLs point at (a browser page must be allowed to connect there). */
+  storageOrigin(): Promise<string>;
 }
 
 /**

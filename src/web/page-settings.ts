@@ -15,6 +15,10 @@ export interface PageSettings {
   readonly stallTimeoutMs: number;
   /** Waits between retries of a failing request; their number is how many retries there are. */
   readonly retryDelays: readonly number[];
+  /** The server offers direct-to-S3 uploads (S3_DIRECT). */
+  readonly directAvailable: boolean;
+  /** This page sends files straight to S3 (`?mode=direct`, when available) instead of over tus. */
+  readonly direct: boolean;
 }
 
 const MiB = 1024 * 1024;
@@ -27,18 +31,21 @@ export const DEFAULT_SETTINGS = {
   stallTimeoutMs: 30_000,
   // About 90 s of outage ridden out; the sequence starts again whenever bytes get through.
   retryDelays: [0, 1000, 3000, 5000, 10000, 10000, 10000, 10000, 10000, 10000, 10000, 10000],
-} as const satisfies Omit<PageSettings, 'endpoint'>;
+} as const satisfies Omit<PageSettings, 'endpoint' | 'directAvailable' | 'direct'>;
 
 /**
  * The endpoint comes from the server (a meta tag filled in when the page is served); the
  * tuning knobs may be overridden in the query string: ?parallel=4&chunkSize=1048576&checksum=md5
- * (checksum=none turns per-PATCH checksums off), stallTimeout (ms) and retries (how many of the
- * default delays to use).
+ * (checksum=none turns per-PATCH checksums off), stallTimeout (ms), retries (how many of the
+ * default delays to use) and mode=direct (straight to S3, when the server offers it).
  */
 export function readSettings(doc: Document, location: Location): PageSettings {
   const endpointPath = doc.querySelector<HTMLMetaElement>('meta[name="tessera-endpoint"]')?.content || '/files';
   const query = new URLSearchParams(location.search);
+  const directAvailable = doc.querySelector<HTMLMetaElement>('meta[name="tessera-direct"]')?.content === 'on';
   return {
+    directAvailable,
+    direct: directAvailable && query.get('mode') === 'direct',
     endpoint: new URL(endpointPath, location.href).href,
     parallelUploads: integer(query.get('parallel'), 1, 16) ?? DEFAULT_SETTINGS.parallelUploads,
     chunkSize: integer(query.get('chunkSize'), 64 * 1024, 1024 * MiB) ?? DEFAULT_SETTINGS.chunkSize,

@@ -36,6 +36,8 @@ describe('upload page serving', () => {
     const html = await page.text();
     expect(html).toContain('<meta name="tessera-endpoint" content="/uploads" />');
     expect(html).not.toContain('%TESSERA_ENDPOINT%');
+    // No S3_DIRECT: the page offers no direct-to-S3 mode.
+    expect(html).toContain('<meta name="tessera-direct" content="" />');
     // Everything comes from this server: no CDN, no other origin.
     expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
 

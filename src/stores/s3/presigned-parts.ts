@@ -18,7 +18,15 @@ const bareEtag = (etag: string | undefined) => (etag ?? '').replace(/^"|"$/g, ''
  * holds, checked against the list the client sends.
  */
 export class S3PresignedParts implements PresignedParts {
+  private origin: Promise<string> | undefined;
+
   constructor(private readonly store: TesseraS3Store) {}
+
+  storageOrigin(): Promise<string> {
+    // Signed as a part URL is (endpoint, path or virtual-host style): its origin is theirs.
+    this.origin ??= this.signPart('origin', 'origin', 1, { expiresInS: 1 }).then((url) => new URL(url).origin);
+    return this.origin;
+  }
 
   async multipartUploadOf(id: string): Promise<string> {
     return (await this.partsOfUpload(id)).multipartUpload;
