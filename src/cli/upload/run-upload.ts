@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { DetailedError, PreviousUpload } from 'tus-js-client';
@@ -6,6 +7,7 @@ import { formatBytes } from '../format.js';
 import { fileFailure, firstLine, CliFailure } from './failure.js';
 import { sha256OfFile } from './file-digest.js';
 import { splitIntoParts } from './file-range.js';
+import { directPartRanges, directTransfer } from './direct-transfer.js';
 import type { Notice, Reporter } from './reporters/reporter.js';
 import { backoffDelays } from './retry-policy.js';
 import { confirmUpload, discoverServer, type ProbeOptions, type ServerCapabilities } from './server-probe.js';
@@ -76,14 +78,15 @@ class UploadRun {
     const size = before.size;
     const server = await this.guard(discoverServer(settings.endpoint, this.probe));
     checkServer(settings, server, size);
-    const checksum = this.chooseChecksum(server);
+    // Direct parts carry their MD5 instead (signed into their URLs).
+    const checksum = settings.direct ? null : this.chooseChecksum(server);
 
     // What identifies this file's content and destination without reading it.
     const fingerprint = ['tessera-cli-v1', file, size, before.mtimeMs, settings.endpoint].join('\u0000');
     const store = new FileUrlStore(settings.stateDir);
-    const resumeFrom = await this.previousUpload(store, fingerprint);
-    const parts = resumeFrom ? (resumeFrom.parallelUploadUrls?.length ?? 1) : this.partCount(size, server);
-    const boundaries = parts > 1 ? splitIntoParts(size, parts) : [{ start: 0, end: size }];
+    const resumeFrom = settings.direct ? undefined : await this.previousUpload(store, fingerprint);
+    const parts = resumeFrom ? (resumeFrom.parallelUploadUrls?.length ?? 1) : settings.direct ? 1 : this.partCount(size, server);
+    const boundaries = settings.direct ? directPartRanges(size, settings.chunkSize) : parts > 1 ? splitIntoParts(size, parts) : [{ start: 0, end: size }];
     const tracker = new TransferTracker(size, boundaries);
     this.tracker = tracker;
     if (resumeFrom?.parallelUploadUrls) tracker.knowUrls(resumeFrom.parallelUploadUrls);
@@ -104,8 +107,8 @@ class UploadRun {
       file: settings.file,
       size,
       endpoint: settings.endpoint,
-      parts,
-      chunkSize: settings.chunkSize,
+      parts: boundaries.length,
+      chunkSize: settings.direct ? (boundaries[0]?.end ?? 0) - (boundaries[0]?.start ?? 0) : settings.chunkSize,
       checksum,
       resumedFrom: resumeFrom ? { urls: resumeFrom.parallelUploadUrls ?? [resumeFrom.uploadUrl ?? ''] } : null,
     });
@@ -114,7 +117,26 @@ class UploadRun {
     const timer = setInterval(() => reporter.progress(tracker.snapshot()), reporter.intervalMs);
     let url: string;
     try {
-      url = await transfer({
+      url = settings.direct
+        ? await this.guard(
+            directTransfer({
+              endpoint: settings.endpoint,
+              file,
+              parts: boundaries,
+              metadata: { filename: path.basename(file), ...settings.metadata },
+              sha256: quiet(digest.then((d) => d.value)),
+              headers: settings.headers,
+              concurrency: settings.parallel,
+              tracker,
+              retryDelays: this.retryDelays,
+              requestTimeoutMs: ANSWER_TIMEOUT_IN_STALL_TIMEOUTS * (settings.stallTimeoutMs || 30_000),
+              onRetry: (attempt, delayMs, reason, status) => this.retried(attempt, delayMs, reason, status),
+              stateFile: path.join(settings.stateDir, 'direct', `${createHash('sha256').update(fingerprint).digest('hex')}.json`),
+              resume: settings.resume,
+              onResume: (stored) => this.notice({ event: 'resume', message: `resuming the direct upload: S3 holds ${formatBytes(stored)} of this file`, fields: { stored } }),
+            }),
+          )
+        : await transfer({
         settings,
         file,
         size,

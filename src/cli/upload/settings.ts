@@ -18,4 +18,6 @@ export interface UploadSettings {
   readonly stateDir: string;
   readonly resume: boolean;
   readonly json: boolean;
+  /** Straight to S3 in presigned parts (S3_DIRECT), not over tus. */
+  readonly direct?: boolean;
 }

@@ -100,6 +100,7 @@ interface RawOptions {
   stateDir: string;
   resume: boolean;
   json: boolean;
+  direct: boolean;
 }
 
 /** `tessera upload FILE [options]`; the action gets validated settings. */
@@ -142,6 +143,7 @@ export function uploadCommand(action: (settings: UploadSettings) => Promise<void
     .option('--state-dir <dir>', 'where upload URLs are kept for resuming', path.join(os.homedir(), '.tessera'))
     .option('--no-resume', 'start a new upload even if an earlier one of this file can be resumed')
     .option('--json', 'machine-readable JSON lines on stdout (events, then the result)', false)
+    .option('--direct', 'send the bytes straight to S3 in presigned parts (a server with S3_DIRECT); --chunk-size sets the part size, --parallel how many at once', false)
     .action(async (file: string, options: RawOptions) => {
       await action({
         file,
@@ -156,6 +158,7 @@ export function uploadCommand(action: (settings: UploadSettings) => Promise<void
         stateDir: path.resolve(options.stateDir),
         resume: options.resume,
         json: options.json,
+        direct: options.direct,
       });
     });
 }
