@@ -115,8 +115,11 @@ export class DirectUploads {
     const unlock = await lockAll(this.parts.locker, key, []);
     try {
       const record = await this.parts.state.get(key);
-      if (record?.kind === 'single' && record.status === 'receiving') {
-        const stored = await this.parts.parts.listParts(key, multipartUpload);
+      // Still receiving: completed here. A completion that got here first (on any instance) may
+      // have completed S3's multipart upload and not yet settled the record: no parts are listed
+      // then, and the upload is settled below like any other.
+      const stored = record?.kind === 'single' && record.status === 'receiving' ? await this.partsUnlessCompleted(key, multipartUpload) : undefined;
+      if (stored) {
         const total = stored.reduce((sum, part) => sum + part.size, 0);
         if (this.parts.limits.maxSize > 0 && total > this.parts.limits.maxSize) {
           // Its bytes can never be accepted: it goes, as a tus upload past MAX_SIZE would never be stored.
@@ -144,6 +147,16 @@ export class DirectUploads {
       await unlock();
     }
     caller.facts.log.info({ uploadId: key }, 'direct upload aborted');
+  }
+
+  /** The parts S3 holds, or undefined once the multipart upload was completed. */
+  private async partsUnlessCompleted(key: string, multipartUpload: string): Promise<readonly StoredPart[] | undefined> {
+    try {
+      return await this.parts.parts.listParts(key, multipartUpload);
+    } catch (error) {
+      if (error === ERRORS.FILE_NOT_FOUND) return undefined;
+      throw error;
+    }
   }
 
   /** The caller's direct upload `key`; anything else (unknown, someone else's, a tus upload) is the same 404. */

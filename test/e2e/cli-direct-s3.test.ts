@@ -69,7 +69,7 @@ describe.each(S3_BACKENDS)('tessera upload --direct (%s)', (backend) => {
     expect(code, second.stderr()).toBe(0);
     expect(second.events.find((e) => e.event === 'resume')?.message).toBe('resuming the direct upload: S3 holds 10.0 MiB of this file');
     expect(((await s3.stats()).UploadPart?.requests ?? 0) - before).toBe(1);
-    const done = second.events.find((e) => e.event === 'done') as { url: string; sha256: string };
+    const done = second.events.find((e) => e.event === 'done') as unknown as { url: string; sha256: string };
     expect(done.sha256).toBe(sha256(data));
     expect(Buffer.from(await (await fetch(done.url)).arrayBuffer()).equals(data)).toBe(true);
   });

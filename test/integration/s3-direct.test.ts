@@ -4,6 +4,7 @@ import { directClient, md5Of } from '../support/direct-s3.js';
 import { bucketContents, newBucket, S3_BACKENDS, s3ClientFor, startS3Backend, startTesseraOnS3, type S3ServerProcess } from '../support/s3.js';
 import type { RunningTessera } from '../support/tessera.js';
 import { head, patch } from '../support/tus-http.js';
+import { startRedis } from '../support/redis.js';
 
 const MiB = 1024 * 1024;
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -191,6 +192,32 @@ describe('S3 direct uploads: owners, limits, expiry and configuration', () => {
       expect((await head(`${server.endpoint}/${key}`, { 'X-User': 'bob' })).status).toBe(404);
     } finally {
       await server.stop();
+    }
+  });
+
+  it('two instances completing one upload at the same moment (shared mode): both answer it, it is verified and announced once', async () => {
+    const redis = await startRedis();
+    const bucket = await newBucket(s3ClientFor(s3), 'direct-shared');
+    const finished: string[] = [];
+    const shared = { s3Direct: { partUrlTtlMs: 60_000 }, redis: { url: redis.url, lockUrls: [redis.url], prefix: 'direct-shared:' } };
+    const hooks = { hooks: { onUploadFinish: async (_req: Request | undefined, upload: { id: string }) => (finished.push(upload.id), {}) } };
+    const [a, b] = [await startTesseraOnS3(s3, bucket, shared, hooks), await startTesseraOnS3(s3, bucket, shared, hooks)] as [RunningTessera, RunningTessera];
+    try {
+      const data = randomBytes(5 * MiB + 99);
+      const viaA = directClient(a.baseUrl);
+      const { key, uploadId } = await viaA.ok<{ key: string; uploadId: string }>(await viaA.create('raced.bin', { sha256: sha256(data) }));
+      const parts = [];
+      for (const [index, chunk] of [data.subarray(0, 5 * MiB), data.subarray(5 * MiB)].entries()) {
+        const { url } = await viaA.ok<{ url: string }>(await viaA.sign(key, uploadId, index + 1));
+        parts.push({ PartNumber: index + 1, ETag: (await fetch(url, { method: 'PUT', body: chunk })).headers.get('etag') ?? '' });
+      }
+      const answers = await Promise.all([viaA.complete(key, uploadId, parts), directClient(b.baseUrl).complete(key, uploadId, parts)]);
+      expect(answers.map((r) => r.status)).toEqual([200, 200]);
+      expect(finished).toEqual([key]);
+      expect((await head(`${b.endpoint}/${key}`)).headers.get('tessera-sha256')).toBe(sha256(data));
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+      await redis.stop();
     }
   });
 
