@@ -158,10 +158,6 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
           terminate: (id) => terminate(id),
           // In the shared state, so two instances given one id by pre-create never both create it.
           reservations: new IdReservations(coordination.state, HOOK_ID_RESERVATION_MS),
-          createdId: (res, req) => {
-            const location = res.headers.get('location');
-            return location === null ? undefined : targets.uploadIdOfLocation(location, req);
-          },
           observe: observeHook,
         })
       : undefined;

@@ -3,6 +3,21 @@ import type { Logger } from '../logging/logger.js';
 import type { DeclaredChecksum } from './extensions/checksum/checksum-header.js';
 import type { UploadState } from './state/upload-state.js';
 
+/** One creating request's pre-create decision, filled in when pre-create names the upload. */
+export interface PreCreateSlot {
+  decision?: PreCreateDecision;
+}
+
+export interface PreCreateDecision {
+  readonly id: string;
+  /** Metadata pre-create chose (onUploadCreate applies it). */
+  readonly metadata?: Readonly<Record<string, string>>;
+  /** Headers pre-create's answer adds to a 201. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Gives back the id's reservation (when pre-create chose the id). */
+  release(): Promise<void>;
+}
+
 /**
  * What is known about one tus request, each fact decided once, by its owner, and handed down
  * explicitly: the layers pass it to the next one (adding their own fact with `withFacts`), the
@@ -28,6 +43,12 @@ export interface RequestFacts {
   readonly checksum?: DeclaredChecksum | 'trailer';
   /** The request creates a partial (`Upload-Concat: partial`); decided by the concatenation layer. */
   readonly creatingPartial?: boolean;
+  /**
+   * Where the pre-create hook leaves what it decided for this creating request (the id, its
+   * reservation, metadata and answer), for the hook's own POST layer to act on and release when
+   * the POST ends, however it ends; given by that layer.
+   */
+  readonly preCreate?: PreCreateSlot;
   /** The request creates a final: its partials' ids and their summed length (unknown while one is deferred); decided by the concatenation layer. */
   readonly creatingFinal?: { readonly partials: readonly string[]; readonly size: number | undefined };
 }
@@ -39,7 +60,7 @@ export interface TusRequest {
 }
 
 /** The same request with more facts known (each added by the layer that owns it). */
-export function withFacts<R extends TusRequest>(request: R, more: Partial<Pick<RequestFacts, 'owner' | 'checksum' | 'creatingPartial' | 'creatingFinal'>>): R {
+export function withFacts<R extends TusRequest>(request: R, more: Partial<Pick<RequestFacts, 'owner' | 'checksum' | 'creatingPartial' | 'creatingFinal' | 'preCreate'>>): R {
   return { ...request, facts: { ...request.facts, ...more } };
 }
 

@@ -10,10 +10,12 @@ import type { TesseraHooks } from '../../tus/hooks.js';
 import { isUploadId } from '../../tus/request-target.js';
 import type { TusExtension } from '../../tus/extension.js';
 import { requestOf, withFactsAttached } from '../../tus/upstream/direct-body.js';
+import { withFacts, type PreCreateDecision, type PreCreateSlot } from '../../tus/request-facts.js';
+import { expectedSha256 } from '../../tus/extensions/integrity/sha256.js';
 import type { HandlerLayer, TusCall } from '../../tus/upstream/handler-layers.js';
 import type { UploadState } from '../../tus/state/upload-state.js';
 import { HookUnavailableError, sendHook, type HookObserver } from './hook-client.js';
-import type { IdReservation, IdReservations } from './id-reservations.js';
+import type { IdReservations } from './id-reservations.js';
 import { hookHttpRequest, type HookRequestBody, type HookResponseBody, type HookUpload, type TesseraHookFacts } from './hook-payload.js';
 
 /** Tessera's hooks as HTTP requests to the integrator's backend, and the listeners for the post-* events. */
@@ -47,34 +49,39 @@ export interface HttpHookDeps {
   terminate(id: string): Promise<void>;
   /** Ids pre-create chose, reserved across instances until their POST ended. */
   readonly reservations: IdReservations;
-  /** The upload a POST's 201 created (its Location), as RequestTargets reads it. */
-  createdId(res: Response, req: Request): string | undefined;
   readonly observe?: HookObserver;
 }
 
 /** An id pre-create may choose: an upload id without dots (no `<id>.json` or `<id>.part` can be another upload's file). */
 const reHookUploadId = /^[A-Za-z0-9_-]{1,200}$/;
-/** How long an id pre-create chose stays reserved for the POST that asked (it is created by then, or failed). */
+/** How long a decision made without a POST layer (a direct upload's creation) is kept for it. */
 const RESERVATION_MS = 60_000;
 
 export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDeps): HttpHooks {
   const observe = deps.observe ?? (() => {});
   const enabled = (event: HookEvent) => config.events.has(event);
   /**
-   * What pre-create decided for an id, until the POST that asked ended: the metadata it chose (for
-   * onUploadCreate), its answer's HTTPResponse (for the 201), the id's reservation. The POST layer
-   * forgets it when the upload is created; a POST that failed is forgotten after RESERVATION_MS.
+   * Decisions of creations that came without a slot of their own (direct uploads, created by
+   * Tessera without the POST layer), by id, until onUploadCreate took them or RESERVATION_MS passed.
    */
-  const decided = new Map<string, { metadata?: Record<string, string>; response?: HookResponseBody['HTTPResponse']; reservation?: IdReservation; timer: NodeJS.Timeout }>();
-  const forget = (id: string) => {
-    const decision = decided.get(id);
-    if (!decision) return;
-    decided.delete(id);
-    clearTimeout(decision.timer);
-    decision.reservation?.release().catch((error: unknown) => log.warn({ uploadId: id, err: error }, 'reservation of a hook-chosen id not released'));
+  const unattached = new Map<string, PreCreateDecision>();
+  /** Keeps a decision: in its request's slot (released by the POST layer when the POST ends), else for a while by id. */
+  const keep = (req: Request, decision: PreCreateDecision) => {
+    const slot = requestOf(req)?.facts.preCreate;
+    if (slot) {
+      slot.decision = decision;
+      return;
+    }
+    unattached.set(decision.id, decision);
+    setTimeout(() => {
+      if (unattached.get(decision.id) !== decision) return;
+      unattached.delete(decision.id);
+      void decision.release();
+    }, RESERVATION_MS).unref();
   };
-  const decide = (id: string, decision: Omit<NonNullable<ReturnType<typeof decided.get>>, 'timer'>) => {
-    decided.set(id, { ...decision, timer: setTimeout(() => forget(id), RESERVATION_MS).unref() });
+  const decisionFor = (req: Request, id: string): PreCreateDecision | undefined => {
+    const decision = requestOf(req)?.facts.preCreate?.decision ?? unattached.get(id);
+    return decision?.id === id ? decision : undefined;
   };
   /** PATCHes running on this instance, by upload: post-receive's StopUpload ends them. */
   const running = new Map<string, Set<(response: HookResponseBody['HTTPResponse']) => void>>();
@@ -121,10 +128,18 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDe
             }
             const metadata = answer.ChangeFileInfo?.MetaData;
             if (metadata !== undefined && !isTusMetadata(metadata)) throw errors.hookBadAnswer('ChangeFileInfo.MetaData must map keys without spaces or commas to strings');
+            if (metadata !== undefined) {
+              try {
+                expectedSha256(metadata);
+              } catch {
+                throw errors.hookBadAnswer('ChangeFileInfo.MetaData has a sha256 that is no SHA-256 (64 hex digits)');
+              }
+            }
+            const headers = answerHeaders(answer.HTTPResponse?.Header);
             const chosen = answer.ChangeFileInfo?.ID;
             if (chosen === undefined || chosen === '') {
               const id = randomBytes(16).toString('hex');
-              decide(id, { ...(metadata ? { metadata: { ...metadata } } : {}), response: answer.HTTPResponse });
+              keep(req, { id, ...(metadata ? { metadata: { ...metadata } } : {}), headers, release: async () => {} });
               return id;
             }
             if (typeof chosen !== 'string' || !reHookUploadId.test(chosen) || !isUploadId(chosen)) {
@@ -133,7 +148,7 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDe
             }
             // Reserved first, then checked: of two POSTs given one id (on any instance), one
             // reserves it; one that finds it taken gives its reservation back.
-            const reservation = decided.has(chosen) ? undefined : await deps.reservations.reserve(chosen);
+            const reservation = await deps.reservations.reserve(chosen);
             let taken = reservation === undefined;
             if (reservation) {
               try {
@@ -144,16 +159,16 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDe
               }
               if (taken) await reservation.release();
             }
-            if (taken) {
+            if (taken || !reservation) {
               log.error({ id: chosen }, 'pre-create hook chose the id of an existing upload (or one another POST is creating)');
               throw errors.hookUploadIdTaken();
             }
-            decide(chosen, { ...(metadata ? { metadata: { ...metadata } } : {}), response: answer.HTTPResponse, reservation });
+            keep(req, { id: chosen, ...(metadata ? { metadata: { ...metadata } } : {}), headers, release: () => reservation.release() });
             return chosen;
           },
-          onUploadCreate: async (_req: Request, upload: Upload) => {
-            const metadata = decided.get(upload.id)?.metadata;
-            return metadata ? { metadata } : {};
+          onUploadCreate: async (req: Request, upload: Upload) => {
+            const metadata = decisionFor(req, upload.id)?.metadata;
+            return metadata ? { metadata: { ...metadata } } : {};
           },
         }
       : {}),
@@ -176,11 +191,9 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDe
               const reason = `refused by the pre-finish hook${body?.trim() ? `: ${oneLine(body)}` : ''}`;
               throw new FinishRefused(reason, errors.finishRejected(errorStatus(response.StatusCode), body, stringHeaders(response.Header)));
             }
-            return {
-              ...(body !== undefined ? { body } : {}),
-              ...(isSuccess(response.StatusCode) ? { status_code: response.StatusCode } : {}),
-              headers: answerHeaders(response.Header),
-            };
+            // Headers only: a status or body of its own would replace the answer that tells the
+            // client where its upload is (a creation's 201 and Location).
+            return { headers: answerHeaders(response.Header) };
           },
         }
       : {}),
@@ -235,18 +248,22 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDe
     return res;
   };
 
-  /** POST: a created upload's 201 carries pre-create's HTTPResponse (headers, body), and its decision is forgotten. */
+  /**
+   * POST: gives the creation a slot for pre-create's decision; a created upload's 201 carries the
+   * decision's headers; and when the POST ends, however it ends, the id's reservation goes.
+   */
   const create: HandlerLayer = async (call, next) => {
-    const res = await next(call);
-    const id = res.status === 201 ? deps.createdId(res, call.req) : undefined;
-    const decision = id ? decided.get(id) : undefined;
-    if (!id || !decision) return res;
-    forget(id);
-    const response = decision.response;
-    if (!response) return res;
-    const headers = new Headers(res.headers);
-    for (const [name, value] of Object.entries(answerHeaders(response.Header))) headers.set(name, value);
-    return new Response(typeof response.Body === 'string' ? response.Body : res.body, { status: res.status, headers });
+    const slot: PreCreateSlot = {};
+    try {
+      const res = await next(withFacts(call, { preCreate: slot }));
+      const headers = slot.decision?.headers ?? {};
+      if (res.status !== 201 || Object.keys(headers).length === 0) return res;
+      const answer = new Headers(res.headers);
+      for (const [name, value] of Object.entries(headers)) answer.set(name, value);
+      return new Response(res.body, { status: res.status, headers: answer });
+    } finally {
+      await slot.decision?.release().catch((error: unknown) => log.warn({ uploadId: slot.decision?.id, err: error }, 'reservation of a hook-chosen id not released'));
+    }
   };
 
   /**
@@ -266,16 +283,25 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDe
     const stops = running.get(id) ?? new Set();
     running.set(id, stops.add(stop));
     let res: Response | undefined;
+    let failure: unknown;
     try {
       res = await next(call);
     } catch (error) {
       if (!stopped) throw error;
+      failure = error;
     } finally {
       stops.delete(stop);
       if (stops.size === 0) running.delete(id);
     }
     if (!stopped) return res as Response;
     const found = await deps.readUpload(id).catch(() => undefined);
+    // The stop came too late: every byte was stored, and the file went on to be settled (and
+    // maybe announced) by this PATCH; it is answered as that went, never terminated after it.
+    if (found && found.size !== undefined && found.offset === found.size) {
+      log.info({ uploadId: id }, 'post-receive hook asked to stop an upload whose last byte was already stored: not stopped');
+      if (res) return res;
+      throw failure;
+    }
     if (found) {
       const upload = hookUploadOf(found, await call.facts.addressedState());
       await deps.terminate(id);
@@ -384,25 +410,36 @@ function errorStatus(status: unknown): number {
   return Number.isInteger(status) && (status as number) >= 400 && (status as number) <= 599 ? (status as number) : 400;
 }
 
-/** The answer's headers that are strings (anything else is left out), but never the framing of the answer. */
+/**
+ * The headers of a refusal the hook answers with: string values HTTP can carry (a name that is no
+ * token, a CR or LF in a value, are left out, never a failed answer), never the framing of the
+ * answer, nor a Location (an answer about an upload names that upload, or none).
+ */
 function stringHeaders(header: unknown): Record<string, string> {
   if (typeof header !== 'object' || header === null) return {};
   return Object.fromEntries(
-    Object.entries(header).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && !reFramingHeader.test(entry[0])),
+    Object.entries(header).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && !reFramingHeader.test(entry[0]) && isSendable(entry[0], entry[1])),
   );
 }
 
-const reFramingHeader = /^(content-length|transfer-encoding|connection|keep-alive|upgrade|trailer)$/i;
+const reFramingHeader = /^(content-length|transfer-encoding|connection|keep-alive|upgrade|trailer|location)$/i;
+
+/** Whether a header can go on an answer at all (what Headers and Node refuse is dropped here instead). */
+function isSendable(name: string, value: string): boolean {
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n\0]/.test(value)) return false;
+  try {
+    new Headers([[name, value]]);
+    return true;
+  } catch {
+    return false;
+  }
+}
 /** Headers a hook may not set on a successful answer: the protocol's own (the offset, the upload's URL, its status). */
 const reProtocolHeader = /^(location|upload-.*|tus-.*|tessera-.*|access-control-.*)$/i;
 
 /** Headers a hook adds to a successful answer (pre-create's 201, pre-finish's 204): never the protocol's own. */
 function answerHeaders(header: unknown): Record<string, string> {
   return Object.fromEntries(Object.entries(stringHeaders(header)).filter(([name]) => !reProtocolHeader.test(name)));
-}
-
-function isSuccess(status: unknown): status is number {
-  return Number.isInteger(status) && (status as number) >= 200 && (status as number) <= 299;
 }
 
 /** A receiver's text as one short line (it becomes an upload's recorded reason). */

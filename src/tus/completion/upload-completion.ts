@@ -47,6 +47,9 @@ export class FinishRefused extends Error {
   }
 }
 
+/** What finishing a partial's upload comes to: its finals are looked at, after its lock. */
+const PARTIAL = Symbol('partial');
+
 /** A record whose bytes are verified and which waits for the pre-finish hook's approval. */
 type AwaitingApproval = Exclude<UploadState, { kind: 'partial' }> & { readonly status: 'verifying' };
 const awaitsApproval = (s: UploadState | undefined): s is AwaitingApproval => s !== undefined && s.kind !== 'partial' && s.status === 'verifying' && s.verified === true;
@@ -104,11 +107,27 @@ export class UploadCompletion {
    * Throws the 460 when verification failed (now or before).
    */
   async finish(req: Request | undefined, id: string, options: { readonly completedNow?: boolean } = {}): Promise<FinishResult> {
+    const outcome = await this.finishLocked(req, id, options);
+    // A partial's complete upload touched again (its empty last PATCH re-sent): a final it completed
+    // that still waits for approval or announcement is taken up again (its lock, not this one's).
+    if (outcome === PARTIAL) await this.resumeLinkedFinals(req, id);
+    return outcome === PARTIAL ? {} : outcome;
+  }
+
+  private async resumeLinkedFinals(req: Request | undefined, partialId: string): Promise<void> {
+    for (const finalId of await this.state.linkedFinals(partialId)) {
+      const final = await this.state.get(finalId);
+      if (final?.kind === 'final' && (awaitsApproval(final) || (final.status === 'done' && final.notified === false))) await this.completeFinal(req, finalId);
+    }
+  }
+
+  private async finishLocked(req: Request | undefined, id: string, options: { readonly completedNow?: boolean }): Promise<FinishResult | typeof PARTIAL> {
     const unlock = await lockAll(this.locker, id, []);
     try {
       const upload = await this.store.getUpload(id);
       const state = await this.state.get(id);
-      if (state?.kind === 'partial' || state?.kind === 'final') return {};
+      if (state?.kind === 'partial') return PARTIAL;
+      if (state?.kind === 'final') return {};
       // An upload of an earlier version (no record) that this request completed is settled and
       // announced like any other; one completed before the upgrade was announced then.
       const unsettled = lifecycleOf(upload, state) === 'verifying' || (state === undefined && options.completedNow === true);
