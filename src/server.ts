@@ -53,7 +53,7 @@ import { creationBodyLayer } from './tus/layers/creation-body-layer.js';
 import { checksumExtension } from './tus/extensions/checksum/index.js';
 import { storageFullExtension } from './tus/extensions/storage-full/storage-full-extension.js';
 import { TesseraDataStore } from './tus/tessera-datastore.js';
-import { createTusServer, emitPostFinish, patchProgress, uploadUrlFor } from './tus/upstream/tus-server.js';
+import { createTusServer, emitPostCreate, emitPostFinish, patchProgress, uploadUrlFor } from './tus/upstream/tus-server.js';
 import { patchHandler } from './tus/patch-handler.js';
 
 /** For an embedder's approveFinish: throw it to refuse a file. */
@@ -285,6 +285,8 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
             ...(identify ? { identify } : {}),
             factsOf,
             urlFor: (req, id) => uploadUrlFor(tus as TusServer, req, id),
+            // As @tus/server announces a creation: post-create hooks and the creation metric see it.
+            created: (req, upload) => emitPostCreate(tus as TusServer, req, upload),
             limits: { maxSize: config.maxSize, maxMetadataBytes: config.maxMetadataBytes, partUrlTtlS: Math.floor(config.s3Direct.partUrlTtlMs / 1000) },
             log,
           }),

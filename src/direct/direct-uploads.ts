@@ -28,6 +28,8 @@ export interface DirectUploadParts {
   readonly factsOf: (req: Request) => RequestFacts;
   /** The upload's tus URL (where it is read, HEAD or GET, like any upload). */
   readonly urlFor: (req: Request, id: string) => string;
+  /** Told of each upload created, as a tus creation is told (post-create hooks, metrics). */
+  readonly created: (req: Request, upload: Upload) => void;
   readonly limits: {
     /** MAX_SIZE; 0 = none. */
     readonly maxSize: number;
@@ -82,6 +84,7 @@ export class DirectUploads {
       throw error;
     }
     caller.facts.log.info({ uploadId: id }, 'direct upload created');
+    this.parts.created(request, upload);
     return { key: id, uploadId: await this.parts.parts.multipartUploadOf(id) };
   }
 

@@ -5,6 +5,7 @@ import { bucketContents, newBucket, S3_BACKENDS, s3ClientFor, startS3Backend, st
 import type { RunningTessera } from '../support/tessera.js';
 import { head, patch } from '../support/tus-http.js';
 import { startRedis } from '../support/redis.js';
+import { hookReceiver, testHooks } from '../support/hook-receiver.js';
 
 const MiB = 1024 * 1024;
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -218,6 +219,32 @@ describe('S3 direct uploads: owners, limits, expiry and configuration', () => {
     } finally {
       await Promise.all([a.stop(), b.stop()]);
       await redis.stop();
+    }
+  });
+
+  it('hooks and metrics see a direct upload as any other: pre-create names it, post-create and post-finish follow, the creation and the file are counted', async () => {
+    const rx = await hookReceiver();
+    const server = await startTesseraOnS3(s3, await newBucket(s3ClientFor(s3), 'direct-hooks'), { s3Direct: { partUrlTtlMs: 60_000 }, hooksHttp: testHooks(rx.url) });
+    try {
+      const chosen = `direct-${randomBytes(4).toString('hex')}`;
+      // As tusd, ChangeFileInfo.MetaData replaces the metadata: a receiver adding a field keeps the rest.
+      rx.answerWith((body) => (body.Type === 'pre-create' ? { status: 200, body: { ChangeFileInfo: { ID: chosen, MetaData: { ...body.Event.Upload.MetaData, project: 'q4' } } } } : { status: 200, body: {} }));
+      const data = randomBytes(1000);
+      const { key, completed } = await directClient(server.baseUrl).upload('hooked.bin', [data], { sha256: sha256(data) });
+      expect(completed.status).toBe(200);
+      expect(key).toBe(chosen);
+      await rx.hookFor('post-create', chosen);
+      await rx.hookFor('post-finish', chosen);
+      const finish = rx.of('post-finish', chosen)[0];
+      expect(finish?.Event.Upload).toMatchObject({ ID: chosen, Size: 1000, Offset: 1000, MetaData: { project: 'q4' }, Storage: { Type: 's3store', Key: chosen } });
+      expect(finish?.Tessera).toMatchObject({ Sha256: sha256(data), Status: 'done' });
+      expect(finish?.Event.HTTPRequest).toMatchObject({ Method: 'POST', URI: expect.stringMatching(/^\/s3\/multipart\/.+\/complete\?key=/) });
+      const metrics = await (await fetch(`${server.baseUrl}/metrics`)).text();
+      expect(metrics).toMatch(/^tessera_uploads_created_total\{kind="single"\} 1$/m);
+      expect(metrics).toMatch(/^tessera_uploads_finished_total 1$/m);
+    } finally {
+      await server.stop();
+      await rx.stop();
     }
   });
 

@@ -44,6 +44,11 @@ export function emitPostFinish(server: Server, req: Request, res: Response, uplo
   server.handlers.PATCH.emit(EVENTS.POST_FINISH, req, res, upload);
 }
 
+/** @tus/server's POST_CREATE for an upload created outside its POST handler (a direct upload): its listeners (hooks, metrics) see it as a creation. */
+export function emitPostCreate(server: Server, req: Request, upload: Upload): void {
+  server.handlers.POST.emit(EVENTS.POST_CREATE, req, upload);
+}
+
 /** @tus/server's POST_RECEIVE progress for a PATCH of `upload` (undefined when nobody listens). */
 export function patchProgress(server: Server, upload: Upload, req?: Request): ((offset: number) => void) | undefined {
   return progressOf(server.handlers.PATCH, upload, req);
