@@ -93,6 +93,23 @@ describe.each(S3_BACKENDS)('S3 (%s): the hook outbox in the bucket', (backend) =
     expect(((await s3.stats()).ListObjectsV2?.requests ?? 0) - listsBefore).toBe(4);
   });
 
+  it('a record unchanged since the last look is not read again; a replaced one is, and a removed one is gone', async () => {
+    const { outbox } = await fresh();
+    await Promise.all(['a', 'b', 'c'].map((id, i) => outbox.put(recordOf(`${id}:post-finish`, 1000 + i))));
+    const reads = async () => (await s3.stats()).GetObject?.requests ?? 0;
+    const first = await reads();
+    expect(await outbox.all()).toHaveLength(3);
+    expect((await reads()) - first).toBe(3);
+    const second = await reads();
+    expect((await outbox.all()).map((r) => r.attempts)).toEqual([0, 0, 0]);
+    expect((await reads()) - second).toBe(0);
+    await outbox.put(recordOf('b:post-finish', 1001, 2));
+    await outbox.remove('c:post-finish');
+    const third = await reads();
+    expect((await outbox.all()).map((r) => [r.eventId, r.attempts])).toEqual([['a:post-finish', 0], ['b:post-finish', 2]]);
+    expect((await reads()) - third).toBe(1);
+  });
+
   it('all() of an empty outbox is empty', async () => {
     const { outbox } = await fresh();
     expect(await outbox.all()).toEqual([]);

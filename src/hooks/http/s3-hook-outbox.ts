@@ -1,4 +1,5 @@
 import { S3 } from '@aws-sdk/client-s3';
+import pLimit from 'p-limit';
 import { isS3NotFound } from '../../stores/s3/s3-errors.js';
 import type { HookOutbox, OutboxRecord } from './hook-outbox.js';
 
@@ -7,6 +8,8 @@ import type { HookOutbox, OutboxRecord } from './hook-outbox.js';
  * (isUploadId), so no upload's key can fall under it.
  */
 const DEFAULT_PREFIX = '.tessera-hooks/outbox/';
+/** Records read from S3 at once by a pass. */
+const READS_AT_ONCE = 8;
 /** S3's own maximum keys per ListObjectsV2 page. */
 const DEFAULT_PAGE_SIZE = 1000;
 
@@ -31,6 +34,8 @@ export class S3HookOutbox implements HookOutbox {
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly pageSize: number;
+  /** Records read before, by key, with the ETag they had then. */
+  private readonly known = new Map<string, { readonly etag: string; readonly record: OutboxRecord }>();
 
   constructor(options: S3HookOutboxOptions) {
     this.client = options.client;
@@ -53,11 +58,29 @@ export class S3HookOutbox implements HookOutbox {
     return this.read(this.keyOf(eventId));
   }
 
-  /** Every record, oldest first (other objects under the prefix that are not JSON are not records). */
+  /**
+   * Every record, oldest first (other objects under the prefix that are not JSON are not records).
+   * The delivery pass asks every second: a record whose ETag did not change since it was last read
+   * is not read again, and the reads go a few at a time, so a long outbox costs one listing per pass.
+   */
   async all(): Promise<OutboxRecord[]> {
-    const keys = (await this.list()).filter((key) => key.endsWith('.json'));
-    // Removed between list and read (delivered by another instance meanwhile): read as undefined.
-    const records = await Promise.all(keys.map((key) => this.read(key)));
+    const listed = (await this.list()).filter(({ key }) => key.endsWith('.json'));
+    const limit = pLimit(READS_AT_ONCE);
+    const records = await Promise.all(
+      listed.map(({ key, etag }) =>
+        limit(async () => {
+          const known = this.known.get(key);
+          if (known && etag !== undefined && known.etag === etag) return known.record;
+          // Removed between list and read (delivered by another instance meanwhile): read as undefined.
+          const record = await this.read(key);
+          if (record && etag !== undefined) this.known.set(key, { etag, record });
+          return record;
+        }),
+      ),
+    );
+    // Forget what is no longer listed (delivered, given up).
+    const present = new Set(listed.map(({ key }) => key));
+    for (const key of this.known.keys()) if (!present.has(key)) this.known.delete(key);
     return records.filter((r): r is OutboxRecord => r !== undefined).sort((a, b) => a.createdAt - b.createdAt);
   }
 
@@ -90,8 +113,8 @@ export class S3HookOutbox implements HookOutbox {
     }
   }
 
-  private async list(): Promise<string[]> {
-    const keys: string[] = [];
+  private async list(): Promise<{ key: string; etag: string | undefined }[]> {
+    const keys: { key: string; etag: string | undefined }[] = [];
     let token: string | undefined;
     do {
       const page = await this.client.listObjectsV2({
@@ -100,7 +123,7 @@ export class S3HookOutbox implements HookOutbox {
         ContinuationToken: token,
         MaxKeys: this.pageSize,
       });
-      keys.push(...(page.Contents ?? []).map((o) => o.Key ?? '').filter(Boolean));
+      keys.push(...(page.Contents ?? []).filter((o) => o.Key).map((o) => ({ key: o.Key as string, etag: o.ETag })));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return keys;
