@@ -29,13 +29,14 @@ import { creationRecords, lifecycleExtension } from './tus/completion/lifecycle-
 import { initialFacts } from './tus/request-facts.js';
 import { nodeRequestOf } from './tus/upstream/node-request.js';
 import path from 'node:path';
-import type { Upload } from '@tus/utils';
+import { EVENTS, type Upload } from '@tus/utils';
 import { HookDelivery } from './hooks/http/hook-delivery.js';
 import { FileHookOutbox, type HookOutbox } from './hooks/http/hook-outbox.js';
 import { IdReservations } from './hooks/http/id-reservations.js';
 import { S3HookOutbox } from './hooks/http/s3-hook-outbox.js';
 import { lockAll } from './locking/lock-all.js';
 import { directRoutes } from './direct/direct-routes.js';
+import { DraftAdapter } from './ietf/draft-adapter.js';
 import { DirectUploads } from './direct/direct-uploads.js';
 import { isGoneUpload } from './errors.js';
 import { httpHooks, withHttpHooks } from './hooks/http/http-hooks.js';
@@ -296,11 +297,25 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
           log,
         })
       : undefined;
+  // The IETF draft beside tus 1.0: translated at the edge, announced with 104 once created.
+  const draft = new DraftAdapter({
+    targets,
+    readUpload: (id) => store.getUpload(id).catch((error: unknown) => (isGoneUpload(error) ? undefined : Promise.reject(error))),
+    maxSize: config.maxSize,
+    expiryMs: config.uploadExpiryMs,
+    corsFor: (origin) => {
+      const { 'Tus-Resumable': _tus, ...cors } = responseHeaders.for(origin);
+      return cors;
+    },
+    log,
+  });
+  tus.on(EVENTS.POST_CREATE, (req: Request, _upload: Upload, url: string) => draft.created(nodeRequestOf(req), url));
   const app = createApp({
     targets,
     tus,
     log,
     responseHeaders,
+    draftRequests: draft.middleware,
     ...(direct ? { directRoutes: direct } : {}),
     metrics: metrics.registry,
     metricsToken: config.metricsToken,

@@ -29,6 +29,8 @@ export interface AppParts {
   readonly webUi?: WebUiOptions;
   /** S3_DIRECT: the direct-upload API, served under /s3. */
   readonly directRoutes?: express.Router;
+  /** Requests of the IETF draft (Upload-Draft-Interop-Version) translated at the tus path's edge. */
+  readonly draftRequests?: express.RequestHandler;
 }
 
 /** GET /metrics: Prometheus text, behind the bearer token when one is set. */
@@ -54,7 +56,7 @@ export function createMetricsApp(metrics: Registry, metricsToken: string | undef
 }
 
 /** The Express application: probes, then the tus endpoint (no body parsing anywhere). */
-export function createApp({ targets, tus, log, responseHeaders, checkReady, metrics, metricsToken, servesMetrics = true, webUi, directRoutes }: AppParts): Express {
+export function createApp({ targets, tus, log, responseHeaders, checkReady, metrics, metricsToken, servesMetrics = true, webUi, directRoutes, draftRequests }: AppParts): Express {
   const { tusPath } = targets;
   const app = express();
   app.disable('x-powered-by');
@@ -82,7 +84,7 @@ export function createApp({ targets, tus, log, responseHeaders, checkReady, metr
     void tus.handle(req, res);
   };
   const tusRoutes = tusPath === '/' ? ['/', '/{*splat}'] : [tusPath, `${tusPath}/{*splat}`];
-  app.all(tusRoutes, logRequest, tusPreconditions(targets, responseHeaders), handleTus);
+  app.all(tusRoutes, logRequest, ...(draftRequests ? [draftRequests] : []), tusPreconditions(targets, responseHeaders), handleTus);
   if (directRoutes) app.use('/s3', requestLog(log, (req) => (typeof req.query.key === 'string' ? req.query.key : undefined)), directRoutes);
   if (webUi) mountWebUi(app, webUi);
   app.use(answerErrors(tusPath, responseHeaders, log));

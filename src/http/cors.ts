@@ -16,6 +16,13 @@ export const EXTRA_ALLOWED_HEADERS = [
   'If-None-Match',
   'If-Modified-Since',
   'If-Unmodified-Since',
+  // The IETF draft's requests (Resumable Uploads for HTTP).
+  'Upload-Draft-Interop-Version',
+  'Upload-Complete',
+  'Upload-Incomplete',
+  'Content-Digest',
+  'Repr-Digest',
+  'Content-Disposition',
 ] as const;
 
 /** Response headers a browser must be allowed to read, beyond @tus/server's own list. */
@@ -33,4 +40,8 @@ export const EXTRA_EXPOSED_HEADERS = [
   'Content-Disposition',
   'ETag',
   'Last-Modified',
+  // The IETF draft's answers.
+  'Upload-Complete',
+  'Upload-Incomplete',
+  'Upload-Limit',
 ] as const;
