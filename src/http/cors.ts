@@ -22,6 +22,7 @@ export const EXTRA_ALLOWED_HEADERS = [
   'Upload-Incomplete',
   'Content-Digest',
   'Repr-Digest',
+  'Want-Repr-Digest',
   'Content-Disposition',
 ] as const;
 
@@ -44,4 +45,5 @@ export const EXTRA_EXPOSED_HEADERS = [
   'Upload-Complete',
   'Upload-Incomplete',
   'Upload-Limit',
+  'Repr-Digest',
 ] as const;

@@ -172,6 +172,9 @@ export class DraftAdapter {
           const limit = this.limitField(version, secondsUntil(headers.get('upload-expires')));
           if (limit) headers.set('upload-limit', limit);
         }
+        // RFC 9530: the SHA-256 Tessera verified over the whole upload, once it is done (-05 §Representation Digests).
+        const verified = headers.get('tessera-sha256');
+        if (lifecycle === 'done' && verified && /^[0-9a-f]{64}$/.test(verified)) headers.set('repr-digest', `sha-256=:${Buffer.from(verified, 'hex').toString('base64')}:`);
         if (operation === 'offset') {
           answerStatus = 204;
           headers.set('cache-control', 'no-store');

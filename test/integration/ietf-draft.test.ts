@@ -61,6 +61,9 @@ describe('IETF resumable uploads beside tus 1.0', () => {
     expect(res.headers.location).toBe(location);
     expect(res.headers['upload-complete']).toBe('?1');
     const url = new URL(location, server.endpoint).href;
+    // RFC 9530 (-05 §Representation Digests): the digest the server verified, on request.
+    const offset = await send(url, 'HEAD', { 'Upload-Draft-Interop-Version': '8', 'Want-Repr-Digest': 'sha-256=10' });
+    expect([offset.status, offset.headers['upload-complete'], offset.headers['repr-digest']]).toEqual([204, '?1', `sha-256=${sfBinary(sha256(data))}`]);
     const tus = await head(url);
     expect(tus.headers.get('tessera-upload-status')).toBe('done');
     expect(tus.headers.get('tessera-sha256')).toBe(sha256(data).toString('hex'));
