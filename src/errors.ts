@@ -147,6 +147,8 @@ export const errors = {
   directPartsInvalid: (why: string) => new TusError('ERR_DIRECT_PARTS_INVALID', 400, why),
   /** A direct-upload request that is malformed (its JSON, its part number, its checksum). */
   directBadRequest: (why: string) => new TusError('ERR_DIRECT_BAD_REQUEST', 400, why),
+  /** A direct upload's part that would take it past MAX_SIZE. */
+  directTooLarge: (why: string) => new TusError('ERR_DIRECT_TOO_LARGE', 413, why),
   /** A PATCH to an upload whose bytes go straight to S3. */
   directUploadPatch: () => new TusError('ERR_DIRECT_UPLOAD_PATCH', 403, 'This upload receives its bytes as parts sent straight to S3, not by PATCH'),
   storageUnavailable: () =>

@@ -14,7 +14,7 @@ import { createLogger, type Logger } from './logging/logger.js';
 import type { Authenticate } from './auth/authenticate.js';
 import { jwtAuthenticator } from './auth/jwt-authenticator.js';
 import { ownershipExtension } from './auth/ownership-extension.js';
-import { limitsExtension } from './limits/limits-extension.js';
+import { limitsExtension, requestRateLimit } from './limits/limits-extension.js';
 import { instrumentLocker, metricsExtension, observeEvents } from './metrics/instrument.js';
 import { TesseraMetrics } from './metrics/metrics.js';
 import { embeddedCoordination } from './coordination/embedded-coordination.js';
@@ -194,6 +194,8 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
   const completion = new UploadCompletion(store, state, locker, assembler, events, hooks, log, heavyWork);
 
   const identify = authenticate ?? (config.auth ? jwtAuthenticator(config.auth) : undefined);
+  // One budget per caller for the tus path and direct uploads alike.
+  const rateLimit = requestRateLimit(config.rateLimitPerMinute, coordination.rateLimiter?.(config.rateLimitPerMinute));
   let tus: TusServer | undefined;
   const creation = creationRecords(completion, state, hooks.onUploadCreate);
   const extensions = [
@@ -203,9 +205,8 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
     ...(identify ? [ownershipExtension(identify)] : []),
     limitsExtension({
       maxMetadataBytes: config.maxMetadataBytes,
-      requestsPerMinute: config.rateLimitPerMinute,
       concurrentUploads: config.maxConcurrentUploads,
-      rateLimiter: coordination.rateLimiter?.(config.rateLimitPerMinute),
+      ...(rateLimit ? { rateLimit } : {}),
     }),
     // pre-terminate: after authentication and limits, before anything a DELETE does.
     ...(hookSender ? [hookSender.extension] : []),
@@ -285,13 +286,15 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
             hooks,
             ...(identify ? { identify } : {}),
             factsOf,
+            ...(rateLimit ? { rateLimit } : {}),
             urlFor: (req, id) => uploadUrlFor(tus as TusServer, req, id),
             // As @tus/server announces a creation: post-create hooks and the creation metric see it.
             created: (req, upload) => emitPostCreate(tus as TusServer, req, upload),
+            ...(hookSender ? { terminate: (req: Request, id: string, remove: () => Promise<void>) => hookSender.terminate(req, id, remove) } : {}),
             limits: { maxSize: config.maxSize, maxMetadataBytes: config.maxMetadataBytes, partUrlTtlS: Math.floor(config.s3Direct.partUrlTtlMs / 1000) },
             log,
           }),
-          callers: { ...(identify ? { identify } : {}), factsOf },
+          callers: { ...(identify ? { identify } : {}), factsOf, ...(rateLimit ? { rateLimit } : {}) },
           allowOrigin: corsOriginFor(config.corsOrigins),
           unreachable: (error) => adapter.unreachable?.(error) ?? false,
           log,

@@ -5,7 +5,7 @@ import { callerOf, type DirectUploadParts, type DirectUploads } from './direct-u
 
 export interface DirectRoutesParts {
   readonly uploads: DirectUploads;
-  readonly callers: Pick<DirectUploadParts, 'identify' | 'factsOf'>;
+  readonly callers: Pick<DirectUploadParts, 'identify' | 'factsOf' | 'rateLimit'>;
   /** The Access-Control-Allow-Origin value for a request's origin (CORS_ORIGINS), or null for none. */
   readonly allowOrigin: (origin: string | null) => string | null;
   /** The store could not be reached (answered 503, retry later). */
@@ -65,7 +65,7 @@ export function directRoutes(parts: DirectRoutesParts): Router {
 
   router.post('/multipart', json, answer((caller, req) => uploads.create(caller, req.body)));
   router.get('/multipart/:uploadId/:partNumber', answer((caller, req) =>
-    uploads.signPart(caller, keyOf(req), param(req, 'uploadId'), param(req, 'partNumber'), typeof req.query.md5 === 'string' ? req.query.md5 : undefined),
+    uploads.signPart(caller, keyOf(req), param(req, 'uploadId'), param(req, 'partNumber'), typeof req.query.md5 === 'string' ? req.query.md5 : undefined, typeof req.query.size === 'string' ? req.query.size : undefined),
   ));
   router.get('/multipart/:uploadId', answer((caller, req) => uploads.listParts(caller, keyOf(req), param(req, 'uploadId'))));
   router.post('/multipart/:uploadId/complete', json, answer((caller, req) => uploads.complete(caller, keyOf(req), param(req, 'uploadId'), req.body)));
@@ -80,9 +80,15 @@ export function directRoutes(parts: DirectRoutesParts): Router {
   router.use((_req, res) => {
     res.status(404).type('text/plain').send(errors.notFound().body);
   });
-  // A body that is no JSON (express.json's own error) is the client's mistake, one line.
+  // A body that is no JSON, or too large (express.json's own errors), is the client's mistake, one line.
   router.use(((error, _req, res, _next) => {
-    const failure = (error as { type?: string }).type ? errors.directBadRequest('The body is not valid JSON') : asTusError(error, parts.unreachable);
+    const type = (error as { type?: string }).type;
+    const failure =
+      type === 'entity.too.large'
+        ? errors.directTooLarge(`The body is larger than ${MAX_JSON_BYTES} bytes`)
+        : type
+          ? errors.directBadRequest('The body is not valid JSON')
+          : asTusError(error, parts.unreachable);
     res.status(failure.status_code).type('text/plain').send(failure.body);
   }) as express.ErrorRequestHandler);
   return router;

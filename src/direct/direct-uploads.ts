@@ -1,11 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { ERRORS, Upload, type Locker } from '@tus/utils';
+import { isMetadataKey } from '../tus/metadata-keys.js';
 import type { Authenticate } from '../auth/authenticate.js';
 import { errors } from '../errors.js';
 import { lockAll } from '../locking/lock-all.js';
 import type { Logger } from '../logging/logger.js';
 import type { PresignedParts, StoredPart } from '../stores/store-adapter.js';
+import type { RateLimit } from '../limits/limits-extension.js';
+import { isUploadId } from '../tus/request-target.js';
+import { S3_LIMITS } from '../stores/s3/s3-limits.js';
 import type { UploadCompletion } from '../tus/completion/upload-completion.js';
 import { expectedSha256 } from '../tus/extensions/integrity/sha256.js';
 import type { TesseraHooks } from '../tus/hooks.js';
@@ -26,8 +30,12 @@ export interface DirectUploadParts {
   readonly identify?: Authenticate;
   /** A request's facts as the tus endpoint makes them (client address, log). */
   readonly factsOf: (req: Request) => RequestFacts;
+  /** RATE_LIMIT_PER_MINUTE: one budget per caller with the tus path. */
+  readonly rateLimit?: RateLimit;
   /** The upload's tus URL (where it is read, HEAD or GET, like any upload). */
   readonly urlFor: (req: Request, id: string) => string;
+  /** Removes an upload as a DELETE does, hooks included (pre-terminate may refuse, post-terminate follows); default: `remove` alone. */
+  readonly terminate?: (req: Request, id: string, remove: () => Promise<void>) => Promise<void>;
   /** Told of each upload created, as a tus creation is told (post-create hooks, metrics). */
   readonly created: (req: Request, upload: Upload) => void;
   readonly limits: {
@@ -48,7 +56,8 @@ interface Caller {
 }
 
 const reMd5 = /^[A-Za-z0-9+/]{22}==$/;
-const reMetadataKey = /^[^\s,]+$/;
+const MIN_PART_SIZE = S3_LIMITS.minPartSize;
+const MAX_PART_SIZE = S3_LIMITS.maxPartSize;
 
 /**
  * Direct-to-S3 uploads (S3_DIRECT), as @uppy/aws-s3 drives them through a "Companion" endpoint:
@@ -88,15 +97,32 @@ export class DirectUploads {
     return { key: id, uploadId: await this.parts.parts.multipartUploadOf(id) };
   }
 
-  /** GET /s3/multipart/:uploadId/:partNumber?key=[&md5=] → `{url, expires}`. */
-  async signPart(caller: Caller, key: string, multipartUpload: string, partNumber: string, md5: string | undefined): Promise<{ url: string; expires: number }> {
+  /**
+   * GET /s3/multipart/:uploadId/:partNumber?key=[&md5=][&size=] → `{url, expires}`. With MAX_SIZE, a
+   * part is signed only while the parts S3 holds leave room, and never a part number beyond what
+   * an upload within MAX_SIZE can have (every part but the last is at least 5 MiB); `size`, when
+   * given, is signed into the URL (S3 refuses another length) and must fit too.
+   */
+  async signPart(caller: Caller, key: string, multipartUpload: string, partNumber: string, md5: string | undefined, size: string | undefined): Promise<{ url: string; expires: number }> {
     const number = Number(partNumber);
     if (!/^\d{1,5}$/.test(partNumber) || number < 1 || number > 10_000) throw errors.directBadRequest('The part number must be 1 to 10000');
     if (md5 !== undefined && !reMd5.test(md5)) throw errors.directBadRequest('md5 must be the base64 MD5 of the part (24 characters)');
+    if (size !== undefined && (!/^\d{1,13}$/.test(size) || Number(size) > MAX_PART_SIZE)) throw errors.directBadRequest(`size must be the part's length in bytes, at most ${MAX_PART_SIZE}`);
     await this.receivingUpload(caller, key);
-    if ((await this.parts.parts.multipartUploadOf(key)) !== multipartUpload) throw errors.directUploadUnknown();
+    const { maxSize } = this.parts.limits;
+    const held = await this.parts.parts.listParts(key, multipartUpload);
+    if (maxSize > 0) {
+      const mostParts = Math.max(1, Math.ceil(maxSize / MIN_PART_SIZE));
+      if (number > mostParts) throw errors.directTooLarge(`An upload within MAX_SIZE (${maxSize} bytes) has at most ${mostParts} parts`);
+      const others = held.filter((part) => part.partNumber !== number).reduce((sum, part) => sum + part.size, 0);
+      if (others + (size === undefined ? 1 : Number(size)) > maxSize) throw errors.directTooLarge(`The parts S3 holds leave no room for this one within MAX_SIZE (${maxSize} bytes)`);
+    }
     const expires = this.parts.limits.partUrlTtlS;
-    const url = await this.parts.parts.signPart(key, multipartUpload, number, { ...(md5 ? { contentMd5: md5 } : {}), expiresInS: expires });
+    const url = await this.parts.parts.signPart(key, multipartUpload, number, {
+      ...(md5 ? { contentMd5: md5 } : {}),
+      ...(size !== undefined ? { contentLength: Number(size) } : {}),
+      expiresInS: expires,
+    });
     return { url, expires };
   }
 
@@ -119,17 +145,18 @@ export class DirectUploads {
     try {
       const record = await this.parts.state.get(key);
       // Still receiving: completed here. A completion that got here first (on any instance) may
-      // have completed S3's multipart upload and not yet settled the record: no parts are listed
+      // have completed S3's multipart upload and not yet settled the record: nothing to complete
       // then, and the upload is settled below like any other.
-      const stored = record?.kind === 'single' && record.status === 'receiving' ? await this.partsUnlessCompleted(key, multipartUpload) : undefined;
-      if (stored) {
-        const total = stored.reduce((sum, part) => sum + part.size, 0);
-        if (this.parts.limits.maxSize > 0 && total > this.parts.limits.maxSize) {
-          // Its bytes can never be accepted: it goes, as a tus upload past MAX_SIZE would never be stored.
-          await this.parts.store.remove(key);
-          throw ERRORS.ERR_MAX_SIZE_EXCEEDED;
+      if (record?.kind === 'single' && record.status === 'receiving') {
+        try {
+          await this.parts.parts.complete(key, multipartUpload, given, this.parts.limits.maxSize);
+        } catch (error) {
+          if (error === ERRORS.ERR_MAX_SIZE_EXCEEDED) {
+            // Its bytes can never be accepted: it goes, as a tus upload past MAX_SIZE would never be stored.
+            await this.parts.store.remove(key);
+          }
+          throw error;
         }
-        await this.parts.parts.complete(key, multipartUpload, given);
       }
     } finally {
       await unlock();
@@ -143,27 +170,25 @@ export class DirectUploads {
   async abort(caller: Caller, key: string, multipartUpload: string): Promise<void> {
     await this.receivingUpload(caller, key);
     if ((await this.parts.parts.multipartUploadOf(key)) !== multipartUpload) throw errors.directUploadUnknown();
-    const unlock = await lockAll(this.parts.locker, key, []);
-    try {
-      await this.parts.store.remove(key);
-    } finally {
-      await unlock();
-    }
+    const remove = async () => {
+      const unlock = await lockAll(this.parts.locker, key, []);
+      try {
+        // Again under the lock: a completion may have finished it meanwhile, and a done file stays.
+        await this.receivingUpload(caller, key);
+        await this.parts.store.remove(key);
+      } finally {
+        await unlock();
+      }
+    };
+    const request = withFactsAttached({ req: caller.request, facts: { ...caller.facts, uploadId: key } });
+    await (this.parts.terminate ? this.parts.terminate(request, key, remove) : remove());
     caller.facts.log.info({ uploadId: key }, 'direct upload aborted');
-  }
-
-  /** The parts S3 holds, or undefined once the multipart upload was completed. */
-  private async partsUnlessCompleted(key: string, multipartUpload: string): Promise<readonly StoredPart[] | undefined> {
-    try {
-      return await this.parts.parts.listParts(key, multipartUpload);
-    } catch (error) {
-      if (error === ERRORS.FILE_NOT_FOUND) return undefined;
-      throw error;
-    }
   }
 
   /** The caller's direct upload `key`; anything else (unknown, someone else's, a tus upload) is the same 404. */
   private async ownUpload(caller: Caller, key: string): Promise<SingleState> {
+    // A key that is no upload id names no upload (never a record, a folder or another upload's object).
+    if (!isUploadId(key)) throw errors.directUploadUnknown();
     const record = await this.parts.state.get(key);
     if (record?.kind !== 'single' || record.direct !== true || record.owner !== caller.owner) throw errors.directUploadUnknown();
     return record;
@@ -178,7 +203,7 @@ export class DirectUploads {
 }
 
 /** Who calls: authenticated as on the tus endpoint (401 without valid credentials when authentication is on). */
-export async function callerOf(parts: Pick<DirectUploadParts, 'identify' | 'factsOf'>, node: IncomingMessage, url: URL): Promise<Caller> {
+export async function callerOf(parts: Pick<DirectUploadParts, 'identify' | 'factsOf' | 'rateLimit'>, node: IncomingMessage, url: URL): Promise<Caller> {
   const headers = new Headers();
   for (const [name, value] of Object.entries(node.headers)) {
     if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
@@ -188,6 +213,7 @@ export async function callerOf(parts: Pick<DirectUploadParts, 'identify' | 'fact
   const principal = parts.identify ? await parts.identify(request).catch(() => undefined) : undefined;
   if (parts.identify && !principal) throw errors.unauthorized();
   const facts = { ...parts.factsOf(request), ...(principal ? { owner: principal.owner } : {}) };
+  await parts.rateLimit?.(facts);
   return { owner: principal?.owner, request, facts };
 }
 
@@ -199,8 +225,10 @@ function metadataOf(body: unknown): Record<string, string> {
   const result: Record<string, string> = {};
   for (const [name, value] of Object.entries(metadata)) {
     if (value === null || value === undefined) continue;
-    if (!reMetadataKey.test(name)) throw errors.directBadRequest(`Metadata key "${name.slice(0, 40)}" has a space or a comma`);
-    result[name] = typeof value === 'string' ? value : JSON.stringify(value);
+    // As a tus client's Upload-Metadata keys must be (they come back in HEAD answers' headers).
+    if (!isMetadataKey(name)) throw errors.directBadRequest(`Metadata key "${name.slice(0, 40)}" is not printable ASCII without spaces or commas`);
+    if (typeof value === 'object') throw errors.directBadRequest(`Metadata value of "${name.slice(0, 40)}" must be a string, a number or a boolean`);
+    result[name] = String(value);
   }
   // As tus clients name them (tus-js-client, Uppy's tus plugin): the download's file name and type.
   if (typeof filename === 'string' && filename !== '') result.filename ??= filename;

@@ -7,18 +7,36 @@ import type { RequestFacts } from '../tus/request-facts.js';
 export interface Limits {
   /** Largest Upload-Metadata header, in bytes. */
   readonly maxMetadataBytes: number;
-  /** Requests per minute per owner (or client address without authentication); 0 = off. */
-  readonly requestsPerMinute: number;
   /** Uploads sending data at once per owner, on this instance; 0 = off. */
   readonly concurrentUploads: number;
-  /** Shared rate limiter (Redis in shared mode); an in-memory one is made otherwise. */
-  readonly rateLimiter?: RateLimiterAbstract;
+  /** RATE_LIMIT_PER_MINUTE, shared with every other route that takes requests (requestRateLimit). */
+  readonly rateLimit?: RateLimit;
+}
+
+/** Counts one request of its caller against RATE_LIMIT_PER_MINUTE; rejects with 429 (Retry-After) beyond it. */
+export type RateLimit = (facts: Pick<RequestFacts, 'owner' | 'clientAddress'>) => Promise<void>;
+
+/**
+ * The request rate limit, one budget per owner (or client address) whatever route a request takes
+ * (the tus path, direct uploads): `shared` is the Redis limiter in shared mode; in memory otherwise.
+ */
+export function requestRateLimit(requestsPerMinute: number, shared?: RateLimiterAbstract): RateLimit | undefined {
+  if (requestsPerMinute <= 0) return undefined;
+  const limiter = shared ?? new RateLimiterMemory({ points: requestsPerMinute, duration: 60 });
+  return async (facts) => {
+    try {
+      await limiter.consume(limitKey(facts));
+    } catch (error) {
+      if (error instanceof RateLimiterRes) throw tooMany('Too many requests; slow down', Math.ceil(error.msBeforeNext / 1000));
+      throw errors.redisUnavailable(); // only the shared (Redis) limiter fails this way
+    }
+  };
 }
 
 const tooMany = errors.tooManyRequests;
 
 /** Who a limit counts against: the authenticated owner, else the client address. */
-function limitKey(facts: RequestFacts): string {
+function limitKey(facts: Pick<RequestFacts, 'owner' | 'clientAddress'>): string {
   return facts.owner !== undefined ? `owner:${facts.owner}` : `addr:${facts.clientAddress}`;
 }
 
@@ -32,20 +50,8 @@ export function limitsExtension(limits: Limits): TusExtension {
     return next(call);
   };
 
-  const limiter =
-    limits.requestsPerMinute > 0
-      ? (limits.rateLimiter ?? new RateLimiterMemory({ points: limits.requestsPerMinute, duration: 60 }))
-      : undefined;
   const rate: HandlerLayer = async (call, next) => {
-    if (!limiter) return next(call);
-    try {
-      await limiter.consume(limitKey(call.facts));
-    } catch (error) {
-      if (error instanceof RateLimiterRes) {
-        throw tooMany('Too many requests; slow down', Math.ceil(error.msBeforeNext / 1000));
-      }
-      throw errors.redisUnavailable(); // only the shared (Redis) limiter fails this way
-    }
+    await limits.rateLimit?.(call.facts);
     return next(call);
   };
 

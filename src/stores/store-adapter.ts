@@ -40,14 +40,20 @@ export interface PresignedParts {
    * `multipartUpload`); with `contentMd5` (base64) the URL is only good for a body of that MD5,
    * so the store itself refuses a part damaged on the way.
    */
-  signPart(id: string, multipartUpload: string, partNumber: number, options: { readonly contentMd5?: string; readonly expiresInS: number }): Promise<string>;
+  signPart(
+    id: string,
+    multipartUpload: string,
+    partNumber: number,
+    options: { readonly contentMd5?: string; readonly contentLength?: number; readonly expiresInS: number },
+  ): Promise<string>;
   /** The parts stored so far, by part number. */
   listParts(id: string, multipartUpload: string): Promise<readonly StoredPart[]>;
   /**
    * Completes the upload from exactly the stored parts `parts` names (1..n, each with the ETag the
-   * store gave it); the upload's length becomes their sum, which is returned.
+   * store gave it); the upload's length becomes their sum, which is returned. A sum beyond
+   * `maxSize` (when > 0), judged on the very listing completed from, is ERR_MAX_SIZE_EXCEEDED.
    */
-  complete(id: string, multipartUpload: string, parts: readonly { readonly partNumber: number; readonly etag: string }[]): Promise<number>;
+  complete(id: string, multipartUpload: string, parts: readonly { readonly partNumber: number; readonly etag: string }[], maxSize: number): Promise<number>;
   /** The origin part URLs point at (a browser page must be allowed to connect there). */
   storageOrigin(): Promise<string>;
 }

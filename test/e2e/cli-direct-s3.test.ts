@@ -7,6 +7,7 @@ import { runCli, spawnCli } from '../support/cli.js';
 import { bucketContents, newBucket, S3_BACKENDS, s3ClientFor, startS3Backend, startTesseraOnS3, type S3ServerProcess } from '../support/s3.js';
 import type { RunningTessera } from '../support/tessera.js';
 import { head } from '../support/tus-http.js';
+import { gate } from '../support/hook-receiver.js';
 
 const MiB = 1024 * 1024;
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -72,5 +73,69 @@ describe.each(S3_BACKENDS)('tessera upload --direct (%s)', (backend) => {
     const done = second.events.find((e) => e.event === 'done') as unknown as { url: string; sha256: string };
     expect(done.sha256).toBe(sha256(data));
     expect(Buffer.from(await (await fetch(done.url)).arrayBuffer()).equals(data)).toBe(true);
+  });
+});
+
+describe('tessera upload --direct: runs that end oddly (test S3 server)', () => {
+  let s3: S3ServerProcess;
+  let server: RunningTessera;
+  let home: string;
+  const finished: string[] = [];
+  let hold: ReturnType<typeof gate> | undefined;
+  let reached: ReturnType<typeof gate> | undefined;
+
+  beforeAll(async () => {
+    s3 = await startS3Backend('s3-test-server');
+    server = await startTesseraOnS3(s3, await newBucket(s3ClientFor(s3), 'cli-direct-odd'), { s3Direct: { partUrlTtlMs: 300_000 } }, {
+      hooks: {
+        onUploadFinish: async (_req, upload) => {
+          finished.push(upload.id);
+          reached?.open();
+          await hold?.opened;
+          return {};
+        },
+      },
+    });
+    home = await fs.mkdtemp(path.join(os.tmpdir(), 'tessera-cli-direct-odd-'));
+  });
+  afterAll(async () => {
+    hold?.open();
+    await server?.stop();
+    await s3?.stop();
+    if (home) await fs.rm(home, { recursive: true, force: true });
+  });
+
+  it('a run killed after the server completed the upload (before it heard so) is not uploaded again by the next run', { timeout: 120_000 }, async () => {
+    const data = randomBytes(11 * MiB);
+    const file = path.join(home, 'done-once.bin');
+    await fs.writeFile(file, data);
+    hold = gate();
+    reached = gate();
+    const first = spawnCli(['upload', file, '--endpoint', server.endpoint, '--direct', '--chunk-size', '5MiB', '--json'], { home });
+    await reached.opened;
+    first.child.kill('SIGKILL');
+    await first.exited;
+    hold.open();
+    const firstKey = finished[0] ?? '';
+    expect((await head(`${server.endpoint}/${firstKey}`)).headers.get('tessera-upload-status')).toBe('done');
+    const before = (await s3.stats()).UploadPart?.requests ?? 0;
+    const second = await runCli(['upload', file, '--endpoint', server.endpoint, '--direct', '--chunk-size', '5MiB', '--json'], { home });
+    expect(second.code, second.stderr).toBe(0);
+    expect(((await s3.stats()).UploadPart?.requests ?? 0) - before).toBe(0);
+    expect((second.events.find((e) => e.event === 'done') as { url?: string } | undefined)?.url).toBe(`${server.endpoint}/${firstKey}`);
+    expect(finished).toEqual([firstKey]);
+  });
+
+  it('a run resumed with another --chunk-size starts over instead of failing on every run', { timeout: 120_000 }, async () => {
+    const data = randomBytes(15 * MiB);
+    const file = path.join(home, 'rechunked.bin');
+    await fs.writeFile(file, data);
+    await s3.failNext('UploadPart', 2, { part: 2 });
+    const first = await runCli(['upload', file, '--endpoint', server.endpoint, '--direct', '--chunk-size', '5MiB', '--parallel', '3', '--json', '--retries', '1'], { home });
+    expect(first.code).not.toBe(0);
+    const second = await runCli(['upload', file, '--endpoint', server.endpoint, '--direct', '--chunk-size', '8MiB', '--json'], { home });
+    expect(second.code, second.stderr).toBe(0);
+    const done = second.events.find((e) => e.event === 'done') as { url?: string } | undefined;
+    expect(Buffer.from(await (await fetch(done?.url ?? '')).arrayBuffer()).equals(data)).toBe(true);
   });
 });

@@ -50,6 +50,8 @@ export interface DirectTransferOptions {
 interface DirectUpload {
   readonly key: string;
   readonly uploadId: string;
+  /** The part size the upload was started with: resumed only with the same. */
+  readonly partSize: number;
 }
 
 /**
@@ -71,19 +73,32 @@ export async function directTransfer(options: DirectTransferOptions): Promise<st
   };
   const query = (upload: DirectUpload, extra: Record<string, string> = {}) => new URLSearchParams({ key: upload.key, ...extra }).toString();
 
+  const partSize = (options.parts[0]?.end ?? 0) - (options.parts[0]?.start ?? 0);
   let upload = options.resume ? await readState(options.stateFile) : undefined;
+  if (upload && upload.partSize !== partSize) {
+    // Parts of another size cannot be continued: the earlier upload goes, a new one starts.
+    await call(`/multipart/${encodeURIComponent(upload.uploadId)}?${query(upload)}`, { method: 'DELETE' });
+    upload = undefined;
+  }
   const held = new Map<number, string>();
   if (upload) {
     const listed = await call(`/multipart/${encodeURIComponent(upload.uploadId)}?${query(upload)}`);
-    if (listed.status === 404) upload = undefined;
-    else {
+    if (listed.status === 404) {
+      // Not taking parts any more: completed by the run that was stopped before it heard so?
+      const finished = await doneUpload(options, upload.key);
+      if (finished) {
+        await fs.rm(options.stateFile, { force: true });
+        return finished;
+      }
+      upload = undefined;
+    } else {
       for (const part of await json<{ PartNumber: number; ETag: string; Size: number }[]>(listed, 'listing the parts S3 holds')) held.set(part.PartNumber, `${part.Size}:${bare(part.ETag)}`);
     }
   }
   if (!upload) {
     const metadata: Record<string, string> = { ...options.metadata, sha256: await options.sha256 };
     const created = await call('/multipart', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ filename: metadata.filename ?? path.basename(options.file), metadata }) });
-    upload = await json<DirectUpload>(created, 'creating the upload');
+    upload = { ...(await json<{ key: string; uploadId: string }>(created, 'creating the upload')), partSize };
     await writeState(options.stateFile, upload);
   }
   const current = upload;
@@ -111,7 +126,10 @@ export async function directTransfer(options: DirectTransferOptions): Promise<st
           const md5Base64 = md5.digest('base64');
           etags[index] = await withRetries(options, `part ${number}`, async () => {
             // Signed afresh for every try: a URL may have expired while the part waited.
-            const { url } = await json<{ url: string }>(await call(`/multipart/${encodeURIComponent(current.uploadId)}/${number}?${query(current, { md5: md5Base64 })}`), `signing part ${number}`);
+            const { url } = await json<{ url: string }>(
+              await call(`/multipart/${encodeURIComponent(current.uploadId)}/${number}?${query(current, { md5: md5Base64, size: String(bytes.length) })}`),
+              `signing part ${number}`,
+            );
             const put = await fetch(url, { method: 'PUT', body: bytes, headers: { 'Content-MD5': md5Base64 }, signal: AbortSignal.timeout(options.requestTimeoutMs) });
             const text = await put.text();
             if (!put.ok) throw answerFailure(put.status, s3Message(text), `S3 refused part ${number}`);
@@ -193,10 +211,20 @@ function networkReason(error: unknown): string {
 
 const bare = (etag: string) => etag.replace(/^"|"$/g, '');
 
+/** The upload's URL when Tessera holds it done and verified with this file's SHA-256. */
+async function doneUpload(options: DirectTransferOptions, key: string): Promise<string | undefined> {
+  const url = `${options.endpoint.replace(/\/$/, '')}/${key}`;
+  const res = await fetch(url, { method: 'HEAD', headers: { ...options.headers, 'Tus-Resumable': '1.0.0' }, signal: AbortSignal.timeout(options.requestTimeoutMs) }).catch(() => undefined);
+  if (res?.status !== 200 || res.headers.get('tessera-upload-status') !== 'done') return undefined;
+  return res.headers.get('tessera-sha256') === (await options.sha256) ? url : undefined;
+}
+
 async function readState(file: string): Promise<DirectUpload | undefined> {
   try {
     const parsed = JSON.parse(await fs.readFile(file, 'utf8')) as Partial<DirectUpload>;
-    return typeof parsed.key === 'string' && typeof parsed.uploadId === 'string' ? { key: parsed.key, uploadId: parsed.uploadId } : undefined;
+    return typeof parsed.key === 'string' && typeof parsed.uploadId === 'string' && typeof parsed.partSize === 'number'
+      ? { key: parsed.key, uploadId: parsed.uploadId, partSize: parsed.partSize }
+      : undefined;
   } catch {
     return undefined;
   }

@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Server as TusServer } from '@tus/server';
 import { EVENTS, type Upload } from '@tus/utils';
+import { isMetadataKey } from '../../tus/metadata-keys.js';
 import type { HookEvent, HttpHooksConfig } from '../../config/config.js';
 import { errors } from '../../errors.js';
 import type { Logger } from '../../logging/logger.js';
@@ -24,6 +25,11 @@ export interface HttpHooks {
   readonly hooks: TesseraHooks;
   /** post-create and post-receive, from @tus/server's events. */
   attach(tus: TusServer): void;
+  /**
+   * A removal that is no tus DELETE (a direct upload's abort): pre-terminate may refuse it before
+   * `remove` runs, post-terminate is recorded after, as for a DELETE.
+   */
+  terminate(req: Request, id: string, remove: () => Promise<void>): Promise<void>;
   /**
    * Layers (after authentication, so only a request that may go asks): POST (pre-create's answer
    * on a created upload), PATCH (post-receive's StopUpload), DELETE (pre- and post-terminate).
@@ -211,10 +217,10 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDe
   };
 
   /** pre-terminate (tusd's RejectTermination): asked before a DELETE; a refusal or an unreachable receiver keeps the upload. */
-  const askPreTerminate = async (call: TusCall, upload: HookUpload): Promise<void> => {
+  const askPreTerminate = async (req: Request, upload: HookUpload): Promise<void> => {
     let answer;
     try {
-      answer = await sendHook(config, payload('pre-terminate', upload, withFactsAttached(call)), observe);
+      answer = await sendHook(config, payload('pre-terminate', upload, req), observe);
     } catch (error) {
       if (!(error instanceof HookUnavailableError)) throw error;
       log.warn({ uploadId: upload.ID, err: error }, 'pre-terminate hook unavailable: termination refused');
@@ -242,7 +248,7 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDe
     // Unknown or gone: the DELETE answers that itself (404/410), no hook to ask or tell.
     if (!found) return next(call);
     const upload = hookUploadOf(found, await call.facts.addressedState());
-    if (enabled('pre-terminate')) await askPreTerminate(call, upload);
+    if (enabled('pre-terminate')) await askPreTerminate(withFactsAttached(call), upload);
     const res = await next(call);
     if (res.status === 204) await recordTermination(withFactsAttached(call), upload);
     return res;
@@ -320,6 +326,13 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDe
   return {
     hooks,
     extension: { names: [], layers },
+    async terminate(req, id, remove) {
+      const found = await deps.readUpload(id).catch(() => undefined);
+      const upload = found ? hookUpload(found) : undefined;
+      if (upload && enabled('pre-terminate')) await askPreTerminate(req, upload);
+      await remove();
+      if (upload) await recordTermination(req, upload);
+    },
     attach(tus) {
       if (enabled('post-create')) {
         tus.on(EVENTS.POST_CREATE, (req: Request, upload: Upload) =>
@@ -399,10 +412,10 @@ function remoteAddrOf(address: string | undefined, port: number | undefined): st
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
-/** Tus metadata: keys without spaces or commas, values strings. */
+/** Tus metadata: keys as a tus client's must be (printable ASCII, no spaces or commas: they go back in HEAD's headers), values strings. */
 function isTusMetadata(value: unknown): value is Record<string, string> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  return Object.entries(value).every(([key, v]) => /^[^\s,]+$/.test(key) && typeof v === 'string');
+  return Object.entries(value).every(([key, v]) => isMetadataKey(key) && typeof v === 'string');
 }
 
 /** A refusal is an error: a status outside 400-599 (a 2xx, 1xx, a typo) becomes tusd's 400. */

@@ -32,16 +32,22 @@ export class S3PresignedParts implements PresignedParts {
     return (await this.partsOfUpload(id)).multipartUpload;
   }
 
-  signPart(id: string, multipartUpload: string, partNumber: number, options: { readonly contentMd5?: string; readonly expiresInS: number }): Promise<string> {
+  signPart(
+    id: string,
+    multipartUpload: string,
+    partNumber: number,
+    options: { readonly contentMd5?: string; readonly contentLength?: number; readonly expiresInS: number },
+  ): Promise<string> {
     const command = new UploadPartCommand({
       Bucket: this.store.bucketName,
       Key: id,
       UploadId: multipartUpload,
       PartNumber: partNumber,
       ...(options.contentMd5 ? { ContentMD5: options.contentMd5 } : {}),
+      ...(options.contentLength !== undefined ? { ContentLength: options.contentLength } : {}),
     });
-    // Content-MD5 stays a signed header (never hoisted into the query): the PUT must carry it.
-    return getSignedUrl(this.store.s3, command, { expiresIn: options.expiresInS, unhoistableHeaders: new Set(['content-md5']) });
+    // Content-MD5 and Content-Length stay signed headers (never hoisted into the query): the PUT must carry them as signed.
+    return getSignedUrl(this.store.s3, command, { expiresIn: options.expiresInS, unhoistableHeaders: new Set(['content-md5']), signableHeaders: new Set(['content-length', 'content-md5']) });
   }
 
   async listParts(id: string, multipartUpload: string): Promise<readonly StoredPart[]> {
@@ -50,7 +56,7 @@ export class S3PresignedParts implements PresignedParts {
     return current.parts;
   }
 
-  async complete(id: string, multipartUpload: string, given: readonly { readonly partNumber: number; readonly etag: string }[]): Promise<number> {
+  async complete(id: string, multipartUpload: string, given: readonly { readonly partNumber: number; readonly etag: string }[], maxSize: number): Promise<number> {
     let current;
     try {
       current = await this.partsOfUpload(id);
@@ -78,6 +84,8 @@ export class S3PresignedParts implements PresignedParts {
       }
     });
     const size = stored.reduce((sum, part) => sum + part.size, 0);
+    // Judged on the listing completed from: a part replaced after any earlier look changes nothing here.
+    if (maxSize > 0 && size > maxSize) throw ERRORS.ERR_MAX_SIZE_EXCEEDED;
     await this.store.completeWith(id, stored.map((part) => ({ PartNumber: part.partNumber, ETag: part.etag, Size: part.size })), size);
     return size;
   }

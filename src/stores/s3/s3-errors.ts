@@ -59,3 +59,9 @@ export function isWorthResending(error: unknown): boolean {
   const { name, Code } = (error ?? {}) as { name?: unknown; Code?: unknown };
   return [name, Code].some((code) => code === 'BadDigest' || code === 'IncompleteBody' || code === 'RequestTimeout');
 }
+
+/** S3 refused what a request named (its parts, their sizes): the client's doing, not S3 failing. */
+export function isS3Refusal(error: unknown): boolean {
+  const name = (error as { name?: string; Code?: string } | undefined)?.name ?? (error as { Code?: string } | undefined)?.Code;
+  return name === 'InvalidPart' || name === 'InvalidPartOrder' || name === 'EntityTooSmall' || name === 'EntityTooLarge';
+}

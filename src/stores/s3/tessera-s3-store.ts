@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import type { Part, S3, UploadPartCommandOutput } from '@aws-sdk/client-s3';
 import { S3Store, type MetadataValue } from '@tus/s3-store';
 import { ERRORS, TUS_RESUMABLE, Upload } from '@tus/utils';
-import { isMissingUpload, isS3NotFound, isWorthResending, S3DamagedPartError, S3TruncateError } from './s3-errors.js';
+import { isMissingUpload, isS3NotFound, isS3Refusal, isWorthResending, S3DamagedPartError, S3TruncateError } from './s3-errors.js';
 import type { PartFile } from './part-files.js';
 import { storedAsSent } from './part-etag.js';
 import { partLayout, type PartLayout } from './part-layout.js';
@@ -207,7 +207,17 @@ export class TesseraS3Store extends S3Store {
   async completeWith(id: string, parts: readonly Part[], size: number): Promise<void> {
     await this.declareUploadLength(id, size);
     await this.clearCache(id);
-    await this.finishMultipartUpload(await this.getMetadata(id), [...parts]);
+    try {
+      await this.finishMultipartUpload(await this.getMetadata(id), [...parts]);
+    } catch (error) {
+      // S3 refused the parts (replaced meanwhile by the client: InvalidPart, EntityTooSmall): the
+      // length goes again, so the upload is not left declared whole with parts that cannot make it.
+      if (isS3Refusal(error)) {
+        await this.declareUploadLength(id, undefined as unknown as number);
+        await this.clearCache(id);
+      }
+      throw error;
+    }
     await this.clearCache(id);
   }
 
