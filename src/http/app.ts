@@ -81,7 +81,13 @@ export function createApp({ targets, tus, log, responseHeaders, checkReady, metr
   });
   const handleTus = (req: express.Request, res: express.Response) => {
     withReasonPhrases(res);
-    void tus.handle(req, res);
+    // A failure while the answer is written (a header Node refuses, say) is one request's: logged
+    // and that request ended, never an unhandled rejection that takes the process down.
+    tus.handle(req, res).catch((error: unknown) => {
+      log.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed while its answer was written');
+      if (res.headersSent) res.destroy();
+      else sendPlain(res, errors.internal(), responseHeaders.for(req.get('origin') ?? null));
+    });
   };
   const tusRoutes = tusPath === '/' ? ['/', '/{*splat}'] : [tusPath, `${tusPath}/{*splat}`];
   app.all(tusRoutes, logRequest, ...(draftRequests ? [draftRequests] : []), tusPreconditions(targets, responseHeaders), handleTus);
