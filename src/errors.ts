@@ -110,6 +110,8 @@ export const errors = {
   badContentType: () =>
     new TusError('ERR_UNSUPPORTED_MEDIA_TYPE', 415, 'Content-Type must be application/offset+octet-stream'),
   missingOffset: () => new TusError('ERR_MISSING_OFFSET', 400, 'Upload-Offset header required'),
+  /** A PATCH at another offset than the upload's: the answer says which one to resume from. */
+  offsetMismatch: (current: number) => new TusError('ERR_OFFSET_MISMATCH', 409, `Upload-Offset must be ${current}`, { 'Upload-Offset': String(current) }),
   lockTimeout: () =>
     new TusError('ERR_LOCK_TIMEOUT', 423, 'Upload is locked by another request; retry later', { 'Retry-After': '1' }),
   /** An upload whose verification or assembly failed: its outcome is final. */

@@ -303,7 +303,6 @@ export function createTessera({ config, hooks: given = {}, authenticate, logger 
   // The IETF draft beside tus 1.0: translated at the edge, announced with 104 once created.
   const draft = new DraftAdapter({
     targets,
-    readUpload: (id) => store.getUpload(id).catch((error: unknown) => (isGoneUpload(error) ? undefined : Promise.reject(error))),
     maxSize: config.maxSize,
     expiryMs: config.uploadExpiryMs,
     corsFor: (origin) => {

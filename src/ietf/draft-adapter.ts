@@ -1,6 +1,6 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
-import type { Upload } from '@tus/utils';
 import type express from 'express';
+import { reasonPhraseOf } from '../http/reason-phrases.js';
 import type { Logger } from '../logging/logger.js';
 import type { RequestTargets } from '../tus/request-target.js';
 import { digestOf, fileNameOf, problem, PROBLEM_TYPES, uploadLimit } from './draft-fields.js';
@@ -8,8 +8,6 @@ import { completenessField, interopVersionOf, requestCompletes, type InteropVers
 
 export interface DraftAdapterParts {
   readonly targets: RequestTargets;
-  /** The upload as the store has it; undefined once it is gone. */
-  readonly readUpload: (id: string) => Promise<Upload | undefined>;
   /** MAX_SIZE; 0 = none. */
   readonly maxSize: number;
   /** How long an unfinished upload lives, ms; 0 = for ever. */
@@ -28,6 +26,8 @@ interface DraftExchange {
   readonly res: ServerResponse;
   /** Upload-Offset the request named (append). */
   readonly requestOffset?: number;
+  /** Whether the request said its content completes the upload. */
+  readonly completes?: boolean;
   /** The upload's length once this request is through, when the request fixes it. */
   readonly length?: number;
   announced: boolean;
@@ -61,6 +61,9 @@ export class DraftAdapter {
     for (const [name, value] of Object.entries(this.parts.corsFor(req.get('origin') ?? null))) res.setHeader(name, value);
     const version = interopVersionOf(header);
     if (!version) return answer(res, 400, 'text/plain', 'Upload-Draft-Interop-Version must be 3 to 8, the versions this server speaks\n');
+    // As on the tus path (tus-js-client's overridePatchMethod): the method the client meant.
+    const override = req.get('x-http-method-override')?.toUpperCase();
+    if (req.method === 'POST' && override && ['PATCH', 'DELETE', 'HEAD'].includes(override)) req.method = override;
     const target = this.parts.targets.ofNode(req);
     // Not the collection nor an upload: the tus edge answers (404).
     if (target === undefined) return next();
@@ -68,10 +71,8 @@ export class DraftAdapter {
     const operation: Operation | undefined =
       target.kind === 'collection' ? (req.method === 'POST' ? 'create' : undefined) : ({ HEAD: 'offset', PATCH: 'append', DELETE: 'cancel' } as const)[req.method as 'HEAD'];
     if (!operation) return answer(res, 405, 'text/plain', 'Method not allowed for a resumable upload\n', { Allow: target.kind === 'collection' ? 'POST, OPTIONS' : 'HEAD, PATCH, DELETE, OPTIONS' });
-    this.translate(req, res, version, operation, target.kind === 'upload' ? target.id : undefined).then(
-      (done) => (done ? undefined : next()),
-      (error: unknown) => next(error),
-    );
+    if (this.translate(req, res, version, operation)) return;
+    next();
   };
 
   /**
@@ -80,7 +81,8 @@ export class DraftAdapter {
    */
   created(node: IncomingMessage | undefined, url: string): void {
     const exchange = node ? this.exchanges.get(node) : undefined;
-    if (!exchange || exchange.operation !== 'create' || exchange.announced || exchange.res.headersSent) return;
+    // RFC 9110 §15.2: no interim answer to an HTTP/1.0 client.
+    if (!exchange || exchange.operation !== 'create' || exchange.announced || exchange.res.headersSent || node?.httpVersion === '1.0') return;
     exchange.announced = true;
     const lines = ['HTTP/1.1 104 Upload Resumption Supported', `Location: ${url}`, `Upload-Draft-Interop-Version: ${exchange.version.version}`];
     const limit = this.limitField(exchange.version, this.parts.expiryMs > 0 ? this.parts.expiryMs / 1000 : undefined);
@@ -88,24 +90,38 @@ export class DraftAdapter {
     exchange.res.socket?.write(`${lines.join('\r\n')}\r\n\r\n`);
   }
 
-  /** Rewrites the request into its tus form and the answer back; true when it was answered here. */
-  private async translate(req: express.Request, res: express.Response, version: InteropVersion, operation: Operation, id: string | undefined): Promise<boolean> {
+  /**
+   * Rewrites the request into its tus form (the tus path then decides everything: owner, limits,
+   * offsets, lengths, the upload's state) and arranges for the answer to be rewritten back; true
+   * when the request itself was malformed and answered here.
+   */
+  private translate(req: express.Request, res: express.Response, version: InteropVersion, operation: Operation): boolean {
     const headers = { get: (name: string) => req.get(name) };
     const tus: Record<string, string | null> = { 'tus-resumable': '1.0.0', 'upload-draft-interop-version': null };
     let exchange: DraftExchange = { version, operation, res, announced: false };
+    if ((operation === 'offset' || operation === 'cancel') && version.version <= 6) {
+      // -01..-05 §Offset Retrieval, §Upload Cancellation: these fields have no place there.
+      const stray = ['upload-offset', version.completeness.toLowerCase(), ...(version.version === 6 ? ['upload-length'] : [])].find((name) => req.get(name) !== undefined);
+      if (stray) return answer(res, 400, 'text/plain', `A ${req.method} of a resumable upload carries no ${stray}\n`);
+    }
     if (operation === 'create' || operation === 'append') {
       const completes = requestCompletes(version, headers);
       if (completes === null) return answer(res, 400, 'text/plain', `${version.completeness} must be ?1 or ?0\n`);
       const bodyLength = req.get('content-length') === undefined ? undefined : Number(req.get('content-length'));
       const declaredLength = req.get('upload-length');
-      if (declaredLength !== undefined && !/^\d+$/.test(declaredLength.trim())) return answer(res, 400, 'text/plain', 'Upload-Length must be a non-negative integer\n');
+      if (declaredLength !== undefined && !/^\d{1,15}$/.test(declaredLength.trim())) return answer(res, 400, 'text/plain', 'Upload-Length must be a non-negative integer\n');
       const contentDigest = digestOf(req.get('content-digest'));
       if (contentDigest === null) return answer(res, 400, 'text/plain', 'Content-Digest must be a dictionary of byte sequences (RFC 9530)\n');
       if (contentDigest) tus['upload-checksum'] = `${contentDigest.algorithm} ${contentDigest.base64}`;
-      const hasBody = (bodyLength !== undefined && bodyLength > 0) || req.get('transfer-encoding') !== undefined;
+      const chunked = bodyLength === undefined && req.get('transfer-encoding') !== undefined;
+      const hasBody = (bodyLength !== undefined && bodyLength > 0) || chunked;
+      exchange = { ...exchange, completes };
       if (operation === 'create') {
         const fixed = this.creationLength(completes, bodyLength, declaredLength === undefined ? undefined : Number(declaredLength));
         if (typeof fixed === 'string') return this.inconsistent(res, version, fixed);
+        if (completes && fixed === undefined) {
+          return answer(res, 411, 'text/plain', 'A request that completes an upload needs its Content-Length (or Upload-Length) when it is sent chunked\n');
+        }
         if (fixed === undefined) tus['upload-defer-length'] = '1';
         else tus['upload-length'] = String(fixed);
         const metadata = creationMetadata(req);
@@ -118,22 +134,18 @@ export class DraftAdapter {
           return answer(res, 415, 'text/plain', `An append's content must be ${PARTIAL_UPLOAD}\n`);
         }
         const offsetField = req.get('upload-offset');
-        if (offsetField === undefined || !/^\d+$/.test(offsetField.trim())) return answer(res, 400, 'text/plain', 'Upload-Offset must be a non-negative integer\n');
+        if (offsetField === undefined || !/^\d{1,15}$/.test(offsetField.trim())) return answer(res, 400, 'text/plain', 'Upload-Offset must be a non-negative integer\n');
         const offset = Number(offsetField);
-        const upload = await this.parts.readUpload(id as string);
-        if (upload) {
-          const complete = upload.size !== undefined && upload.offset === upload.size;
-          if (complete) return this.appendToCompleted(res, version, upload, hasBody);
-          if (offset !== upload.offset) return this.mismatch(res, version, upload.offset, offset);
-          if (completes && upload.size === undefined) {
-            if (bodyLength === undefined) return answer(res, 411, 'text/plain', 'The append that completes an upload of unknown length needs a Content-Length\n');
-            tus['upload-length'] = String(offset + bodyLength);
-            exchange = { ...exchange, length: offset + bodyLength };
-          } else if (completes && upload.size !== undefined && bodyLength !== undefined && offset + bodyLength !== upload.size) {
-            return this.inconsistent(res, version, `The upload's length is ${upload.size}; this append would end it at ${offset + bodyLength}`);
+        if (completes) {
+          if (bodyLength === undefined) {
+            return answer(res, 411, 'text/plain', 'A request that completes an upload needs its Content-Length when it is sent chunked\n');
           }
-          exchange = { ...exchange, requestOffset: offset };
+          // The length the upload ends at: declared by this append, or the one it has already
+          // (the tus path takes the same again, and refuses another: 400, inconsistent length).
+          tus['upload-length'] = String(offset + bodyLength);
+          exchange = { ...exchange, length: offset + bodyLength };
         }
+        exchange = { ...exchange, requestOffset: offset };
         tus['content-type'] = TUS_BODY;
       }
     }
@@ -155,15 +167,18 @@ export class DraftAdapter {
   private translateAnswer(exchange: DraftExchange): void {
     const { res, version, operation } = exchange;
     const writeHead = res.writeHead.bind(res) as (status: number, ...rest: unknown[]) => ServerResponse;
+    const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
     (res as { writeHead: unknown }).writeHead = (status: number, ...rest: unknown[]) => {
+      const reason = typeof rest[0] === 'string' ? rest[0] : undefined;
       const headers = headersOf(rest);
       const offset = headers.get('upload-offset');
       const length = headers.get('upload-length') ?? (exchange.length === undefined ? undefined : String(exchange.length));
       const lifecycle = headers.get('tessera-upload-status');
-      const complete = lifecycle === 'done' || lifecycle === 'verifying' || (offset !== undefined && length !== undefined && offset === length);
+      const complete = lifecycle === 'done' || lifecycle === 'verifying' || (status < 300 && offset !== undefined && length !== undefined && offset === length);
+      headers.delete('tus-resumable');
       let answerStatus = status;
+      let body: string | undefined;
       if (status < 300) {
-        headers.delete('tus-resumable');
         headers.delete('upload-defer-length');
         if (operation !== 'cancel') {
           const [name, value] = completenessField(version, complete);
@@ -181,8 +196,36 @@ export class DraftAdapter {
           headers.delete('content-length');
         }
         if (operation === 'append') answerStatus = version.appendStatus;
+      } else if (operation === 'append' || operation === 'create') {
+        // An answer to a request that did not complete the upload says so (-06 §Upload Append), errors too.
+        const [name, value] = completenessField(version, false);
+        if (operation === 'append' || version.version >= 7) headers.set(name.toLowerCase(), value);
+        if (status === 409 && offset !== undefined && version.problemDetails) {
+          body = problem(PROBLEM_TYPES.mismatchingOffset, 'offset from request does not match offset of resource', {
+            'expected-offset': Number(offset),
+            ...(exchange.requestOffset === undefined ? {} : { 'provided-offset': exchange.requestOffset }),
+          });
+        } else if (operation === 'append' && (status === 413 || (status === 400 && exchange.length !== undefined))) {
+          // The content does not fit the upload's length: past its end (413), or ending it at another
+          // length than it has (the Upload-Length this append named, refused: 400).
+          answerStatus = 400;
+          if (version.version >= 7) body = problem(PROBLEM_TYPES.inconsistentLength, 'inconsistent upload length values');
+          else if (version.problemDetails) body = problem(PROBLEM_TYPES.completedUpload, 'upload is already completed or its length is exceeded');
+        }
       }
-      return writeHead(answerStatus, [...headers.entries()].flat());
+      if (body !== undefined) {
+        headers.set('content-type', 'application/problem+json');
+        headers.set('content-length', String(Buffer.byteLength(body)));
+        headers.delete('transfer-encoding');
+        // The tus body this replaces is dropped as it is written.
+        (res as { write: unknown }).write = () => true;
+        (res as { end: unknown }).end = (...args: unknown[]) => {
+          const done = args.find((a) => typeof a === 'function') as (() => void) | undefined;
+          return end(body, done);
+        };
+      }
+      const phrase = answerStatus === status && reason ? reason : reasonPhraseOf(answerStatus);
+      return writeHead(answerStatus, phrase, [...headers.entries()].flat());
     };
   }
 
@@ -198,23 +241,6 @@ export class DraftAdapter {
       version.limits || 'max-age',
     );
     res.writeHead(204, { 'Upload-Limit': limit, 'Accept-Patch': PARTIAL_UPLOAD, Allow: 'POST, HEAD, PATCH, DELETE, OPTIONS' }).end();
-  }
-
-  /** 409 with the offset the server has (and, 6 on, the mismatching-upload-offset problem). */
-  private mismatch(res: express.Response, version: InteropVersion, expected: number, provided: number): true {
-    const [name, value] = completenessField(version, false);
-    const headers = { 'Upload-Offset': String(expected), [name]: value };
-    if (!version.problemDetails) return answer(res, 409, 'text/plain', `Upload-Offset is ${expected}, not ${provided}\n`, headers);
-    return answer(res, 409, 'application/problem+json', problem(PROBLEM_TYPES.mismatchingOffset, 'offset from request does not match offset of resource', { 'expected-offset': expected, 'provided-offset': provided }), headers);
-  }
-
-  /** An append to a complete upload changes nothing: 400 (6, 7; the completed-upload problem), 8: 410 for an empty one (-10). */
-  private appendToCompleted(res: express.Response, version: InteropVersion, upload: Upload, hasBody: boolean): true {
-    const [name, value] = completenessField(version, true);
-    const headers = { 'Upload-Offset': String(upload.offset), [name]: value };
-    if (!version.problemDetails) return answer(res, 400, 'text/plain', 'The upload is already complete\n', headers);
-    if (version.version >= 7 && hasBody) return this.inconsistent(res, version, 'The upload is already complete: no content can be appended', headers);
-    return answer(res, version.version >= 8 ? 410 : 400, 'application/problem+json', problem(PROBLEM_TYPES.completedUpload, 'upload is already completed'), headers);
   }
 
   /** 400: lengths that disagree (7 on: the inconsistent-upload-length problem). */

@@ -75,12 +75,13 @@ async function patch(parts: PatchHandlerParts, call: TusCall): Promise<Response>
     const read = await store.readUpload(id);
     upload = read.upload;
     if (hasExpired(store, upload)) throw ERRORS.FILE_NO_LONGER_EXISTS;
-    if (upload.offset !== offset) throw ERRORS.INVALID_OFFSET;
+    if (upload.offset !== offset) throw errors.offsetMismatch(upload.offset);
     // A PATCH at the end of an upload whose bytes are all stored (a client re-sending its last,
     // empty chunk, or resuming after a crash): its body must be empty, and nothing is stored
     // (the store is not even asked: S3 has completed the object); the upload is settled below
     // if it is not yet. However the empty body is framed: Content-Length: 0, chunked, or none.
-    resent = allBytesStored(upload) && req.headers.get('upload-length') === null;
+    const namedLength = req.headers.get('upload-length');
+    resent = allBytesStored(upload) && (namedLength === null || namedLength === String(upload.size));
     if (resent) await receiveEmptyBody(call);
     else upload.offset = await storeBody(parts, call, upload, read.seen);
   } finally {
@@ -141,6 +142,9 @@ function uploadLengthToDeclare(parts: PatchHandlerParts, req: Request, upload: U
   if (header === null) return undefined;
   if (!parts.store.hasExtension('creation-defer-length')) throw ERRORS.UNSUPPORTED_CREATION_DEFER_LENGTH_EXTENSION;
   const length = Number(header);
+  // The length the upload already has, named again, declares nothing (an IETF draft client's
+  // completing append always names it); any other length once one is set is refused.
+  if (reDigits.test(header) && upload.size !== undefined && length === upload.size) return undefined;
   if (!reDigits.test(header) || upload.size !== undefined || length < upload.offset) throw ERRORS.INVALID_LENGTH;
   if (parts.maxSize > 0 && length > parts.maxSize) throw ERRORS.ERR_MAX_SIZE_EXCEEDED;
   if (bodyLength !== undefined && upload.offset + bodyLength > length) throw ERRORS.ERR_SIZE_EXCEEDED;
