@@ -1,6 +1,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type express from 'express';
 import { reasonPhraseOf } from '../http/reason-phrases.js';
+import { DRAFT_ENDS_AT } from '../tus/patch-handler.js';
 import type { Logger } from '../logging/logger.js';
 import type { RequestTargets } from '../tus/request-target.js';
 import { digestOf, fileNameOf, problem, PROBLEM_TYPES, uploadLimit } from './draft-fields.js';
@@ -55,6 +56,8 @@ export class DraftAdapter {
 
   /** Express middleware in front of the tus edge: draft requests are translated, others pass untouched. */
   readonly middleware: express.RequestHandler = (req, res, next) => {
+    // A field only this adapter may set: never taken from a client.
+    if (req.headers[DRAFT_ENDS_AT] !== undefined) rewriteRequestHeaders(req, { [DRAFT_ENDS_AT]: null });
     const header = req.get('upload-draft-interop-version');
     if (header === undefined || req.method === 'GET') return next();
     // Every answer from here on, this adapter's or the tus path's, is readable from an allowed origin.
@@ -97,7 +100,7 @@ export class DraftAdapter {
    */
   private translate(req: express.Request, res: express.Response, version: InteropVersion, operation: Operation): boolean {
     const headers = { get: (name: string) => req.get(name) };
-    const tus: Record<string, string | null> = { 'tus-resumable': '1.0.0', 'upload-draft-interop-version': null };
+    const tus: Record<string, string | null> = { 'tus-resumable': '1.0.0', 'upload-draft-interop-version': null, 'upload-length': null };
     let exchange: DraftExchange = { version, operation, res, announced: false };
     if ((operation === 'offset' || operation === 'cancel') && version.version <= 6) {
       // -01..-05 §Offset Retrieval, §Upload Cancellation: these fields have no place there.
@@ -142,7 +145,7 @@ export class DraftAdapter {
           }
           // The length the upload ends at: declared by this append, or the one it has already
           // (the tus path takes the same again, and refuses another: 400, inconsistent length).
-          tus['upload-length'] = String(offset + bodyLength);
+          tus[DRAFT_ENDS_AT] = String(offset + bodyLength);
           exchange = { ...exchange, length: offset + bodyLength };
         }
         exchange = { ...exchange, requestOffset: offset };

@@ -28,6 +28,12 @@ export interface PatchHandlerParts {
 const reDigits = /^\d+$/;
 
 /**
+ * Where an IETF draft append that completes its upload says the upload ends: set only by the draft
+ * adapter (src/ietf), which removes it from any request a client sends.
+ */
+export const DRAFT_ENDS_AT = 'tessera-draft-ends-at';
+
+/**
  * PATCH, Tessera's own: it replaces @tus/server's PatchHandler step, whose order contradicted
  * two guarantees (it declared a PATCH's Upload-Length before checking that the body fits, so a
  * refused body left the length declared; and it re-ran completion for an empty PATCH at the
@@ -80,8 +86,9 @@ async function patch(parts: PatchHandlerParts, call: TusCall): Promise<Response>
     // empty chunk, or resuming after a crash): its body must be empty, and nothing is stored
     // (the store is not even asked: S3 has completed the object); the upload is settled below
     // if it is not yet. However the empty body is framed: Content-Length: 0, chunked, or none.
-    const namedLength = req.headers.get('upload-length');
-    resent = allBytesStored(upload) && (namedLength === null || namedLength === String(upload.size));
+    // An IETF draft append that completes the upload names where it ends (DRAFT_ENDS_AT): the end it already has is no new length.
+    const endsAt = req.headers.get(DRAFT_ENDS_AT);
+    resent = allBytesStored(upload) && req.headers.get('upload-length') === null && (endsAt === null || endsAt === String(upload.size));
     if (resent) await receiveEmptyBody(call);
     else upload.offset = await storeBody(parts, call, upload, read.seen);
   } finally {
@@ -138,13 +145,19 @@ async function storeBody(parts: PatchHandlerParts, call: TusCall, upload: Upload
 
 /** The Upload-Length this PATCH declares, checked against the upload, its body and MAX_SIZE. */
 function uploadLengthToDeclare(parts: PatchHandlerParts, req: Request, upload: Upload, bodyLength: number | undefined): number | undefined {
-  const header = req.headers.get('upload-length');
+  const endsAt = req.headers.get(DRAFT_ENDS_AT);
+  if (endsAt !== null && req.headers.get('upload-length') === null) {
+    // Declared if the upload has no length yet; the same length again declares nothing; another is 400.
+    if (!reDigits.test(endsAt)) throw ERRORS.INVALID_LENGTH;
+    if (upload.size !== undefined) {
+      if (Number(endsAt) !== upload.size) throw ERRORS.INVALID_LENGTH;
+      return undefined;
+    }
+  }
+  const header = req.headers.get('upload-length') ?? endsAt;
   if (header === null) return undefined;
   if (!parts.store.hasExtension('creation-defer-length')) throw ERRORS.UNSUPPORTED_CREATION_DEFER_LENGTH_EXTENSION;
   const length = Number(header);
-  // The length the upload already has, named again, declares nothing (an IETF draft client's
-  // completing append always names it); any other length once one is set is refused.
-  if (reDigits.test(header) && upload.size !== undefined && length === upload.size) return undefined;
   if (!reDigits.test(header) || upload.size !== undefined || length < upload.offset) throw ERRORS.INVALID_LENGTH;
   if (parts.maxSize > 0 && length > parts.maxSize) throw ERRORS.ERR_MAX_SIZE_EXCEEDED;
   if (bodyLength !== undefined && upload.offset + bodyLength > length) throw ERRORS.ERR_SIZE_EXCEEDED;

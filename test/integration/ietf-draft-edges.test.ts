@@ -52,6 +52,15 @@ describe('IETF resumable uploads at their edges', () => {
     expect((await send(url, 'HEAD', { 'Upload-Draft-Interop-Version': '7' })).headers['upload-offset']).toBe('3');
   });
 
+  it("the adapter's own field is never taken from a client: a tus PATCH naming Tessera-Draft-Ends-At declares no length", async () => {
+    const created = await fetch(server.endpoint, { method: 'POST', headers: { 'Tus-Resumable': '1.0.0', 'Upload-Defer-Length': '1' } });
+    const url = absolute(server.endpoint, created.headers.get('location') ?? '');
+    const res = await fetch(url, { method: 'PATCH', headers: { 'Tus-Resumable': '1.0.0', 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream', 'Tessera-Draft-Ends-At': '3' }, body: 'abc' });
+    expect(res.status).toBe(204);
+    const status = await fetch(url, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0' } });
+    expect([status.headers.get('upload-offset'), status.headers.get('upload-defer-length'), status.headers.get('upload-length')]).toEqual(['3', '1', null]);
+  });
+
   it('no 104 to an HTTP/1.0 client (RFC 9110 §15.2)', async () => {
     const connection = new RawConnection(server.baseUrl);
     connection.write('POST /files HTTP/1.0\r\nHost: x\r\nUpload-Draft-Interop-Version: 8\r\nUpload-Complete: ?1\r\nContent-Length: 3\r\n\r\nabc');
