@@ -8,6 +8,11 @@ export interface PreCreateSlot {
   decision?: PreCreateDecision;
 }
 
+/** A creating request whose body may be stopped: `stop` while its body is read, and the upload it created. */
+export interface BodyStopSlot {
+  stop?: (uploadId: string, answer: { readonly StatusCode?: number; readonly Body?: string; readonly Header?: Readonly<Record<string, string>> } | undefined) => void;
+}
+
 export interface PreCreateDecision {
   readonly id: string;
   /** Metadata pre-create chose (onUploadCreate applies it). */
@@ -49,6 +54,8 @@ export interface RequestFacts {
    * the POST ends, however it ends; given by that layer.
    */
   readonly preCreate?: PreCreateSlot;
+  /** Where a creation's body can be stopped from (post-receive's StopUpload); given by the HTTP hooks' POST layer. */
+  readonly bodyStop?: BodyStopSlot;
   /** The request creates a final: its partials' ids and their summed length (unknown while one is deferred); decided by the concatenation layer. */
   readonly creatingFinal?: { readonly partials: readonly string[]; readonly size: number | undefined };
 }
@@ -60,7 +67,7 @@ export interface TusRequest {
 }
 
 /** The same request with more facts known (each added by the layer that owns it). */
-export function withFacts<R extends TusRequest>(request: R, more: Partial<Pick<RequestFacts, 'owner' | 'checksum' | 'creatingPartial' | 'creatingFinal' | 'preCreate'>>): R {
+export function withFacts<R extends TusRequest>(request: R, more: Partial<Pick<RequestFacts, 'owner' | 'checksum' | 'creatingPartial' | 'creatingFinal' | 'preCreate' | 'bodyStop'>>): R {
   return { ...request, facts: { ...request.facts, ...more } };
 }
 

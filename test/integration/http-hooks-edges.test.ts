@@ -64,6 +64,33 @@ describe('HTTP hooks at their edges', () => {
     expect((await head(url)).headers.get('tessera-upload-status')).toBe('done');
   });
 
+  it('post-receive may stop a body sent in the creating POST too (creation-with-upload), as tusd does: the POST is answered with the hook\'s answer, the upload terminated', async () => {
+    const { rx, server } = await setup({ progressIntervalMs: 1 });
+    const total = 64 * 1024 * 1024;
+    rx.answerWith((body) => (body.Type === 'post-receive' ? { status: 200, body: { StopUpload: true, HTTPResponse: { StatusCode: 403, Body: 'quota exceeded' } } } : { status: 200, body: {} }));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        controller.enqueue(randomBytes(256 * 1024));
+        sent += 256 * 1024;
+        if (sent >= total) controller.close();
+        // A paced sender (not a wait for anything): the body takes longer than its first progress report.
+        else await new Promise((resolve) => setTimeout(resolve, 5));
+      },
+    });
+    const res = await fetch(server.endpoint, {
+      method: 'POST',
+      headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': String(total), 'Content-Type': 'application/offset+octet-stream' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect([res.status, await res.text(), res.headers.get('location')]).toEqual([403, 'quota exceeded\n', null]);
+    expect(sent).toBeLessThan(total);
+    const stoppedId = rx.received.find((r) => r.Type === 'post-receive')?.Event.Upload.ID as string;
+    await rx.hookFor('post-terminate', stoppedId);
+    expect((await head(`${server.endpoint}/${stoppedId}`)).status).toBe(404);
+  });
+
   it('pre-finish gives headers only: a creation-with-upload POST it approves with a 2xx status of its own is still 201 with its Location', async () => {
     const { rx, server } = await setup();
     rx.answerWith((body) => (body.Type === 'pre-finish' ? { status: 200, body: { HTTPResponse: { StatusCode: 200, Body: '{"ok":true}', Header: { 'X-Processed': 'yes' } } } } : { status: 200, body: {} }));

@@ -11,7 +11,7 @@ import type { TesseraHooks } from '../../tus/hooks.js';
 import { isUploadId } from '../../tus/request-target.js';
 import type { TusExtension } from '../../tus/extension.js';
 import { requestOf, withFactsAttached } from '../../tus/upstream/direct-body.js';
-import { withFacts, type PreCreateDecision, type PreCreateSlot } from '../../tus/request-facts.js';
+import { withFacts, type BodyStopSlot, type PreCreateDecision, type PreCreateSlot } from '../../tus/request-facts.js';
 import { expectedSha256 } from '../../tus/extensions/integrity/sha256.js';
 import type { HandlerLayer, TusCall } from '../../tus/upstream/handler-layers.js';
 import type { UploadState } from '../../tus/state/upload-state.js';
@@ -255,13 +255,65 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDe
   };
 
   /**
-   * POST: gives the creation a slot for pre-create's decision; a created upload's 201 carries the
-   * decision's headers; and when the POST ends, however it ends, the id's reservation goes.
+   * Runs a request whose body post-receive may stop (tusd's StopUpload): `listen` puts `stop` where
+   * the post-receive answer finds it and returns its removal; `idOf` names the upload. Stopped, the
+   * body stops being read, the upload is terminated (post-terminate follows) and the request is
+   * answered 400, or with the hook's HTTPResponse; a stop that comes once every byte is stored is
+   * too late, and the request is answered as it went.
+   */
+  const runStoppable = async (call: TusCall, run: () => Promise<Response>, listen: (stop: (id: string, response: HookResponseBody['HTTPResponse']) => void) => () => void): Promise<Response> => {
+    let stopped: { id: string; response: NonNullable<HookResponseBody['HTTPResponse']> } | undefined;
+    const unlisten = listen((id, response) => {
+      if (stopped) return;
+      stopped = { id, response: response ?? {} };
+      call.context.abort();
+    });
+    let res: Response | undefined;
+    let failure: unknown;
+    try {
+      res = await run();
+    } catch (error) {
+      if (!stopped) throw error;
+      failure = error;
+    } finally {
+      unlisten();
+    }
+    if (!stopped) return res as Response;
+    const { id, response } = stopped;
+    const found = await deps.readUpload(id).catch(() => undefined);
+    if (found && found.size !== undefined && found.offset === found.size) {
+      log.info({ uploadId: id }, 'post-receive hook asked to stop an upload whose last byte was already stored: not stopped');
+      if (res) return res;
+      throw failure;
+    }
+    if (found) {
+      const upload = hookUploadOf(found, call.facts.uploadId === id ? await call.facts.addressedState() : undefined);
+      await deps.terminate(id);
+      log.info({ uploadId: id }, 'upload stopped by the post-receive hook');
+      await recordTermination(withFactsAttached(call), upload);
+    }
+    const body = typeof response.Body === 'string' ? response.Body : undefined;
+    throw errors.uploadStopped(errorStatus(response.StatusCode), body, stringHeaders(response.Header));
+  };
+
+  /**
+   * POST: gives the creation a slot for pre-create's decision (a created upload's 201 carries its
+   * headers; when the POST ends, however it ends, the id's reservation goes) and, with post-receive,
+   * a way to stop its body.
    */
   const create: HandlerLayer = async (call, next) => {
     const slot: PreCreateSlot = {};
+    const bodyStop: BodyStopSlot = {};
     try {
-      const res = await next(withFacts(call, { preCreate: slot }));
+      const run = () => next(withFacts(call, { preCreate: slot, ...(enabled('post-receive') ? { bodyStop } : {}) }));
+      const res = enabled('post-receive')
+        ? await runStoppable(call, run, (stop) => {
+            bodyStop.stop = stop;
+            return () => {
+              bodyStop.stop = undefined;
+            };
+          })
+        : await run();
       const headers = slot.decision?.headers ?? {};
       if (res.status !== 201 || Object.keys(headers).length === 0) return res;
       const answer = new Headers(res.headers);
@@ -272,54 +324,23 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDe
     }
   };
 
-  /**
-   * PATCH: post-receive may answer StopUpload (tusd): the running PATCH of that upload stops
-   * reading, the upload is terminated (post-terminate follows) and the PATCH is answered 400, or
-   * with the hook's HTTPResponse.
-   */
+  /** PATCH: the body of an upload's running PATCH may be stopped by post-receive (see runStoppable). */
   const stoppable: HandlerLayer = async (call, next) => {
     const id = call.facts.uploadId;
     if (!id) return next(call);
-    let stopped: HookResponseBody['HTTPResponse'] | undefined;
-    const stop = (response: HookResponseBody['HTTPResponse']) => {
-      if (stopped) return;
-      stopped = response ?? {};
-      call.context.abort();
-    };
-    const stops = running.get(id) ?? new Set();
-    running.set(id, stops.add(stop));
-    let res: Response | undefined;
-    let failure: unknown;
-    try {
-      res = await next(call);
-    } catch (error) {
-      if (!stopped) throw error;
-      failure = error;
-    } finally {
-      stops.delete(stop);
-      if (stops.size === 0) running.delete(id);
-    }
-    if (!stopped) return res as Response;
-    const found = await deps.readUpload(id).catch(() => undefined);
-    // The stop came too late: every byte was stored, and the file went on to be settled (and
-    // maybe announced) by this PATCH; it is answered as that went, never terminated after it.
-    if (found && found.size !== undefined && found.offset === found.size) {
-      log.info({ uploadId: id }, 'post-receive hook asked to stop an upload whose last byte was already stored: not stopped');
-      if (res) return res;
-      throw failure;
-    }
-    if (found) {
-      const upload = hookUploadOf(found, await call.facts.addressedState());
-      await deps.terminate(id);
-      log.info({ uploadId: id }, 'upload stopped by the post-receive hook');
-      await recordTermination(withFactsAttached(call), upload);
-    }
-    const body = typeof stopped.Body === 'string' ? stopped.Body : undefined;
-    throw errors.uploadStopped(errorStatus(stopped.StatusCode), body, stringHeaders(stopped.Header));
+    return runStoppable(call, () => next(call), (stop) => {
+      const entry = (response: HookResponseBody['HTTPResponse']) => stop(id, response);
+      const stops = running.get(id) ?? new Set();
+      running.set(id, stops.add(entry));
+      return () => {
+        stops.delete(entry);
+        if (stops.size === 0) running.delete(id);
+      };
+    });
   };
 
   const layers: Partial<Record<'POST' | 'PATCH' | 'DELETE', HandlerLayer[]>> = {};
-  if (enabled('pre-create')) layers.POST = [create];
+  if (enabled('pre-create') || enabled('post-receive')) layers.POST = [create];
   if (enabled('post-receive')) layers.PATCH = [stoppable];
   if (enabled('pre-terminate') || enabled('post-terminate')) layers.DELETE = [terminate];
 
@@ -344,6 +365,9 @@ export function httpHooks(config: HttpHooksConfig, log: Logger, deps: HttpHookDe
         tus.on(EVENTS.POST_RECEIVE, (req: Request | undefined, upload: Upload) =>
           notify(payload('post-receive', hookUpload(upload), req), (answer) => {
             if (answer.StopUpload !== true) return;
+            // The body of the creating POST (creation-with-upload), or of a PATCH.
+            const creating = req ? requestOf(req)?.facts.bodyStop : undefined;
+            if (creating?.stop) return creating.stop(upload.id, answer.HTTPResponse);
             const stops = running.get(upload.id);
             if (!stops?.size) log.info({ uploadId: upload.id }, 'post-receive hook asked to stop an upload no PATCH is sending here');
             for (const stop of stops ?? []) stop(answer.HTTPResponse);
