@@ -1,10 +1,10 @@
-import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FileStore } from '@tus/file-store';
 import { ERRORS, isPathInsideDirectory, type Upload } from '@tus/utils';
+import { PageCacheWriter } from './page-cache-writer.js';
 import { PendingVerification } from './pending-verification.js';
 
 type FileStoreOptions = ConstructorParameters<typeof FileStore>[0];
@@ -38,14 +38,20 @@ export class VerifiedFileStore extends FileStore {
   }
 
   /**
-   * @tus/file-store's write, except that a failed write rejects only once the file is closed.
+   * @tus/file-store's write, through PageCacheWriter (synchronous writes into the page cache while
+   * the disk keeps up), except that a failed write rejects only once the file is closed.
    * Upstream rejects as soon as the body fails, while writes already handed to the thread pool
    * still land: a rollback (truncate) done at once would be overwritten by them.
    */
   private async writeSettled(readable: Readable, id: string, offset: number): Promise<number> {
     const file = path.join(this.directory, id);
     if (!isPathInsideDirectory(this.directory, file)) throw ERRORS.FILE_NOT_FOUND;
-    const target = fs.createWriteStream(file, { flags: 'r+', start: offset });
+    let target: PageCacheWriter;
+    try {
+      target = new PageCacheWriter(file, offset);
+    } catch {
+      throw ERRORS.FILE_WRITE_ERROR;
+    }
     const closed = new Promise<void>((resolve) => target.once('close', resolve));
     try {
       await pipeline(readable, target);
