@@ -37,6 +37,8 @@ describe('IETF resumable uploads beside tus 1.0', () => {
     expect(res.status).toBe(201);
     expect(res.headers.location).toBe(location);
     expect(res.headers['upload-complete']).toBe('?1');
+    // The completing answer carries the digest the server verified (RFC 9530), as HEAD does.
+    expect(res.headers['repr-digest']).toBe(`sha-256=${sfBinary(sha256(data))}`);
     const url = new URL(location, server.endpoint).href;
     // RFC 9530 (-05 §Representation Digests): the digest the server verified, on request.
     const offset = await send(url, 'HEAD', { 'Upload-Draft-Interop-Version': '8', 'Want-Repr-Digest': 'sha-256=10' });
@@ -103,6 +105,14 @@ describe('IETF resumable uploads beside tus 1.0', () => {
     expect(more.headers['upload-complete']).toBe('?0');
     expect(JSON.parse(more.body).type).toBe('https://iana.org/assignments/http-problem-types#inconsistent-upload-length');
     expect(Buffer.from(await (await fetch(url)).arrayBuffer()).toString()).toBe('whole');
+  });
+
+  it('tus too: the PATCH that completes a file answers with its outcome, as HEAD tells it (Tessera-Upload-Status, Tessera-Sha256)', async () => {
+    const data = randomBytes(1000);
+    const created = await fetch(server.endpoint, { method: 'POST', headers: { 'Tus-Resumable': '1.0.0', 'Upload-Length': '1000', 'Upload-Metadata': `sha256 ${Buffer.from(sha256(data).toString('hex')).toString('base64')}` } });
+    const url = new URL(created.headers.get('location') ?? '', server.endpoint).href;
+    const res = await fetch(url, { method: 'PATCH', headers: { 'Tus-Resumable': '1.0.0', 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' }, body: data });
+    expect([res.status, res.headers.get('tessera-upload-status'), res.headers.get('tessera-sha256')]).toEqual([204, 'done', sha256(data).toString('hex')]);
   });
 
   it('3 (-01 §Upload Appending Procedure): Upload-Incomplete, appends answered 201 with the offset', async () => {

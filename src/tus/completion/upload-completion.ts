@@ -134,8 +134,10 @@ export class UploadCompletion {
       const { state: settled, answer } = unsettled ? await this.settle(req, upload) : { state, answer: {} };
       if (settled && settled.kind !== 'partial' && settled.status === 'failed') throw this.failure(upload, settled);
       const notified = (await this.notifyLocked(req, upload)) ?? {};
-      // The pre-finish hook's answer first, the embedder's onUploadFinish after (it has the last word).
-      return { ...answer, ...notified, headers: { ...answer.headers, ...notified.headers } };
+      // The request that completed the file learns its outcome as HEAD tells it (the record owns it, last).
+      const done = settled?.kind === 'single' && settled.status === 'done' ? { 'Tessera-Upload-Status': 'done', ...(settled.sha256 ? { 'Tessera-Sha256': settled.sha256 } : {}) } : {};
+      // The pre-finish hook's answer first, the embedder's onUploadFinish after (it has the last word but on these).
+      return { ...answer, ...notified, headers: { ...answer.headers, ...notified.headers, ...done } };
     } catch (error) {
       if (isGoneUpload(error)) return {};
       throw error;
