@@ -85,7 +85,7 @@ export class DirectUploads {
     if (changes.metadata) upload.metadata = changes.metadata;
     // The record first: the store's creation steps find it (as for a final), and a crash after
     // it leaves a record without data, which reads as gone.
-    await this.parts.state.update(id, () => ({ kind: 'single', status: 'receiving', direct: true, ...(caller.owner === undefined ? {} : { owner: caller.owner }) }));
+    await this.parts.state.update(id, () => ({ kind: 'single', status: 'receiving', direct: true, createdAt: Date.now(), ...(caller.owner === undefined ? {} : { owner: caller.owner }) }));
     try {
       await this.parts.store.create(upload);
     } catch (error) {

@@ -236,6 +236,21 @@ describe('direct uploads under attack', () => {
     }
   });
 
+  it('the record of a direct creation that died before its upload existed (kill -9 between the two) is dropped by the recovery pass once it is old; a young one is kept', async () => {
+    const { server } = await start('atk-orphan');
+    try {
+      const { state } = server.tessera;
+      // What a process killed between the record and the store's creation leaves: a record, no data.
+      await state.update('orphan0123456789abcdef0123456789', () => ({ kind: 'single', status: 'receiving', direct: true, createdAt: Date.now() - 11 * 60_000 }));
+      await state.update('young00123456789abcdef0123456789', () => ({ kind: 'single', status: 'receiving', direct: true, createdAt: Date.now() }));
+      await server.tessera.recovery.run();
+      expect(await state.get('orphan0123456789abcdef0123456789')).toBeUndefined();
+      expect(await state.get('young00123456789abcdef0123456789')).toMatchObject({ direct: true });
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('parts reshuffled while S3 completes (InvalidPart): the upload is not left declared whole with parts that cannot make it; it expires', async () => {
     const { bucket, server, direct } = await start('atk-stuck', { uploadExpiryMs: 1, expirySweepIntervalMs: 3_600_000 }, {}, true);
     try {

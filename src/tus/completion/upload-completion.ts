@@ -47,6 +47,9 @@ export class FinishRefused extends Error {
   }
 }
 
+/** A direct upload's record without data older than this was left by a creation that died. */
+const ORPHAN_RECORD_MS = 10 * 60_000;
+
 /** What finishing a partial's upload comes to: its finals are looked at, after its lock. */
 const PARTIAL = Symbol('partial');
 
@@ -215,7 +218,10 @@ export class UploadCompletion {
     let finished = 0;
     for (const id of ids) {
       try {
-        const upload = await this.store.getUpload(id);
+        const upload = await this.store.getUpload(id).catch(async (error: unknown) => {
+          if (isGoneUpload(error)) await this.forgetOrphanRecord(id);
+          throw error;
+        });
         const state = await this.state.get(id);
         const lifecycle = lifecycleOf(upload, state);
         if (state?.kind === 'final' && lifecycle === 'pending') {
@@ -228,13 +234,27 @@ export class UploadCompletion {
           finished += 1;
         }
       } catch (error) {
-        // A failed verification is an outcome, not an error of the pass; anything else is logged.
+        // A failed verification is an outcome, not an error of the pass, and an upload gone meanwhile
+        // has nothing to recover; anything else is logged.
+        if (isGoneUpload(error)) continue;
         if (!(error instanceof TusError)) this.log.warn({ err: error, uploadId: id }, 'recovery of an upload failed');
         else finished += 1;
       }
     }
     if (finished > 0) this.log.info({ finished }, 'recovered uploads left unfinished');
     return finished;
+  }
+
+  /**
+   * A direct upload's record whose data never came to be (the process died between writing the
+   * record and creating the upload in the store): dropped once it is older than any creation takes.
+   */
+  private async forgetOrphanRecord(id: string): Promise<void> {
+    const record = await this.state.get(id);
+    if (record?.kind !== 'single' || record.direct !== true || record.status !== 'receiving') return;
+    if (record.createdAt === undefined || Date.now() - record.createdAt < ORPHAN_RECORD_MS) return;
+    await this.state.update(id, (s) => (s?.kind === 'single' && s.direct === true && s.status === 'receiving' ? undefined : s));
+    this.log.info({ uploadId: id }, 'dropped the record of a direct upload whose creation never finished');
   }
 
   private async partialFinished(req: Request, upload: Upload): Promise<FinishResult> {

@@ -62,6 +62,8 @@ export interface SingleState extends IntegrityFields {
   readonly status: SingleStatus;
   /** Its bytes arrive as parts a client PUTs straight into S3 (S3_DIRECT), never by PATCH. */
   readonly direct?: boolean;
+  /** When the record was written, ms since the epoch (direct uploads: to tell a creation that died). */
+  readonly createdAt?: number;
 }
 
 /**
