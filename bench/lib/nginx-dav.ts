@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { onCleanup } from './cleanup.js';
+import { nginxTempPaths } from '../../tools/processes/nginx-balancer.js';
+import { startNginxProcess } from './nginx-process.js';
 import { freePort } from './proc.js';
 
 export interface NginxDav {
@@ -23,20 +23,14 @@ export async function startNginxDav(root: string): Promise<NginxDav> {
   await fsp.mkdir(files, { recursive: true });
   await fsp.mkdir(path.join(prefix, 'body'), { recursive: true });
   const port = await freePort();
-  const conf = path.join(prefix, 'nginx.conf');
-  await fsp.writeFile(
-    conf,
-    `${process.getuid?.() === 0 ? 'user root;\n' : ''}worker_processes 1;
+  let workerPid: number | undefined;
+  const { baseUrl, stop } = await startNginxProcess('nginx WebDAV', prefix, `${process.getuid?.() === 0 ? 'user root;\n' : ''}worker_processes 1;
 pid ${prefix}/nginx.pid;
 error_log ${prefix}/error.log warn;
 events { worker_connections 1024; }
 http {
   access_log off;
-  client_body_temp_path ${prefix}/body;
-  proxy_temp_path ${prefix}/proxy;
-  fastcgi_temp_path ${prefix}/fastcgi;
-  uwsgi_temp_path ${prefix}/uwsgi;
-  scgi_temp_path ${prefix}/scgi;
+${nginxTempPaths(prefix)}
   client_max_body_size 0;
   server {
     listen 127.0.0.1:${port};
@@ -47,31 +41,12 @@ http {
     }
   }
 }
-`,
-  );
-  const child = spawn('nginx', ['-p', prefix, '-c', conf, '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const baseUrl = `http://127.0.0.1:${port}`;
-  const stop = onCleanup(
-    `nginx WebDAV (pid ${child.pid})`,
-    async () => {
-      if (child.exitCode === null) child.kill('SIGQUIT');
-      await exited;
-      await fsp.rm(prefix, { recursive: true, force: true });
-      await fsp.rm(files, { recursive: true, force: true });
-    },
-    () => child.exitCode === null && child.kill('SIGKILL'),
-  );
-  const deadline = Date.now() + 10_000;
-  let workerPid: number | undefined;
-  while (workerPid === undefined || !(await fetch(`${baseUrl}/`).then((r) => r.status < 500, () => false))) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      await stop();
-      throw new Error(`nginx (WebDAV) did not start on port ${port}`);
-    }
-    workerPid = childrenOf(child.pid as number)[0];
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+`, port, {
+    alsoRemove: [files],
+    // Ready once its one worker is there: whose CPU the anchor's rows report.
+    ready: (child) => (workerPid = childrenOf(child.pid as number)[0]) !== undefined,
+  });
+  if (workerPid === undefined) throw new Error('nginx (WebDAV) started without a worker');
   return { baseUrl, workerPid, stop };
 }
 

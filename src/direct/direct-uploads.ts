@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { ERRORS, Upload, type Locker } from '@tus/utils';
+import { ERRORS, Metadata, Upload, type Locker } from '@tus/utils';
 import { isMetadataKey } from '../tus/metadata-keys.js';
 import type { Authenticate } from '../auth/authenticate.js';
 import { errors } from '../errors.js';
@@ -74,7 +74,7 @@ export class DirectUploads {
   /** POST /s3/multipart `{filename, type, metadata}` → `{key, uploadId}`. */
   async create(caller: Caller, body: unknown): Promise<{ key: string; uploadId: string }> {
     const metadata = metadataOf(body);
-    if (Buffer.byteLength(encodeMetadata(metadata)) > this.parts.limits.maxMetadataBytes) throw errors.metadataTooLarge(this.parts.limits.maxMetadataBytes);
+    if (Buffer.byteLength(Metadata.stringify(metadata)) > this.parts.limits.maxMetadataBytes) throw errors.metadataTooLarge(this.parts.limits.maxMetadataBytes);
     // A malformed declared digest is refused before anything exists (400), as on POST /files.
     expectedSha256(metadata);
     const request = withFactsAttached({ req: caller.request, facts: caller.facts });
@@ -169,7 +169,8 @@ export class DirectUploads {
   /** DELETE /s3/multipart/:uploadId?key= → the upload and its parts are gone. */
   async abort(caller: Caller, key: string, multipartUpload: string): Promise<void> {
     await this.receivingUpload(caller, key);
-    if ((await this.parts.parts.multipartUploadOf(key)) !== multipartUpload) throw errors.directUploadUnknown();
+    // Still in progress in S3, and the one named (a mismatch is 404, a completed one gone).
+    await this.parts.parts.listParts(key, multipartUpload);
     const remove = async () => {
       const unlock = await lockAll(this.parts.locker, key, []);
       try {
@@ -251,10 +252,3 @@ function partsOf(body: unknown): { partNumber: number; etag: string }[] {
 }
 
 const asListed = (part: StoredPart) => ({ PartNumber: part.partNumber, ETag: part.etag, Size: part.size });
-
-/** The Upload-Metadata header the metadata would make (MAX_METADATA_BYTES counts that). */
-function encodeMetadata(metadata: Record<string, string>): string {
-  return Object.entries(metadata)
-    .map(([key, value]) => `${key} ${Buffer.from(value).toString('base64')}`)
-    .join(',');
-}

@@ -2,19 +2,7 @@ import type { S3 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutboxRecord } from '../../src/hooks/http/hook-outbox.js';
 import { S3HookOutbox } from '../../src/hooks/http/s3-hook-outbox.js';
-import { S3_BACKENDS, newBucket, s3ClientFor, startS3Backend, type S3ServerProcess } from '../support/s3.js';
-
-/** Every key in the bucket, as S3 lists it (bucketContents hides the outbox on purpose). */
-async function allKeys(client: S3, bucket: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await client.listObjectsV2({ Bucket: bucket, ContinuationToken: token });
-    keys.push(...(page.Contents ?? []).map((o) => o.Key ?? ''));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
-  return keys.sort();
-}
+import { S3_BACKENDS, allKeys, newBucket, s3ClientFor, startS3Backend, type S3ServerProcess } from '../support/s3.js';
 
 const PREFIX = '.tessera-hooks/outbox/';
 

@@ -37,19 +37,25 @@ export async function newBucket(client: S3, label: string): Promise<string> {
   return name;
 }
 
-/** Everything in the bucket: object keys (sorted) and unfinished multipart uploads. */
-export async function bucketContents(client: S3, bucket: string): Promise<{ objects: string[]; uploads: string[] }> {
-  const objects: string[] = [];
+/** Every object key in the bucket, as S3 lists it, sorted (bucketContents leaves Tessera's own records out). */
+export async function allKeys(client: S3, bucket: string): Promise<string[]> {
+  const keys: string[] = [];
   let token: string | undefined;
   do {
     const page = await client.listObjectsV2({ Bucket: bucket, ContinuationToken: token });
-    objects.push(...(page.Contents ?? []).map((o) => o.Key ?? ''));
+    keys.push(...(page.Contents ?? []).map((o) => o.Key ?? ''));
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
+  return keys.sort();
+}
+
+/** Everything in the bucket: object keys (sorted) and unfinished multipart uploads. */
+export async function bucketContents(client: S3, bucket: string): Promise<{ objects: string[]; uploads: string[] }> {
+  const objects = await allKeys(client, bucket);
   const uploads = (await client.listMultipartUploads({ Bucket: bucket })).Uploads ?? [];
   // Lifecycle records and links (`.tessera-state/`) are listed apart: bucketRecords; hook
   // notifications waiting for delivery (`.tessera-hooks/`) are no upload's leftovers.
-  return { objects: objects.filter((key) => !key.startsWith(RECORDS) && !key.startsWith('.tessera-hooks/')).sort(), uploads: uploads.map((u) => u.Key ?? '').sort() };
+  return { objects: objects.filter((key) => !key.startsWith(RECORDS) && !key.startsWith('.tessera-hooks/')), uploads: uploads.map((u) => u.Key ?? '').sort() };
 }
 
 const RECORDS = '.tessera-state/';

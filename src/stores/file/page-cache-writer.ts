@@ -67,10 +67,6 @@ export class PageCacheWriter extends Writable {
     this.writeAllAsync(chunk, 0, callback);
   }
 
-  override _final(callback: (error?: Error | null) => void): void {
-    callback();
-  }
-
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     fs.close(this.fd, (closeError) => callback(error ?? closeError));
   }

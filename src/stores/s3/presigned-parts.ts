@@ -29,7 +29,13 @@ export class S3PresignedParts implements PresignedParts {
   }
 
   async multipartUploadOf(id: string): Promise<string> {
-    return (await this.partsOfUpload(id)).multipartUpload;
+    // The upload's info names it: no part listing needed.
+    try {
+      return await this.store.uploadIdOf(id);
+    } catch (error) {
+      if (isS3NotFound(error)) throw ERRORS.FILE_NOT_FOUND;
+      throw error;
+    }
   }
 
   signPart(
